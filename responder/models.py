@@ -1,0 +1,216 @@
+"""All database tables, in one module (the SQLModel docs' advice).
+
+Every datetime column holds UTC. `UTCDateTime` stores naive UTC (SQLite has no
+zone) and hands back aware UTC, so code never compares naive with aware values.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import JSON, Column, Field, SQLModel
+
+__all__ = [
+    "FeedState",
+    "Incident",
+    "IncidentEvent",
+    "Lease",
+    "Outbox",
+    "Report",
+    "Step",
+    "UTCDateTime",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """The wall clock, in UTC. Only the cycle's entry points call this; all else takes `now`."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC; returns aware UTC; refuses naive input (a bug, not data)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class FeedState(SQLModel, table=True):
+    """Polling state of one source: validators, backoff, health. Keyed by source name."""
+
+    __tablename__ = "feed_state"
+
+    source: str = Field(primary_key=True)
+    url: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None  # an unchanged body is not parsed again
+    last_attempt_at: datetime | None = _ts()
+    last_success_at: datetime | None = _ts()
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    next_poll_at: datetime | None = _ts(index=True)
+    down_since: datetime | None = _ts()
+    health_alerted: bool = False  # one alert per outage, one more on recovery
+    claimed_by: str | None = None  # instance currently polling it
+    claimed_until: datetime | None = _ts()
+    polls: int = 0
+
+
+class Report(SQLModel, table=True):
+    """One news item, stored once whatever feed or how often it was seen."""
+
+    __tablename__ = "report"
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity: str = Field(unique=True)  # guid, else link, else hash of link+title
+    link_key: str | None = Field(default=None, unique=True)  # normalised link: same URL = one report
+    source: str = Field(index=True)
+    source_kind: str = "news"
+    channel: str | None = None
+    guid: str | None = None
+    link: str | None = None
+    title: str = ""
+    text: str = ""  # normalised title + summary, what matching and grading read
+    published: datetime | None = _ts()
+    fetched_at: datetime | None = _ts(nullable=False, index=True)
+    relevant: bool = False
+    scheme: str | None = None
+    hits: dict[str, list[str]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    deaths: int | None = None
+    serious_injuries: int | None = None
+    loss_cny: float | None = None
+    grade: str | None = None
+    fingerprint: int | None = Field(default=None, sa_column=Column(sa.BigInteger()))
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+
+
+class Incident(SQLModel, table=True):
+    """One event (many reports) or one upstream policy item to repost.
+
+    `kind` is 'event' for accidents found in news, 'policy' for upstream items.
+    `first_published` starts every playbook clock.
+    """
+
+    __tablename__ = "incident"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = "event"
+    title: str = ""
+    scheme: str | None = None
+    grade: str | None = None
+    deaths: int | None = None
+    serious_injuries: int | None = None
+    loss_cny: float | None = None
+    heat: int = 0  # distinct sources
+    place: str | None = None
+    accident_type: str | None = None
+    fingerprint: int | None = Field(default=None, sa_column=Column(sa.BigInteger()))
+    first_published: datetime | None = _ts(nullable=False)
+    detected_at: datetime | None = _ts(nullable=False, index=True)
+    last_report_at: datetime | None = _ts(index=True)
+    status: str = Field(default="open", index=True)  # open, acknowledged, closed, dismissed
+    acked_at: datetime | None = _ts()
+    acked_by: str | None = None
+    closed_at: datetime | None = _ts()
+    closed_by: str | None = None
+    dismissed_reason: str | None = None
+    escalation_level: int = 0  # highest level alerted so far
+    escalated_at: datetime | None = _ts()
+
+
+class IncidentEvent(SQLModel, table=True):
+    """Append-only log: the record that accountability rests on."""
+
+    __tablename__ = "incident_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    at: datetime | None = _ts(nullable=False, index=True)
+    kind: str  # opened, report_added, grade_raised, acknowledged, step_done, escalated, overdue, dismissed, closed
+    step_id: int | None = None
+    actor_id: int | None = Field(default=None, sa_column=Column(sa.BigInteger()))
+    actor_name: str | None = None
+    chat_id: int | None = Field(default=None, sa_column=Column(sa.BigInteger()))
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Step(SQLModel, table=True):
+    """One obligation of a playbook for one incident (and one outlet, for reposts).
+
+    `target_at` is the soft aim (1 hour), `due_at` the hard limit (1 working day).
+    `breached_at` is permanent: completing later never erases it.
+    """
+
+    __tablename__ = "step"
+    __table_args__ = (sa.UniqueConstraint("incident_id", "playbook", "key", "channel", "seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    playbook: str
+    key: str
+    channel: str = ""  # '' when the step is not per outlet
+    seq: int = 0  # recurring steps (updates) count up
+    title: str = ""
+    started_at: datetime | None = _ts(nullable=False)
+    target_at: datetime | None = _ts()
+    due_at: datetime | None = _ts(nullable=False, index=True)
+    done_at: datetime | None = _ts()
+    done_by: str | None = None
+    evidence_link: str | None = None
+    breached_at: datetime | None = _ts()
+
+
+class Outbox(SQLModel, table=True):
+    """A message to send. The unique `dedup_key` makes queuing idempotent.
+
+    status: pending → sending (with `lease_until`) → sent | failed.
+    `kind='edit'` rows edit the message that row `edit_of` produced.
+    """
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(unique=True)
+    created_at: datetime | None = _ts(nullable=False, index=True)
+    incident_id: int | None = Field(default=None, index=True)
+    kind: str = "message"  # message, edit, photo
+    chat_id: int = Field(sa_column=Column(sa.BigInteger(), nullable=False))
+    text: str = ""
+    buttons: list[list[dict[str, str]]] | None = Field(default=None, sa_column=Column(JSON))
+    photo: bytes | None = Field(default=None, sa_column=Column(sa.LargeBinary()))
+    edit_of: int | None = None
+    status: str = Field(default="pending", index=True)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _ts(index=True)
+    lease_until: datetime | None = _ts()
+    sent_at: datetime | None = _ts()
+    message_id: int | None = Field(default=None, sa_column=Column(sa.BigInteger()))
+    last_error: str | None = None
+
+
+class Lease(SQLModel, table=True):
+    """A named lease (e.g. 'telegram-poller') held by one instance until it expires."""
+
+    __tablename__ = "lease"
+
+    name: str = Field(primary_key=True)
+    holder: str
+    expires_at: datetime | None = _ts(nullable=False)
