@@ -214,3 +214,19 @@ class Lease(SQLModel, table=True):
     name: str = Field(primary_key=True)
     holder: str
     expires_at: datetime | None = _ts(nullable=False)
+
+
+class FeedOutage(SQLModel, table=True):
+    """One outage of one source, from the first failed poll to the next success.
+
+    `ended_at` is None while the source is still down. The weekly summary reads
+    these rows (clipped to the week) to say which feeds were down and for how long.
+    """
+
+    __tablename__ = "feed_outage"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(index=True)
+    started_at: datetime | None = _ts(nullable=False, index=True)
+    ended_at: datetime | None = _ts()
+    error: str | None = None
