@@ -10,7 +10,8 @@ a longer event word must still be seen.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick_rs
 
@@ -29,8 +30,7 @@ def _key(word: str) -> str:
     return normalize(word).lower()
 
 
-@dataclass(frozen=True)
-class MatchResult:
+class MatchResult(NamedTuple):
     """What one report hit.
 
     relevant: the report matched a scheme (its required groups hit, no exclusion word).
@@ -44,7 +44,7 @@ class MatchResult:
 
     relevant: bool
     scheme: str | None
-    hits: dict[str, list[str]] = field(default_factory=lambda: _empty_hits(False))
+    hits: dict[str, list[str]]
 
 
 def _empty_hits(topic: bool) -> dict[str, list[str]]:
@@ -82,9 +82,18 @@ class Matcher:
                         raise ValueError(f"scheme {s.name!r}: word {w!r} is empty after normalisation")
                     owners.setdefault(key, []).append((si, gi, w))
         self._patterns: list[str] = list(owners)
-        self._owners: list[tuple[tuple[int, int, str], ...]] = [tuple(owners[p]) for p in self._patterns]
+        # Chinese words have no case; skip lower() on every report when no word has letters.
+        self._fold = any(p != p.upper() for p in self._patterns)
+        self._by_kind: dict[str, tuple[int, ...]] = {}
+        self._owners: dict[str, tuple[tuple[int, int, str], ...]] = {p: tuple(o) for p, o in owners.items()}
+        # DFA + stored patterns: the fastest combination measured (bench/bench_matching.py);
+        # a DFA's memory grows with the word list, fine for thousands of words.
         self._ac = (
-            ahocorasick_rs.AhoCorasick(self._patterns, store_patterns=False) if self._patterns else None
+            ahocorasick_rs.AhoCorasick(
+                self._patterns, store_patterns=True, implementation=ahocorasick_rs.Implementation.DFA
+            )
+            if self._patterns
+            else None
         )
 
     @property
@@ -92,58 +101,68 @@ class Matcher:
         """Distinct normalised words in the automaton (for logs and the benchmark)."""
         return len(self._patterns)
 
+    def _applicable(self, kind: str) -> tuple[int, ...]:
+        found = self._by_kind.get(kind)
+        if found is None:
+            found = self._by_kind[kind] = tuple(i for i, c in enumerate(self._compiled) if kind in c.kinds)
+        return found
+
     def match(self, text: str, source_kind: str) -> MatchResult:
         """Match normalised report text (see text.report_text) from a source of `source_kind`.
 
         Only schemes whose `applies_to` lists the kind are considered. The text is
-        lower-cased here but not normalised again: callers pass `report_text(...)`.
+        not normalised again (callers pass `report_text(...)`); it is only
+        lower-cased, and only when some scheme word has letters with case.
         """
-        compiled = self._compiled
-        applicable = [i for i, c in enumerate(compiled) if source_kind in c.kinds]
+        applicable = self._applicable(source_kind)
         if not applicable or self._ac is None:
             return MatchResult(False, None, _empty_hits(False))
+        if self._fold:
+            text = text.lower()
 
-        # found[scheme][group] = set of config spellings hit
+        # found[scheme] = [region, event, exclude, topic] sets of config spellings hit
         found: dict[int, list[set[str]]] = {}
         owners = self._owners
-        seen: set[int] = set()
-        for pi, _start, _end in self._ac.find_matches_as_indexes(text.lower(), overlapping=True):
-            if pi in seen:
-                continue
-            seen.add(pi)
-            for si, gi, word in owners[pi]:
+        for pattern in set(self._ac.find_matches_as_strings(text, overlapping=True)):
+            for si, gi, word in owners[pattern]:
                 groups = found.get(si)
                 if groups is None:
                     groups = found[si] = [set(), set(), set(), set()]
                 groups[gi].add(word)
+        if not found:
+            return MatchResult(False, None, _empty_hits(False))
 
-        best: tuple[tuple[int, int], int] | None = None
+        compiled = self._compiled
+        best_score = (-1, -1)
+        best = -1
         for si in applicable:
             groups = found.get(si)
             if groups is None:
                 continue
-            c = compiled[si]
-            if c.topic_only:
-                satisfied = bool(groups[_TOPIC])
-                progress = int(satisfied)
+            region, event, exclude, topic = groups
+            if compiled[si].topic_only:
+                progress = 1 if topic else 0
+                satisfied = progress == 1
             else:
-                satisfied = bool(groups[_REGION]) and bool(groups[_EVENT])
-                progress = bool(groups[_REGION]) + bool(groups[_EVENT])
-            if satisfied and not groups[_EXCLUDE]:
-                return MatchResult(True, c.name, self._hits(si, groups))
-            # An excluded full match counts as closest: it explains itself best.
-            score = (progress, sum(len(g) for g in groups))
-            if best is None or score > best[0]:
-                best = (score, si)
+                progress = (1 if region else 0) + (1 if event else 0)
+                satisfied = progress == 2
+            if satisfied and not exclude:
+                return MatchResult(True, compiled[si].name, self._hits(si, groups))
+            # An excluded full match ranks first among misses: it explains itself best.
+            score = (progress, len(region) + len(event) + len(exclude) + len(topic))
+            if score > best_score:
+                best_score, best = score, si
 
-        if best is None:
+        if best < 0:
             return MatchResult(False, None, _empty_hits(False))
-        si = best[1]
-        return MatchResult(False, compiled[si].name, self._hits(si, found[si]))
+        return MatchResult(False, compiled[best].name, self._hits(best, found[best]))
 
     def _hits(self, si: int, groups: list[set[str]]) -> dict[str, list[str]]:
-        hits = _empty_hits(self._compiled[si].topic_only)
-        for gi, name in enumerate(GROUPS):
-            if name in hits:
-                hits[name] = sorted(groups[gi])
+        hits = {
+            "region": sorted(groups[_REGION]),
+            "event": sorted(groups[_EVENT]),
+            "exclude": sorted(groups[_EXCLUDE]),
+        }
+        if self._compiled[si].topic_only:
+            hits["topic"] = sorted(groups[_TOPIC])
         return hits
