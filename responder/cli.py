@@ -39,6 +39,29 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the database (DATABASE_URL, else the SQLite file) to the newest schema."""
+    from sqlalchemy.exc import OperationalError
+
+    from .db import database_url, redact_url
+    from .i18n import t
+    from .migrate import upgrade
+
+    url = database_url()
+    try:
+        before, after = upgrade(url)
+    except OperationalError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        print(t("db_connect_failed", url=redact_url(url), error=reason), file=sys.stderr)
+        return 1
+    if before == after:
+        print(t("db_up_to_date", url=redact_url(url), rev=after))
+    else:
+        empty = t("db_no_revision")
+        print(t("db_migrated", url=redact_url(url), before=before or empty, after=after or empty))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; one sub-command per operator task."""
     p = argparse.ArgumentParser(prog="responder", description=__doc__)
@@ -48,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-config", help="validate feeds.yaml, playbooks/ and roster.yaml")
     c.add_argument("--config", default="feeds.yaml", help="path to feeds.yaml")
     c.set_defaults(func=cmd_check_config)
+
+    m = sub.add_parser("migrate", help="upgrade the database (DATABASE_URL) to the newest schema")
+    m.set_defaults(func=cmd_migrate)
     return p
 
 
