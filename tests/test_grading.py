@@ -1,0 +1,186 @@
+"""Grading: what a duty officer reads in a report becomes the regulation's grade.
+
+Texts are normalised the way intake stores them (NFKC: ASCII digits and commas,
+simplified characters, collapsed spaces), except where full-width digits are the point.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from responder.grading import (
+    DEFAULT_THRESHOLDS,
+    Bar,
+    Figures,
+    Grade,
+    GradeThresholds,
+    extract_figures,
+    grade_for,
+    grade_text,
+    parse_number,
+)
+
+N = None
+一般, 较大, 重大, 特别重大 = Grade.一般, Grade.较大, Grade.重大, Grade.特别重大
+
+CASES: list[tuple[str, tuple[int | None, int | None, float | None], Grade | None]] = [
+    # deaths, in the forms news uses
+    ("淮南一化工厂发生爆炸 死亡18人", (18, N, N), 重大),
+    ("安徽淮南化工厂爆炸事故已致18人死亡", (18, N, N), 重大),
+    ("淮北一煤矿发生透水事故 造成3死2伤", (3, N, N), 较大),
+    ("合肥一工地塌方 三人死亡", (3, N, N), 较大),
+    ("宿州一烟花厂爆炸 十八人遇难", (18, N, N), 重大),
+    ("六安一矿山事故二十三人遇难", (23, N, N), 重大),
+    ("芜湖一厂房起火致1人死亡", (1, N, N), 一般),
+    ("淮北一煤矿透水 3名矿工遇难", (3, N, N), 较大),
+    ("爆炸事故已造成12人罹难、5人受伤", (12, N, N), 重大),
+    ("阜阳一仓库火灾 死亡１２人", (12, N, N), 重大),  # full-width digits, folded by grading itself
+    ("蚌埠一化工企业闪爆 12人不幸身亡", (12, N, N), 重大),
+    ("据最新消息,淮南爆炸事故遇难人数升至12人", (12, N, N), 重大),
+    ("截至22日8时,死亡人数上升到15人", (15, N, N), 重大),
+    ("救援仍在进行,目前已有5人死亡", (5, N, N), 较大),
+    ("此次事故共造成7人死亡", (7, N, N), 较大),
+    ("事故造成2人死亡、3人重伤", (2, 3, N), 一般),
+    ("事故已造成3人死亡18人受伤", (3, N, N), 较大),  # 死亡18人 here is not a death count
+    ("事故死亡3人受伤12人", (3, N, N), 较大),
+    ("马鞍山一工厂事故一死两重伤", (1, 2, N), 一般),
+    ("两名工人经抢救无效死亡", (2, N, N), 一般),
+    ("3名被困矿工抢救未果遇难", (3, N, N), 较大),
+    ("事故中5人未受重伤", (N, N, N), N),
+    ("事故共有一名工人死亡", (1, N, N), 一般),
+    ("首报3人死亡,随后核实7人遇难,截至发稿死亡人数升至12人", (12, N, N), 重大),  # the maximum
+    ("铜陵一隧道坍塌 近30人遇难", (29, N, N), 重大),  # 近30 is under 30
+    ("某地一商场火灾30人死亡", (30, N, N), 特别重大),  # 30 is 特别重大 ("以上" inclusive)
+    ("十余人死亡", (10, N, N), 重大),  # a lower bound counts as its number
+    # serious injuries (acute poisoning counts)
+    ("另有8人重伤,已送医救治", (N, 8, N), 一般),
+    ("化工厂泄漏 10人急性中毒", (N, 10, N), 较大),
+    ("有毒气体泄漏致50人中毒", (N, 50, N), 重大),
+    ("重伤人数为12人", (N, 12, N), 较大),
+    ("30人受伤,其中5人伤势较重", (N, 5, N), 一般),
+    ("爆炸造成100人重伤", (N, 100, N), 特别重大),
+    # direct economic loss
+    ("事故直接经济损失约1.2亿元", (N, N, 120_000_000), 特别重大),
+    ("初步估算损失5000万元", (N, N, 50_000_000), 重大),
+    ("直接经济损失3200余万元", (N, N, 32_000_000), 较大),
+    ("经济损失1,200万元", (N, N, 12_000_000), 较大),
+    ("经济损失约8000多万元", (N, N, 80_000_000), 重大),
+    ("直接经济损失约二百万元", (N, N, 2_000_000), 一般),
+    ("造成1.2亿元直接经济损失", (N, N, 120_000_000), 特别重大),
+    ("直接经济损失近亿元", (N, N, 99_999_999), 重大),
+    ("直接经济损失1亿2000万元", (N, N, 120_000_000), 特别重大),
+    # none
+    ("所幸无人员伤亡", (0, 0, N), 一般),
+    ("火灾未造成人员伤亡,起火原因正在调查", (0, 0, N), 一般),
+    ("目前暂未发现人员伤亡", (0, 0, N), 一般),
+    # numbers that are not casualties
+    ("井下被困12人,救援正在进行", (N, N, N), N),
+    ("仍有12人失联", (N, N, N), N),
+    ("5人送医治疗,生命体征平稳", (N, N, N), N),
+    ("事故致30人受伤", (N, N, N), N),
+    ("另有6人轻伤", (N, N, N), N),
+    ("过火面积300平方米", (N, N, N), N),
+    ("2026年11月21日14时30分许,合肥市蜀山区一小区发生火灾", (N, N, N), N),
+    ("如有线索请拨打电话0551-62999515", (N, N, N), N),
+    ("事故涉及3辆车", (N, N, N), N),
+    ("周边10余家企业停产", (N, N, N), N),
+    ("消防员救出8人", (N, N, N), N),
+    ("紧急疏散200人", (N, N, N), N),
+    ("经核查,已排除12人遇难可能", (N, N, N), N),
+    ("网传8人死亡系谣言", (N, N, N), N),
+    ("20名学生食物中毒", (N, N, N), N),
+    ("该矿曾于2019年发生透水事故造成12人死亡。此次事故1人死亡", (1, N, N), 一般),  # history
+    # a whole report
+    (
+        "安徽淮北一煤矿发生透水事故 被困12人 淮北市杜集区一煤矿11月21日14时30分发生透水事故,"
+        "当班井下作业46人,34人安全升井,12人被困,目前已确认3人遇难,救援正在进行。",
+        (3, N, N),
+        较大,
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "figures", "grade"), CASES, ids=[c[0][:24] for c in CASES])
+def test_phrasing(
+    text: str, figures: tuple[int | None, int | None, float | None], grade: Grade | None
+) -> None:
+    got, got_grade = grade_text(text)
+    assert got == Figures(*figures)
+    assert got_grade == grade
+
+
+def test_at_least_forty_phrasings() -> None:
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize(
+    ("figures", "grade"),
+    [
+        (Figures(2, 9, 9_999_999), 一般),
+        (Figures(3, N, N), 较大),
+        (Figures(9, N, N), 较大),
+        (Figures(10, N, N), 重大),
+        (Figures(29, N, N), 重大),
+        (Figures(30, N, N), 特别重大),
+        (Figures(N, 10, N), 较大),
+        (Figures(N, 49, N), 较大),
+        (Figures(N, 50, N), 重大),
+        (Figures(N, 99, N), 重大),
+        (Figures(N, 100, N), 特别重大),
+        (Figures(N, N, 10_000_000), 较大),
+        (Figures(N, N, 50_000_000), 重大),
+        (Figures(N, N, 100_000_000), 特别重大),
+        (Figures(1, 60, 1_000), 重大),  # the highest any figure reaches
+        (Figures(0, 0, N), 一般),
+        (Figures(), N),
+    ],
+)
+def test_regulation_boundaries(figures: Figures, grade: Grade | None) -> None:
+    assert grade_for(figures) == grade
+
+
+def test_thresholds_come_from_one_place() -> None:
+    strict = GradeThresholds(larger=Bar(1, 5, 1_000_000))
+    assert grade_for(Figures(1, N, N), strict) == 较大
+    assert grade_for(Figures(1, N, N), DEFAULT_THRESHOLDS) == 一般
+    with pytest.raises(ValueError, match="rise from 较大"):
+        GradeThresholds(larger=Bar(20, 10, 1))
+
+
+def test_grade_labels() -> None:
+    assert Grade.重大.label == "重大"
+    assert Grade.from_label(" 较大 ") is Grade.较大
+    assert Grade.重大 > Grade.较大
+    with pytest.raises(ValueError, match="一般、较大、重大、特别重大"):
+        Grade.from_label("严重")
+
+
+def test_incident_figures_are_the_highest_of_its_reports() -> None:
+    reports = [extract_figures(t) for t in ("3人死亡", "死亡人数升至12人,5人重伤", "直接经济损失约800万元")]
+    assert Figures.highest(reports) == Figures(12, 5, 8_000_000)
+    assert grade_for(Figures.highest(reports)) == 重大
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("18", 18),
+        ("十", 10),
+        ("十八", 18),
+        ("二十三", 23),
+        ("一百零五", 105),
+        ("两千", 2000),
+        ("1万", 10_000),
+        ("1.2亿", 120_000_000),
+        ("3200余万", 32_000_000),
+        ("千万", 10_000_000),
+        ("1,200万", 12_000_000),
+    ],
+)
+def test_parse_number(text: str, value: float) -> None:
+    assert parse_number(text) == value
+
+
+def test_parse_number_rejects_words() -> None:
+    with pytest.raises(ValueError, match="not a number"):
+        parse_number("若干")
