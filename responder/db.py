@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, create_engine
 
 from . import models  # noqa: F401  (registers the tables)
 
-__all__ = ["DEFAULT_SQLITE", "database_url", "make_engine", "redact_url", "session_scope"]
+__all__ = ["DEFAULT_SQLITE", "database_url", "insert_ignore", "make_engine", "redact_url", "session_scope"]
 
 DEFAULT_SQLITE = "var/responder.sqlite3"
 
@@ -67,3 +70,45 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def insert_ignore(session: Session, row: SQLModel, conflict_cols: Sequence[str]) -> bool:
+    """Insert `row` unless a row with the same unique key (`conflict_cols`) exists.
+
+    Returns True when inserted (and sets the row's generated primary key), False when
+    the key was already there. One `INSERT ... ON CONFLICT DO NOTHING`, so two cycles or
+    two instances queuing the same outbox message at once store it once, without an
+    IntegrityError spoiling the surrounding transaction. `row` is not added to the session.
+    """
+    mapper = sa.inspect(type(row))
+    table = mapper.local_table
+    values = {}
+    for attr in mapper.column_attrs:
+        column = attr.columns[0]
+        value = getattr(row, attr.key)
+        if value is None and column.primary_key:
+            continue  # let the database number it
+        values[column.name] = value
+    pk = [c for c in table.primary_key.columns if c.name not in values]
+    dialect = session.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        stmt = insert(table).values(values).on_conflict_do_nothing(index_elements=list(conflict_cols))
+        if pk:
+            stmt = stmt.returning(*pk)
+            generated = session.execute(stmt).first()
+            if generated is None:
+                return False
+            for column, value in zip(pk, generated, strict=True):
+                setattr(row, mapper.get_property_by_column(column).key, value)
+            return True
+        return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    # Other databases: try, and roll back only the savepoint when the key exists.
+    try:
+        with session.begin_nested():
+            result = session.execute(sa.insert(table).values(values))
+    except IntegrityError:
+        return False
+    for column, value in zip(pk, result.inserted_primary_key or (), strict=False):
+        setattr(row, mapper.get_property_by_column(column).key, value)
+    return True
