@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -90,12 +91,16 @@ class _Handler(BaseHTTPRequestHandler):
             stats = srv.stats.setdefault(path, RouteStats())
             stats.hits += 1
             stats.finished.clear()
+            srv.in_flight += 1
+            srv.peak_concurrency = max(srv.peak_concurrency, srv.in_flight)
         try:
             if route is None:
                 self._send(404, {"Content-Type": "text/plain"}, b"no such route")
                 return
             self._serve(route, stats)
         finally:
+            with srv.lock:
+                srv.in_flight -= 1
             stats.finished.set()
 
     def _serve(self, route: Route, stats: RouteStats) -> None:
@@ -120,9 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(route, headers, stats)
             return
         if route.hang:
-            self.send_response(route.status)
-            for k, v in headers.items():
-                self.send_header(k, v)
+            self._start(route.status, headers)
             self.send_header("Content-Length", str(len(route.body) + 1))
             self.end_headers()
             self.wfile.write(route.body[: len(route.body) // 2])
@@ -137,9 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, route: Route, headers: dict[str, str], stats: RouteStats) -> None:
         assert route.stream_total is not None
         self.close_connection = True
-        self.send_response(route.status)
-        for k, v in headers.items():
-            self.send_header(k, v)
+        self._start(route.status, headers)
         if route.content_length:
             self.send_header("Content-Length", str(route.stream_total))
         self.end_headers()
@@ -154,10 +155,19 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass  # the client hung up: exactly what an oversized-body test wants
 
-    def _send(self, status: int, headers: dict[str, str], body: bytes, *, with_length: bool = True) -> None:
-        self.send_response(status)
+    def _start(self, status: int, headers: dict[str, str]) -> None:
+        """Status line and headers; a route's own Date header replaces the real clock's."""
+        if "Date" in headers:
+            self.log_request(status)
+            self.send_response_only(status)
+            self.send_header("Server", self.version_string())
+        else:
+            self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes, *, with_length: bool = True) -> None:
+        self._start(status, headers)
         if with_length:
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -176,6 +186,15 @@ class _Server(ThreadingHTTPServer):
         self.stats: dict[str, RouteStats] = {}
         self.requests: list[RecordedRequest] = []
         self.stopping = threading.Event()
+        self.in_flight = 0
+        self.peak_concurrency = 0
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that hang up mid-response (oversize, timeout, an unread error
+        # body) are the cases under test, not server faults worth a traceback.
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FeedServer:
@@ -223,6 +242,11 @@ class FeedServer:
     def redirect(self, path: str, to: str, status: int = 302) -> Route:
         """Answer `path` with a redirect to `to` (a path or a full URL)."""
         return self.route(path, b"", status=status, headers={"Location": to}, content_type=None)
+
+    @property
+    def peak_concurrency(self) -> int:
+        """The most requests this server was answering at the same moment."""
+        return self._server.peak_concurrency
 
     def stats(self, path: str) -> RouteStats:
         with self._server.lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,6 +91,19 @@ def _charset(content_type: str | None) -> str | None:
         if key.strip().lower() == "charset":
             return value.strip().strip("\"'") or None
     return None
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost OS error ("Connection refused") rather than httpx's summary."""
+    seen = exc
+    while seen.__cause__ is not None or seen.__context__ is not None:
+        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+        if isinstance(seen, OSError) and seen.strerror:
+            # asyncio words a refusal as "Connect call failed (addr)"; the errno says it plainly.
+            if isinstance(seen.errno, int) and seen.errno > 0:
+                return os.strerror(seen.errno)
+            return seen.strerror
+    return str(exc) or type(exc).__name__
 
 
 def _host_key(url: httpx.URL) -> str:
@@ -214,14 +228,10 @@ class Fetcher:
                     # Counted after the semaphore: waiting our turn is not the server's slowness.
                     async with asyncio.timeout(self._timeout):
                         outcome = await self._one_request(target, headers, v)
-                except TimeoutError:
-                    raise _FetchFailed(t("feed_error_timeout", seconds=f"{self._timeout:g}")) from None
-                except httpx.TimeoutException:
+                except (TimeoutError, httpx.TimeoutException):
                     raise _FetchFailed(t("feed_error_timeout", seconds=f"{self._timeout:g}")) from None
                 except httpx.TransportError as exc:
-                    raise _FetchFailed(
-                        t("feed_error_connect", detail=str(exc) or type(exc).__name__)
-                    ) from None
+                    raise _FetchFailed(t("feed_error_connect", url=url, detail=_root_cause(exc))) from None
             if isinstance(outcome, FetchResult):
                 return outcome
             nxt = urljoin(url, outcome)
