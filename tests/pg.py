@@ -35,19 +35,26 @@ __all__ = ["PgServer", "find_pg_bin", "pg_server", "pg_url", "start_pg"]
 SUPERUSER = "postgres"
 INSTALL_HINT = (
     "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH or under "
-    "/usr/lib/postgresql/*/bin. Install them (Debian/Ubuntu: `apt-get install postgresql`; "
+    "/usr/lib/postgresql/*/bin (or RESPONDER_PG_BIN). Install them (Debian/Ubuntu: `apt-get install postgresql`; "
     ".ci/run does this), or set RESPONDER_SKIP_PG=1 to skip the PostgreSQL tests."
 )
 SKIP_REASON = "RESPONDER_SKIP_PG=1: PostgreSQL tests skipped"
 
 
 def find_pg_bin() -> Path | None:
-    """The directory holding initdb, pg_ctl and postgres, or None when not installed."""
-    on_path = shutil.which("initdb")
-    candidates = [Path(on_path).resolve().parent] if on_path else []
-    # Debian keeps them off PATH, one directory per major version: take the newest.
-    versions = glob.glob("/usr/lib/postgresql/*/bin")
-    candidates += [Path(p) for p in sorted(versions, key=_major, reverse=True)]
+    """The directory holding initdb, pg_ctl and postgres, or None when not installed.
+
+    RESPONDER_PG_BIN, when set, is the only place looked at (a build of one's own).
+    """
+    explicit = os.environ.get("RESPONDER_PG_BIN")
+    if explicit:
+        candidates = [Path(explicit)]
+    else:
+        on_path = shutil.which("initdb")
+        candidates = [Path(on_path).resolve().parent] if on_path else []
+        # Debian keeps them off PATH, one directory per major version: take the newest.
+        versions = glob.glob("/usr/lib/postgresql/*/bin")
+        candidates += [Path(p) for p in sorted(versions, key=_major, reverse=True)]
     for d in candidates:
         if all((d / exe).exists() for exe in ("initdb", "pg_ctl", "postgres")):
             return d

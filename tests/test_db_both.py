@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -233,3 +237,35 @@ def test_sqlite_lock_is_real_without_a_busy_timeout(sqlite_engine: Engine) -> No
         impatient.dispose()
         holder.execute("ROLLBACK")
         holder.close()
+
+
+# --- the PostgreSQL half is never silently skipped ----------------------------------
+
+
+def _pytest_pg_only(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    test = f"{Path(__file__).resolve()}::test_migrated_database_passes_the_start_check[postgresql]"
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", test],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_missing_postgresql_fails_with_install_instructions(tmp_path: Path) -> None:
+    env = {"RESPONDER_PG_BIN": str(tmp_path / "no-postgresql-here"), "RESPONDER_SKIP_PG": ""}
+    result = _pytest_pg_only(env, tmp_path)
+    assert result.returncode != 0, result.stdout
+    assert "apt-get install postgresql" in result.stdout
+    assert "RESPONDER_SKIP_PG=1" in result.stdout
+
+
+def test_missing_postgresql_is_skipped_only_when_asked(tmp_path: Path) -> None:
+    env = {"RESPONDER_PG_BIN": str(tmp_path / "no-postgresql-here"), "RESPONDER_SKIP_PG": "1"}
+    result = _pytest_pg_only(env, tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "1 skipped" in result.stdout
+    assert "RESPONDER_SKIP_PG=1: PostgreSQL tests skipped" in result.stdout
