@@ -1,0 +1,1 @@
+"""Telegram edge: message text helpers, rendering, the bot application."""

@@ -1,0 +1,1 @@
+"""The engine: cycle, escalation and delivery of the outbox."""

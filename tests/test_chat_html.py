@@ -1,0 +1,111 @@
+"""Telegram HTML helpers, checked against the emulator's port of tdlib's parser."""
+
+from __future__ import annotations
+
+import pytest
+
+from responder.chat.html import (
+    attr,
+    esc,
+    link,
+    pack_callback,
+    strip_tags,
+    truncate_html,
+    unpack_callback,
+    visible_len,
+)
+from tests.botapi import parse_html, utf16_len
+
+
+def telegram_view(html: str) -> str:
+    """What Telegram would show (raises like Telegram on invalid HTML)."""
+    return parse_html(html)[0]
+
+
+def test_escaped_title_arrives_intact() -> None:
+    title = 'A&B <b>爆炸</b> "3人" R&D <'
+    html = f"<b>{esc(title)}</b>"
+    assert telegram_view(html) == title
+    assert strip_tags(html) == title
+    assert visible_len(html) == utf16_len(title)
+
+
+def test_link_escapes_url_and_label() -> None:
+    html = link('https://x.cn/a?b=1&c="2"', "<报道>")
+    text, entities = parse_html(html)
+    assert text == "<报道>"
+    assert entities == [{"type": "text_link", "offset": 0, "length": 4, "url": 'https://x.cn/a?b=1&c="2"'}]
+    assert attr("a\"<>&'") == "a&quot;&lt;&gt;&amp;&#x27;"
+
+
+def test_short_text_is_left_alone() -> None:
+    html = "<b>标题</b> &amp; 正文"
+    assert truncate_html(html) == html
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "事" * 6000,
+        "<b>" + "事故 &amp; 处置 " * 700 + "</b>",
+        "<blockquote><i>" + "&lt;x&gt;" * 5000 + "</i></blockquote>",
+        '<a href="https://x.cn/?a=1&amp;b=2">' + "链接" * 3000 + "</a> tail",
+        "😀" * 3000,
+        "a" * 4095 + "😀😀",
+        "<b>" + "x" * 4094 + "</b><i>yyy</i>",
+        "&#128512;" * 2100,
+    ],
+)
+def test_truncation_is_accepted_by_telegram_and_fills_the_limit(html: str) -> None:
+    cut = truncate_html(html)
+    text = telegram_view(cut)  # parses: no tag or entity was split, every tag closed
+    assert utf16_len(text) <= 4096
+    assert utf16_len(text) >= 4094  # only an astral character at the edge is left out
+    assert text.endswith("…")
+    assert telegram_view(html).startswith(text[:-1])
+
+
+def test_truncation_keeps_tags_balanced_and_drops_empty_ones() -> None:
+    cut = truncate_html("<b>" + "x" * 10 + "</b><i>later</i>", limit=8)
+    assert cut == "<b>xxxxxxx…</b>"
+    cut = truncate_html("x" * 7 + "<b><i>yyyy</i></b>", limit=8)
+    assert cut == "xxxxxxx…"
+
+
+def test_caption_limit_and_tiny_limits() -> None:
+    assert visible_len(truncate_html("图" * 2000, limit=1024)) == 1024
+    with pytest.raises(ValueError, match="shorter than the ellipsis"):
+        truncate_html("abc", limit=0)
+
+
+def test_callback_round_trip_and_limit() -> None:
+    data = pack_callback("done", 123456, "statement", "weibo")
+    assert data == "done:123456:statement:weibo"
+    assert unpack_callback(data) == ("done", 123456, "statement", "weibo")
+    assert unpack_callback(pack_callback("ack", 7)) == ("ack", 7, "", "")
+    assert unpack_callback(pack_callback("done", 7, channel="portal")) == ("done", 7, "", "portal")
+    # 64 bytes of UTF-8, not 64 characters.
+    with pytest.raises(ValueError, match="bytes"):
+        pack_callback("done", 1, "发布权威信息" * 4)
+    longest = pack_callback("d", 1, "s" * 60)
+    assert len(longest.encode()) == 64
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("", 1), "action must not be empty"),
+        (("ack", -1), "non-negative integer"),
+        (("ack", True), "non-negative integer"),
+        (("ack", 1, "a:b"), "must not contain ':'"),
+    ],
+)
+def test_pack_callback_rejects_bad_fields(args: tuple, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        pack_callback(*args)
+
+
+@pytest.mark.parametrize("data", ["", "ack", "ack:x", "ack:1:2:3:4", ":1", "a" * 65])
+def test_unpack_callback_rejects_malformed(data: str) -> None:
+    with pytest.raises(ValueError):
+        unpack_callback(data)
