@@ -1,0 +1,374 @@
+"""decide(): what is owed, what is late, who is next — with a fixed `now`, no clock."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from responder.playbook import (
+    Action,
+    CreateStep,
+    Escalate,
+    IncidentState,
+    MarkBreached,
+    Notify,
+    Playbook,
+    Reminders,
+    StepState,
+    decide,
+    load_playbooks,
+    select_playbooks,
+)
+from responder.workcal import WorkCalendar
+
+SH = ZoneInfo("Asia/Shanghai")
+BOOKS = load_playbooks(Path(__file__).resolve().parent.parent / "playbooks")
+MAJOR = BOOKS["major-incident"]
+SERIOUS = BOOKS["serious-incident"]
+REPOST = BOOKS["policy-repost"]
+CAL = WorkCalendar(SH)
+# Monday 2026-11-23, 10:00 in Shanghai: the first report of the event.
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=SH).astimezone(UTC)
+H = timedelta(hours=1)
+M = timedelta(minutes=1)
+
+
+def incident(**kw: object) -> IncidentState:
+    base: dict[str, object] = {
+        "id": 42,
+        "kind": "event",
+        "grade": "重大",
+        "status": "open",
+        "first_published": T0,
+        "detected_at": T0 + 10 * M,
+    }
+    base.update(kw)
+    return IncidentState(**base)  # type: ignore[arg-type]
+
+
+def apply(state: IncidentState, actions: list[Action], now: datetime) -> IncidentState:
+    """What the engine does with the actions, minus the database: the state of the next cycle."""
+    steps = list(state.steps)
+    sent = set(state.sent)
+    level, esc_at = state.escalation_level, state.escalated_at
+    for a in actions:
+        if isinstance(a, CreateStep):
+            steps.append(
+                StepState(
+                    id=len(steps) + 1,
+                    key=a.key,
+                    channel=a.channel,
+                    seq=a.seq,
+                    title=a.title,
+                    started_at=a.started_at,
+                    target_at=a.target_at,
+                    due_at=a.due_at,
+                    breached_at=a.breached_at,
+                    playbook=a.playbook,
+                )
+            )
+        elif isinstance(a, MarkBreached):
+            steps = [dataclasses.replace(s, breached_at=a.at) if s.id == a.step_id else s for s in steps]
+        elif isinstance(a, Escalate):
+            level, esc_at = a.to_level, now
+        elif isinstance(a, Notify):
+            assert a.dedup_key not in sent
+            sent.add(a.dedup_key)
+    return dataclasses.replace(
+        state, steps=tuple(steps), sent=frozenset(sent), escalation_level=level, escalated_at=esc_at
+    )
+
+
+def cycle(
+    state: IncidentState, now: datetime, books: Playbook | list[Playbook] = MAJOR, cal: WorkCalendar = CAL
+) -> tuple[IncidentState, list[Action]]:
+    actions = decide(state, books, cal, now)
+    return apply(state, actions, now), actions
+
+
+def notices(actions: list[Action]) -> list[str]:
+    return [a.dedup_key for a in actions if isinstance(a, Notify)]
+
+
+def done(state: IncidentState, key: str, at: datetime, channel: str = "", seq: int = 0) -> IncidentState:
+    steps = tuple(
+        dataclasses.replace(s, done_at=at) if (s.key, s.channel, s.seq) == (key, channel, seq) else s
+        for s in state.steps
+    )
+    return dataclasses.replace(state, steps=steps)
+
+
+def step(state: IncidentState, key: str, channel: str = "", seq: int = 0) -> StepState:
+    return next(s for s in state.steps if (s.key, s.channel, s.seq) == (key, channel, seq))
+
+
+def test_on_time_detection_creates_steps_and_alerts_the_duty_officer() -> None:
+    s, actions = cycle(incident(), T0 + 10 * M)
+    creates = [a for a in actions if isinstance(a, CreateStep)]
+    assert [(c.key, c.started_at, c.due_at) for c in creates] == [
+        ("statement", T0, T0 + 5 * H),
+        ("press_conference", T0, T0 + 24 * H),
+    ]  # updates wait for the first statement
+    assert all(c.breached_at is None for c in creates)
+    assert Escalate(1, "detected", "duty_officer") in actions
+    [alert] = [a for a in actions if isinstance(a, Notify)]
+    assert (alert.dedup_key, alert.kind, alert.audience_level, alert.audience_role) == (
+        "incident:42:escalation:L1:r0",
+        "escalation",
+        1,
+        "duty_officer",
+    )
+    # Acknowledged, statement out after 2h, first update after 4h, press conference after 20h.
+    s = dataclasses.replace(s, acked_at=T0 + 15 * M, status="acknowledged")
+    s = done(s, "statement", T0 + 2 * H)
+    s, actions = cycle(s, T0 + 2 * H)
+    [upd] = [a for a in actions if isinstance(a, CreateStep)]
+    assert (upd.key, upd.seq, upd.started_at, upd.due_at) == ("updates", 0, T0 + 2 * H, T0 + 6 * H)
+    s = done(s, "updates", T0 + 4 * H)
+    s = done(s, "press_conference", T0 + 20 * H)
+    for now in (T0 + 3 * H, T0 + 4 * H, T0 + 5 * H, T0 + 6 * H):
+        s, actions = cycle(s, now)
+        assert not [a for a in actions if isinstance(a, MarkBreached | Escalate)]
+    assert not [st for st in s.steps if st.breached_at]
+    assert step(s, "updates", seq=1).due_at == T0 + 8 * H
+
+
+def test_each_reminder_point_once_then_overdue_and_top_level() -> None:
+    s, _ = cycle(incident(acked_at=T0 + 12 * M, status="acknowledged"), T0 + 10 * M)
+    got: list[tuple[datetime, list[str]]] = []
+    for minutes in range(11, 5 * 60 + 2):
+        now = T0 + minutes * M
+        s, actions = cycle(s, now)
+        if actions:
+            got.append((now, notices(actions)))
+    assert got[:4] == [
+        (T0 + 150 * M, ["incident:42:statement::reminder:50pct"]),
+        (T0 + 240 * M, ["incident:42:statement::reminder:80pct"]),
+        (T0 + 285 * M, ["incident:42:statement::reminder:15m"]),
+        (T0 + 300 * M, ["incident:42:statement::overdue", "incident:42:escalation:L3:r0"]),
+    ]
+    assert step(s, "statement").breached_at == T0 + 5 * H  # the deadline, not the moment we noticed
+    assert s.escalation_level == 3
+
+
+def test_reminder_audience_and_params() -> None:
+    s, _ = cycle(incident(), T0 + 10 * M)
+    for minutes in range(11, 241):
+        s, actions = cycle(s, T0 + minutes * M)
+    [r] = [a for a in actions if isinstance(a, Notify) and a.kind == "reminder"]
+    # Unacknowledged for hours: the incident has climbed to the head; reminders follow the level reached.
+    assert r.audience_level == s.escalation_level == 3
+    assert r.params["point"] == "80pct"
+    assert r.params["due_at"] == (T0 + 5 * H).isoformat()
+    assert r.params["seconds_left"] == 3600
+    json.dumps(r.params)  # storable as event data
+
+
+def test_passed_points_are_not_sent_in_a_burst() -> None:
+    # The bot was down (or detected late) until 4h50m after first publication.
+    _, actions = cycle(incident(detected_at=T0 + 290 * M), T0 + 290 * M)
+    assert notices(actions) == ["incident:42:statement::reminder:15m", "incident:42:escalation:L1:r0"]
+
+
+def test_calling_twice_queues_each_notice_once() -> None:
+    s, _ = cycle(incident(), T0 + 10 * M)
+    all_keys: list[str] = []
+    for minutes in range(10, 30 * 60, 7):
+        now = T0 + minutes * M
+        first = decide(s, MAJOR, CAL, now)
+        s = apply(s, first, now)
+        all_keys += notices(first)
+        assert decide(s, MAJOR, CAL, now) == []  # same state + its queued keys: nothing new
+    assert len(all_keys) == len(set(all_keys))
+
+
+def test_late_detection_marks_overdue_and_goes_to_the_top() -> None:
+    # First report 6 hours old when the bot sees it: the 5-hour statement is already late.
+    state = incident(detected_at=T0 + 6 * H)
+    actions = decide(state, select_playbooks(BOOKS, "event", "重大"), CAL, T0 + 6 * H)
+    creates = {a.key: a for a in actions if isinstance(a, CreateStep)}
+    assert creates["statement"].breached_at == T0 + 5 * H
+    assert creates["publish_info"].breached_at == T0 + H
+    assert creates["press_conference"].breached_at is None
+    assert creates["flash"].breached_at is None  # same day, until 24:00
+    [esc] = [a for a in actions if isinstance(a, Escalate)]
+    assert (esc.to_level, esc.reason, esc.role) == (3, "detected_late", "head")
+    overdue = [a for a in actions if isinstance(a, Notify) and a.kind == "overdue"]
+    assert {a.step_key for a in overdue} == {"statement", "publish_info"}
+    assert all(a.audience_level == 3 and a.params["detected_late"] for a in overdue)
+    assert not [
+        a for a in actions if isinstance(a, Notify) and a.kind == "reminder" and a.step_key == "statement"
+    ]
+    assert "incident:42:escalation:L3:r0" in notices(actions)
+
+
+def test_grade_raised_midway_counts_from_first_published() -> None:
+    # A 较大 incident, acknowledged, its information published on time.
+    s, _ = cycle(incident(grade="较大"), T0 + 10 * M, select_playbooks(BOOKS, "event", "较大"))
+    s = dataclasses.replace(s, acked_at=T0 + 15 * M, status="acknowledged")
+    s = done(s, "publish_info", T0 + 40 * M)
+    s, _ = cycle(s, T0 + 2 * H, select_playbooks(BOOKS, "event", "较大"))
+    level_before = s.escalation_level
+    # At +6h a new report raises the toll to 12 dead: 重大. The 5-hour clock ran from T0.
+    s = dataclasses.replace(s, grade="重大")
+    books = select_playbooks(BOOKS, "event", s.grade, {st.playbook for st in s.steps})
+    s2, actions = cycle(s, T0 + 6 * H, books)
+    statement = step(s2, "statement")
+    assert statement.started_at == T0 and statement.breached_at == T0 + 5 * H
+    assert Escalate(3, "step_overdue", "head") in actions  # detected on time, so not "detected_late"
+    assert level_before == 1
+    # Raised at +3h instead: not late, one reminder (the latest point passed), no escalation.
+    _, actions = cycle(s, T0 + 3 * H, books)
+    assert [k for k in notices(actions) if "statement" in k] == ["incident:42:statement::reminder:50pct"]
+    assert not [a for a in actions if isinstance(a, Escalate)]
+
+
+def test_escalation_climbs_and_repeats_while_unacknowledged() -> None:
+    s, _ = cycle(incident(detected_at=T0), T0)
+    log: list[tuple[int, list[str]]] = []
+    for minutes in range(1, 61):
+        s, actions = cycle(s, T0 + minutes * M)
+        keys = [k for k in notices(actions) if "escalation" in k]
+        if keys:
+            log.append((minutes, keys))
+    # L1 at 0 (repeat 5m, timeout 10m); L2 at 10 (repeat 10m, timeout 15m); L3 at 25 (repeat 30m).
+    assert log == [
+        (5, ["incident:42:escalation:L1:r1"]),
+        (10, ["incident:42:escalation:L2:r0"]),
+        (20, ["incident:42:escalation:L2:r1"]),
+        (25, ["incident:42:escalation:L3:r0"]),
+        (55, ["incident:42:escalation:L3:r1"]),
+    ]
+
+
+def test_acknowledgement_stops_escalation_but_not_reminders_or_breach() -> None:
+    s, _ = cycle(incident(detected_at=T0), T0)
+    s = dataclasses.replace(s, acked_at=T0 + 3 * M, status="acknowledged")
+    kinds: list[tuple[str, str]] = []
+    for minutes in range(4, 5 * 60 + 1):
+        s, actions = cycle(s, T0 + minutes * M)
+        kinds += [(a.kind, a.step_key) for a in actions if isinstance(a, Notify)]
+        assert not [a for a in actions if isinstance(a, Escalate) and a.reason == "ack_timeout"]
+    assert kinds == [
+        ("reminder", "statement"),
+        ("reminder", "statement"),
+        ("reminder", "statement"),
+        ("overdue", "statement"),
+        ("escalation", "statement"),  # the breach still goes to the head
+    ]
+    assert s.escalation_level == 3
+    # Acknowledged at the top: no repeats; the breach mark stays.
+    s, actions = cycle(s, T0 + 8 * H)
+    assert not [a for a in actions if isinstance(a, Notify) and a.step_key == "statement"]
+    assert step(s, "statement").breached_at == T0 + 5 * H
+
+
+def test_completion_after_the_deadline_is_done_but_late() -> None:
+    s, _ = cycle(incident(acked_at=T0 + 11 * M, status="acknowledged"), T0 + 10 * M)
+    # Evidence (the portal item) shows the statement went out at 5h30m; no cycle ran in between.
+    s = done(s, "statement", T0 + 330 * M)
+    s, actions = cycle(s, T0 + 6 * H)
+    assert MarkBreached(step(s, "statement").id or 0, T0 + 5 * H) in actions
+    assert step(s, "statement").breached_at == T0 + 5 * H
+    assert not [a for a in actions if isinstance(a, Notify) and a.step_key == "statement"]
+    # A breach seen while open stays after completion: nothing clears it, nothing re-marks it.
+    s2, _ = cycle(incident(acked_at=T0 + 11 * M, status="acknowledged"), T0 + 10 * M)
+    s2, _ = cycle(s2, T0 + 5 * H)
+    s2 = done(s2, "statement", T0 + 6 * H)
+    s2, actions = cycle(s2, T0 + 7 * H)
+    assert not [a for a in actions if isinstance(a, MarkBreached)]
+    assert step(s2, "statement").breached_at == T0 + 5 * H
+
+
+def test_recurring_updates_follow_the_last_one_and_skip_after_an_outage() -> None:
+    s, _ = cycle(incident(acked_at=T0 + 11 * M, status="acknowledged"), T0 + 10 * M)
+    s = done(s, "statement", T0 + H)
+    s, _ = cycle(s, T0 + H)
+    assert (step(s, "updates").started_at, step(s, "updates").due_at) == (T0 + H, T0 + 5 * H)
+    s = done(s, "updates", T0 + 3 * H)
+    s, _ = cycle(s, T0 + 3 * H)
+    assert step(s, "updates", seq=1).due_at == T0 + 7 * H
+    s, actions = cycle(s, T0 + 7 * H)
+    assert "incident:42:updates#1::overdue" in notices(actions)
+    assert step(s, "updates", seq=2).started_at == T0 + 7 * H
+    # Down from +7h to +20h: one breach for the missed window, then the window containing now.
+    s, actions = cycle(s, T0 + 20 * H)
+    created = [a for a in actions if isinstance(a, CreateStep)]
+    assert [(c.seq, c.started_at, c.due_at) for c in created] == [(3, T0 + 19 * H, T0 + 23 * H)]
+    assert "incident:42:updates#2::overdue" in notices(actions)
+
+
+@pytest.mark.parametrize("status", ["closed", "dismissed"])
+def test_closed_or_dismissed_incidents_get_nothing(status: str) -> None:
+    s, _ = cycle(incident(), T0 + 10 * M)
+    assert decide(dataclasses.replace(s, status=status), MAJOR, CAL, T0 + 10 * H) == []
+
+
+def test_done_steps_get_no_more_reminders() -> None:
+    s, _ = cycle(incident(), T0 + 10 * M)
+    s = done(s, "statement", T0 + H)
+    _, actions = cycle(s, T0 + 290 * M)
+    assert not [a for a in actions if isinstance(a, Notify) and a.step_key == "statement"]
+
+
+def policy(published: datetime) -> IncidentState:
+    return incident(kind="policy", grade=None, first_published=published, detected_at=published + 5 * M)
+
+
+def test_repost_around_national_day_one_step_per_outlet() -> None:
+    # Published 16:30 on Wednesday 2026-09-30, the last working day before the holiday.
+    pub = datetime(2026, 9, 30, 16, 30, tzinfo=SH).astimezone(UTC)
+    s, actions = cycle(policy(pub), pub + 5 * M, REPOST)
+    creates = [a for a in actions if isinstance(a, CreateStep)]
+    assert [c.channel for c in creates] == ["portal", "weibo", "wechat", "app"]
+    assert {(c.target_at, c.due_at) for c in creates} == {
+        (pub + H, datetime(2026, 10, 9, tzinfo=SH))  # 24:00 on Thursday 10-08
+    }
+    s = dataclasses.replace(s, acked_at=pub + 10 * M, status="acknowledged")
+    s = done(s, "repost", pub + 20 * M, "portal")
+    s, actions = cycle(s, pub + 30 * M, REPOST)
+    assert notices(actions) == [f"incident:42:repost:{c}:reminder:50pct" for c in ("weibo", "wechat", "app")]
+    s = done(s, "repost", pub + 50 * M, "weibo")
+    s, actions = cycle(s, pub + H, REPOST)
+    assert notices(actions) == ["incident:42:repost:wechat:due", "incident:42:repost:app:due"]
+    # Nothing through the holiday until two hours before the limit, on 10-08 at 22:00.
+    s, actions = cycle(s, datetime(2026, 10, 8, 21, 59, tzinfo=SH), REPOST)
+    assert actions == []
+    s, actions = cycle(s, datetime(2026, 10, 8, 22, 0, tzinfo=SH), REPOST)
+    assert notices(actions) == ["incident:42:repost:wechat:reminder:2h", "incident:42:repost:app:reminder:2h"]
+    s = done(s, "repost", datetime(2026, 10, 8, 23, 0, tzinfo=SH), "wechat")
+    s, actions = cycle(s, datetime(2026, 10, 9, 0, 0, tzinfo=SH), REPOST)
+    assert notices(actions) == ["incident:42:repost:app:overdue", "incident:42:escalation:L3:r0"]
+    assert [st.channel for st in s.steps if st.breached_at] == ["app"]
+
+
+def test_repost_make_up_saturday_counts() -> None:
+    # Friday 2026-10-09 16:30: Saturday 10-10 is a make-up workday, so the limit is 24:00 that Saturday.
+    pub = datetime(2026, 10, 9, 16, 30, tzinfo=SH).astimezone(UTC)
+    s, actions = cycle(policy(pub), pub + 5 * M, REPOST)
+    assert {a.due_at for a in actions if isinstance(a, CreateStep)} == {datetime(2026, 10, 11, tzinfo=SH)}
+    s, actions = cycle(s, datetime(2026, 10, 11, 0, 0, tzinfo=SH), REPOST)
+    assert len([a for a in actions if isinstance(a, MarkBreached)]) == 4
+
+
+def test_repost_across_the_year_boundary_uses_overrides() -> None:
+    pub = datetime(2026, 12, 31, 16, 30, tzinfo=SH).astimezone(UTC)
+    plain = decide(policy(pub), REPOST, WorkCalendar(SH), pub + 5 * M)
+    assert {a.due_at for a in plain if isinstance(a, CreateStep)} == {datetime(2027, 1, 2, tzinfo=SH)}
+    with_override = WorkCalendar(SH, extra_holidays={date(2027, 1, 1)})
+    actions = decide(policy(pub), REPOST, with_override, pub + 5 * M)
+    assert {a.due_at for a in actions if isinstance(a, CreateStep)} == {datetime(2027, 1, 5, tzinfo=SH)}
+
+
+def test_reminder_override_and_late_same_day_flash() -> None:
+    # First published at 23:30: the flash is due at 24:00, thirty minutes later.
+    late = datetime(2026, 11, 23, 23, 30, tzinfo=SH).astimezone(UTC)
+    state = incident(grade="较大", first_published=late, detected_at=late + 5 * M)
+    actions = decide(state, SERIOUS, CAL, late + 16 * M, Reminders(fractions=[0.5], before=[]))
+    flash = [a for a in actions if isinstance(a, Notify) and a.step_key == "flash"]
+    assert [a.dedup_key for a in flash] == ["incident:42:flash::reminder:50pct"]
