@@ -1099,7 +1099,7 @@ class _Handler(BaseHTTPRequestHandler):
 def botapi_fixture() -> Iterator[BotApiEmulator]:
     """A running emulator (token `TOKEN`), closed after the test.
 
-    Use in a test module with `from tests.botapi import botapi_fixture  # noqa: F401`
+    Use in a test module with `from botapi import botapi_fixture  # noqa: F401`
     and a `botapi` argument.
     """
     emulator = BotApiEmulator().start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from botapi import parse_html, utf16_len
 
 from responder.chat.html import (
     attr,
@@ -11,10 +12,10 @@ from responder.chat.html import (
     pack_callback,
     strip_tags,
     truncate_html,
+    truncate_text,
     unpack_callback,
     visible_len,
 )
-from tests.botapi import parse_html, utf16_len
 
 
 def telegram_view(html: str) -> str:
@@ -109,3 +110,11 @@ def test_pack_callback_rejects_bad_fields(args: tuple, message: str) -> None:
 def test_unpack_callback_rejects_malformed(data: str) -> None:
     with pytest.raises(ValueError):
         unpack_callback(data)
+
+
+def test_truncate_text_counts_utf16_units() -> None:
+    assert truncate_text("abc", limit=3) == "abc"
+    assert truncate_text("abcd", limit=3) == "ab…"
+    cut = truncate_text("<b>" * 3000)
+    assert utf16_len(cut) == 4096 and cut.endswith("…")
+    assert truncate_text("😀" * 10, limit=6) == "😀😀…"

@@ -28,6 +28,7 @@ __all__ = [
     "pack_callback",
     "strip_tags",
     "truncate_html",
+    "truncate_text",
     "unpack_callback",
     "visible_len",
 ]
@@ -129,6 +130,21 @@ def truncate_html(html: str, limit: int = TEXT_LIMIT, ellipsis: str = "…") -> 
         open_tags.pop()
     body = "".join(text for text, _ in out)
     return body + esc(ellipsis) + "".join(f"</{name}>" for name in reversed(open_tags))
+
+
+def truncate_text(text: str, limit: int = TEXT_LIMIT, ellipsis: str = "…") -> str:
+    """Cut plain text (sent without parse mode) to `limit` UTF-16 code units, ending in `ellipsis`."""
+    if _u16(text) <= limit:
+        return text
+    budget = limit - _u16(ellipsis)
+    if budget < 0:
+        raise ValueError(f"limit {limit} is shorter than the ellipsis {ellipsis!r}")
+    used = 0
+    for i, ch in enumerate(text):
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > budget:
+            return text[:i] + ellipsis
+    return text
 
 
 def pack_callback(action: str, incident_id: int, step: str = "", channel: str = "") -> str:
