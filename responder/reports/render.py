@@ -1,0 +1,314 @@
+"""The weekly summary and the annual figures as text (from the message catalogue), CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
+
+from ..i18n import Catalogue, catalogue
+from .weekly import CORE_OBLIGATIONS, GRADES, ObligationFigures, WeekFigures, WeeklySummary, resolve_tz
+
+__all__ = [
+    "arrow",
+    "channel_label",
+    "format_span",
+    "obligation_label",
+    "render_weekly_csv",
+    "render_weekly_json",
+    "render_weekly_text",
+]
+
+_OVERDUE_LIST_MAX = 15  # a Telegram message holds 4096 characters; the CSV/JSON carry all
+
+
+def _trend(current: float | None, previous: float | None) -> str:
+    a = arrow(current, previous)
+    return f" {a}" if a else ""
+
+
+def arrow(current: float | None, previous: float | None) -> str:
+    """↑, ↓ or → comparing with the previous week; '' when either side has no figure."""
+    if current is None or previous is None:
+        return ""
+    if abs(current - previous) < 1e-9:
+        return "→"
+    return "↑" if current > previous else "↓"
+
+
+def format_span(td: timedelta | None, cat: Catalogue | None = None) -> str:
+    """A duration rounded to the minute: 2天3小时30分钟, 1小时, 5分钟."""
+    cat = cat or catalogue()
+    if td is None:
+        return cat("summary_none")
+    minutes = round(td.total_seconds() / 60)
+    if minutes < 1:
+        return cat("summary_dur_m", n=0 if minutes <= 0 else minutes)
+    parts = []
+    for key, size in (("summary_dur_d", 1440), ("summary_dur_h", 60), ("summary_dur_m", 1)):
+        if minutes >= size:
+            parts.append(cat(key, n=minutes // size))
+            minutes %= size
+    return "".join(parts)
+
+
+def _rate(rate: float | None, cat: Catalogue) -> str:
+    return cat("summary_none") if rate is None else f"{rate * 100:.0f}%"
+
+
+def obligation_label(name: str, cat: Catalogue | None = None) -> str:
+    """The obligation's name for people; the raw step key for one the catalogue does not know."""
+    cat = cat or catalogue()
+    key = f"summary_ob_{name}"
+    return cat(key) if key in cat.messages else name
+
+
+def channel_label(channel: str, cat: Catalogue | None = None) -> str:
+    """portal/weibo/wechat/app in words; an unknown channel as it is."""
+    cat = cat or catalogue()
+    key = f"summary_channel_{channel}"
+    return cat(key) if key in cat.messages else channel
+
+
+def _local(dt: datetime, tz: tzinfo) -> str:
+    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _dates(days: tuple[date, ...]) -> str:
+    return "、".join(f"{d.month}/{d.day}" for d in days)
+
+
+def _obligation_line(o: ObligationFigures, p: ObligationFigures, cat: Catalogue) -> str:
+    return cat(
+        "summary_obligation",
+        name=obligation_label(o.name, cat),
+        due=o.due,
+        on_time=o.on_time,
+        late=o.late,
+        open=o.open,
+        overdue=o.overdue,
+        rate=_rate(o.on_time_rate, cat),
+        prev_rate=_rate(p.on_time_rate, cat),
+        trend=_trend(o.on_time_rate, p.on_time_rate),
+        median=format_span(o.median, cat),
+        p90=format_span(o.p90, cat),
+    )
+
+
+def render_weekly_text(summary: WeeklySummary, lang: str | None = None) -> str:
+    """The summary as a chat message (plain text, Simplified Chinese by default)."""
+    cat = catalogue(lang)
+    cur, prev = summary.current, summary.previous
+    tz = resolve_tz(cur.week.tz)
+    lines = [
+        cat("summary_title", week=cur.week.label),
+        cat(
+            "summary_period",
+            start=_local(cur.week.start, tz),
+            end=_local(cur.week.end, tz),
+            tz=cur.week.tz,
+            now=_local(summary.now, tz) if summary.now else "",
+        ),
+    ]
+    if not cur.week.calendar_known:
+        lines.append(cat("summary_calendar_unknown"))
+    elif cur.week.holidays or cur.week.makeup_workdays:
+        lines.append(
+            cat(
+                "summary_holidays",
+                holidays=_dates(cur.week.holidays) or cat("summary_none"),
+                workdays=_dates(cur.week.makeup_workdays) or cat("summary_none"),
+            )
+        )
+    lines.append("")
+
+    ci, pi = cur.incidents, prev.incidents
+    lines.append(cat("summary_incidents", n=ci.total, prev=pi.total, trend=_trend(ci.total, pi.total)))
+    grades = [cat("summary_grade_count", grade=g, n=ci.by_grade.get(g, 0)) for g in GRADES]
+    grades.append(cat("summary_grade_count", grade=cat("summary_ungraded"), n=ci.by_grade.get("", 0)))
+    lines.append("  " + " · ".join(grades))
+    lines.append("  " + cat("summary_policy_dismissed", policy=ci.policy, dismissed=ci.dismissed))
+    lines.append("")
+
+    lines.append(cat("summary_obligations_head"))
+    prev_by_name = {o.name: o for o in prev.obligations}
+    for o in cur.obligations:
+        p = prev_by_name.get(o.name) or ObligationFigures(o.name, o.key, o.deadline)
+        if o.due == 0 and p.due == 0 and (o.name, o.key, o.deadline) not in CORE_OBLIGATIONS:
+            continue
+        lines.append(_obligation_line(o, p, cat))
+    lines.append("")
+
+    lines.append(cat("summary_acks_head"))
+    if not cur.acks:
+        lines.append("  " + cat("summary_none"))
+    prev_levels = {a.level: a for a in prev.acks}
+    for a in cur.acks:
+        pa = prev_levels.get(a.level)
+        lines.append(
+            cat(
+                "summary_ack_level",
+                level=a.level,
+                n=a.count,
+                median=format_span(a.median, cat),
+                p90=format_span(a.p90, cat),
+                trend=_trend(a.median.total_seconds(), pa.median.total_seconds() if pa else None),
+            )
+        )
+    if cur.unacknowledged:
+        lines.append("  " + cat("summary_unacked", n=cur.unacknowledged))
+    lines.append("")
+
+    lines.append(
+        cat(
+            "summary_overdue_head",
+            n=len(cur.overdue),
+            prev=len(prev.overdue),
+            trend=_trend(len(cur.overdue), len(prev.overdue)),
+        )
+    )
+    for item in cur.overdue[:_OVERDUE_LIST_MAX]:
+        holders = "、".join(item.holders) or cat("summary_first_receivers")
+        state = (
+            cat("summary_overdue_done_late", late=format_span(item.late_by, cat), by=item.done_by or "?")
+            if item.done_at
+            else cat("summary_overdue_undone", late=format_span(item.late_by, cat))
+        )
+        lines.append(
+            cat(
+                "summary_overdue_item",
+                id=item.incident_id,
+                title=item.title or "—",
+                grade=cat("summary_kind_policy")
+                if item.kind == "policy"
+                else item.grade or cat("summary_ungraded"),
+                obligation=obligation_label(item.obligation, cat)
+                + (f"/{channel_label(item.channel, cat)}" if item.channel else ""),
+                deadline=_local(item.deadline, tz),
+                state=state,
+                level=item.level,
+                holders=holders,
+                acked=item.acknowledged_by or cat("summary_not_acked"),
+            )
+        )
+    if len(cur.overdue) > _OVERDUE_LIST_MAX:
+        lines.append("  " + cat("summary_more", n=len(cur.overdue) - _OVERDUE_LIST_MAX))
+    lines.append("")
+
+    lines.append(cat("summary_feeds_head"))
+    if not cur.feeds_down:
+        lines.append("  " + cat("summary_feeds_none"))
+    for f in cur.feeds_down:
+        lines.append(
+            cat(
+                "summary_feed_down",
+                source=f.source,
+                n=f.outages,
+                down=format_span(f.down, cat),
+                still=cat("summary_still_down") if f.still_down else "",
+            )
+        )
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _minutes(td: timedelta | None) -> str:
+    return "" if td is None else f"{td.total_seconds() / 60:.1f}"
+
+
+def _num(v: float | None) -> str:
+    return "" if v is None else f"{v:.4f}".rstrip("0").rstrip(".")
+
+
+def _week_rows(w: WeekFigures) -> list[tuple[str, str, str, str]]:
+    rows: list[tuple[str, str, str, str]] = []
+    for g in (*GRADES, ""):
+        rows.append(("incidents", g or "ungraded", "opened", str(w.incidents.by_grade.get(g, 0))))
+    rows.append(("incidents", "policy", "opened", str(w.incidents.policy)))
+    rows.append(("incidents", "dismissed", "opened", str(w.incidents.dismissed)))
+    rows.append(("incidents", "total", "opened", str(w.incidents.total)))
+    for o in w.obligations:
+        for metric in ("due", "on_time", "late", "open", "overdue"):
+            rows.append(("obligation", o.name, metric, str(getattr(o, metric))))
+        rows.append(("obligation", o.name, "on_time_rate", _num(o.on_time_rate)))
+        rows.append(("obligation", o.name, "median_minutes", _minutes(o.median)))
+        rows.append(("obligation", o.name, "p90_minutes", _minutes(o.p90)))
+    for a in w.acks:
+        rows.append(("first_ack", f"level_{a.level}", "count", str(a.count)))
+        rows.append(("first_ack", f"level_{a.level}", "median_minutes", _minutes(a.median)))
+        rows.append(("first_ack", f"level_{a.level}", "p90_minutes", _minutes(a.p90)))
+    rows.append(("first_ack", "unacknowledged", "count", str(w.unacknowledged)))
+    rows.append(("overdue", "total", "count", str(len(w.overdue))))
+    for f in w.feeds_down:
+        rows.append(("feed_down", f.source, "outages", str(f.outages)))
+        rows.append(("feed_down", f.source, "down_minutes", _minutes(f.down)))
+        rows.append(("feed_down", f.source, "still_down", str(f.still_down).lower()))
+    return rows
+
+
+def render_weekly_csv(summary: WeeklySummary) -> str:
+    """One row per figure: week, time zone, section, item, metric, value, previous week's value.
+
+    The overdue list follows as its own rows (section 'overdue_item'), one per obligation.
+    Durations are in minutes, rates are fractions (0.5 = 50%), times are ISO 8601 in the week's zone.
+    """
+    cur, prev = summary.current, summary.previous
+    tz = resolve_tz(cur.week.tz)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(
+        ["week", "timezone", "week_start", "week_end", "section", "item", "metric", "value", "previous"]
+    )
+    head = [cur.week.label, cur.week.tz, cur.week.start.isoformat(), cur.week.end.isoformat()]
+    prev_rows = {(s, i, m): v for s, i, m, v in _week_rows(prev)}
+    for s, i, m, v in _week_rows(cur):
+        w.writerow([*head, s, i, m, v, prev_rows.get((s, i, m), "")])
+    for item in cur.overdue:
+        ident = f"{item.incident_id}:{item.obligation}" + (f":{item.channel}" if item.channel else "")
+        detail = {
+            "deadline": item.deadline.astimezone(tz).isoformat(),
+            "done_at": item.done_at.astimezone(tz).isoformat() if item.done_at else "",
+            "late_minutes": _minutes(item.late_by),
+            "level": str(item.level),
+            "holders": "、".join(item.holders),
+            "acknowledged_by": item.acknowledged_by or "",
+            "done_by": item.done_by or "",
+            "title": item.title,
+        }
+        for metric, value in detail.items():
+            w.writerow([*head, "overdue_item", ident, metric, value, ""])
+    return out.getvalue()
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    if isinstance(v, timedelta):
+        return v.total_seconds()
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def render_weekly_json(summary: WeeklySummary) -> str:
+    """The whole summary as JSON: durations in seconds, times ISO 8601, rates as fractions."""
+
+    def week(w: WeekFigures) -> dict[str, Any]:
+        d = asdict(w)
+        d["incidents"]["events"] = w.incidents.events
+        d["incidents"]["total"] = w.incidents.total
+        for od, o in zip(d["obligations"], w.obligations, strict=True):
+            od["on_time_rate"] = o.on_time_rate
+        return d
+
+    doc = {
+        "now": summary.now,
+        "current": week(summary.current),
+        "previous": week(summary.previous),
+        "history": [{"week": label, "on_time_rate": rates} for label, rates in summary.history],
+    }
+    return json.dumps(_jsonable(doc), ensure_ascii=False, indent=2) + "\n"
