@@ -1,0 +1,247 @@
+"""The duty roster (`roster.yaml`): people, their roles, the chats, and who is on duty.
+
+Escalation levels map onto roles (the playbooks say which role each level is) and
+roles onto chats:
+
+| role | chats alerted |
+|---|---|
+| duty_officer (level 1) | the duty chat + the private chat of the officer on duty now |
+| policy_office (level 2) | the policy-office chat (政策法规处) |
+| head (level 3) | the private chat of every `head` + the policy-office chat |
+| spokesperson | their private chats (press-conference steps) |
+| admin | the admin chat (feed health, configuration), else the duty chat |
+
+A Telegram user's private chat id is their user id, so people need no separate chat id.
+The duty day runs from one handover to the next (e.g. 09:00 to 09:00), so a call at
+03:00 on Tuesday reaches Monday's duty officer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from .configfile import load_model
+from .workcal import CalendarConfig, WorkCalendar
+
+__all__ = ["ROLES", "Chats", "DutyRange", "Person", "Roster", "Rotation", "load_roster"]
+
+ROLES: tuple[str, ...] = ("duty_officer", "policy_office", "head", "admin", "spokesperson")
+RosterRole = Literal["duty_officer", "policy_office", "head", "admin", "spokesperson"]
+# Escalation level → role, when a caller has no playbook at hand (the shipped playbooks agree).
+LEVEL_ROLES: dict[int, str] = {1: "duty_officer", 2: "policy_office", 3: "head"}
+
+
+def _clock(v: object) -> object:
+    # YAML 1.1 reads an unquoted 9:00 as the base-60 integer 540; take it as 9 h 0 min.
+    if isinstance(v, int) and not isinstance(v, bool):
+        if not 0 <= v < 24 * 60:
+            raise ValueError('write the time as "09:00" (in quotes)')
+        return time(v // 60, v % 60)
+    return v
+
+
+Clock = Annotated[time, BeforeValidator(_clock)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Person(_Strict):
+    """Someone the bot may alert or take commands from."""
+
+    name: str = Field(min_length=1)
+    telegram_id: int = Field(gt=0, description="the Telegram user id (also their private chat id)")
+    roles: list[RosterRole] = Field(min_length=1)
+
+    def has(self, role: str) -> bool:
+        """Does this person hold `role`?"""
+        return role in self.roles
+
+
+class Chats(_Strict):
+    """Group chats by purpose (Telegram group ids are negative, e.g. -1001234567890)."""
+
+    duty: int
+    policy_office: int
+    admin: int | None = None
+
+    @field_validator("duty", "policy_office", "admin")
+    @classmethod
+    def _nonzero(cls, v: int | None) -> int | None:
+        if v == 0:
+            raise ValueError("0 is not a chat id; ask @userinfobot or the bot's /chatid in that chat")
+        return v
+
+
+class DutyRange(_Strict):
+    """An explicit assignment: `person` is on duty from the handover on `from` to the
+    handover on the day after `to` (both dates inclusive)."""
+
+    from_: date = Field(alias="from")
+    to: date
+    person: str
+
+    @model_validator(mode="after")
+    def _order(self) -> DutyRange:
+        if self.to < self.from_:
+            raise ValueError("'to' is before 'from'")
+        return self
+
+
+class Rotation(_Strict):
+    """Who is duty officer: `ranges` first (holidays, swaps), else the cycle `order`,
+    one person per `days_each` days (7 = weekly) starting on `start`."""
+
+    handover: Clock = time(9)
+    start: date | None = None
+    days_each: int = Field(default=7, ge=1, le=31)
+    order: list[str] = Field(default_factory=list)
+    ranges: list[DutyRange] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Rotation:
+        if not self.order and not self.ranges:
+            raise ValueError("give the rotation an order (names, in turn) or ranges (from/to/person)")
+        if self.order and self.start is None:
+            raise ValueError("a rotation order needs start: the date the first name's duty begins")
+        spans = sorted(self.ranges, key=lambda r: r.from_)
+        for a, b in pairwise(spans):
+            if b.from_ <= a.to:
+                raise ValueError(f"duty ranges overlap: {a.from_}..{a.to} and {b.from_}..{b.to}")
+        return self
+
+
+class Roster(_Strict):
+    """The whole of `roster.yaml`."""
+
+    timezone: str = "Asia/Shanghai"
+    people: list[Person] = Field(min_length=1)
+    chats: Chats
+    rotation: Rotation
+    calendar: CalendarConfig = CalendarConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Asia/Shanghai") from None
+        return v
+
+    @field_validator("people")
+    @classmethod
+    def _unique(cls, people: list[Person]) -> list[Person]:
+        names = [p.name for p in people]
+        ids = [p.telegram_id for p in people]
+        for label, values in (("name", names), ("telegram_id", ids)):
+            dup = sorted({str(v) for v in values if values.count(v) > 1})
+            if dup:
+                raise ValueError(f"{label} {', '.join(dup)} appears twice; list each person once")
+        return people
+
+    @model_validator(mode="after")
+    def _cross(self) -> Roster:
+        by_name = {p.name: p for p in self.people}
+        named = [*self.rotation.order, *(r.person for r in self.rotation.ranges)]
+        for n in named:
+            if n not in by_name:
+                raise ValueError(f"rotation names {n!r}, who is not among people")
+            if not by_name[n].has("duty_officer"):
+                raise ValueError(f"rotation names {n!r}, who lacks the duty_officer role")
+        if not any(p.has("head") for p in self.people):
+            raise ValueError("nobody has the head role: level-3 escalations would reach no one")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def work_calendar(self) -> WorkCalendar:
+        """The working-day calendar with this file's overrides (build once, keep it)."""
+        return self.calendar.build(self.tz)
+
+    def duty_date(self, now: datetime) -> date:
+        """The duty day `now` belongs to: before the handover time it is still yesterday's."""
+        local = now.astimezone(self.tz)
+        d = local.date()
+        return d - timedelta(days=1) if local.time() < self.rotation.handover else d
+
+    def _on_duty_date(self, d: date) -> Person | None:
+        by_name = {p.name: p for p in self.people}
+        for r in self.rotation.ranges:
+            if r.from_ <= d <= r.to:
+                return by_name[r.person]
+        if not self.rotation.order or self.rotation.start is None:
+            return None
+        turn = ((d - self.rotation.start).days // self.rotation.days_each) % len(self.rotation.order)
+        return by_name[self.rotation.order[turn]]
+
+    def on_duty(self, now: datetime) -> Person | None:
+        """The duty officer at `now` (None only in a gap between explicit ranges)."""
+        return self._on_duty_date(self.duty_date(now))
+
+    def on_duty_until(self, now: datetime) -> datetime | None:
+        """When the current duty officer hands over (UTC), within the next year; for /oncall."""
+        d = self.duty_date(now)
+        current = self._on_duty_date(d)
+        for i in range(1, 367):
+            if self._on_duty_date(d + timedelta(days=i)) != current:
+                return datetime.combine(d + timedelta(days=i), self.rotation.handover, self.tz).astimezone(
+                    UTC
+                )
+        return None
+
+    def people_with(self, role: str) -> list[Person]:
+        """Everyone holding `role`, in file order."""
+        return [p for p in self.people if p.has(role)]
+
+    def person(self, user_id: int) -> Person | None:
+        """The person with this Telegram user id, if any."""
+        return next((p for p in self.people if p.telegram_id == user_id), None)
+
+    def role_of(self, user_id: int) -> set[str]:
+        """The roles of a Telegram user (empty for strangers: they may not ack or close)."""
+        p = self.person(user_id)
+        return set(p.roles) if p else set()
+
+    def chats_for_role(self, role: str, now: datetime | None = None) -> list[int]:
+        """Chat ids to alert for `role` (see the module docstring); `now` adds the
+        private chat of the duty officer on duty for the duty_officer role."""
+        c = self.chats
+        out: list[int]
+        if role == "duty_officer":
+            out = [c.duty]
+            officer = self.on_duty(now) if now is not None else None
+            if officer is not None:
+                out.append(officer.telegram_id)
+        elif role == "policy_office":
+            out = [c.policy_office]
+        elif role == "head":
+            out = [p.telegram_id for p in self.people_with("head")] + [c.policy_office]
+        elif role == "admin":
+            out = [c.admin if c.admin is not None else c.duty]
+        elif role == "spokesperson":
+            out = [p.telegram_id for p in self.people_with("spokesperson")]
+        else:
+            raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        return list(dict.fromkeys(out))
+
+    def chats_for_level(self, level: int, now: datetime | None = None) -> list[int]:
+        """Chat ids for escalation `level` using the default level → role mapping
+        (1 duty_officer, 2 policy_office, 3 and above head)."""
+        if level < 1:
+            raise ValueError("escalation levels start at 1")
+        return self.chats_for_role(LEVEL_ROLES.get(level, "head"), now)
+
+
+def load_roster(path: Path) -> Roster:
+    """Load and validate `roster.yaml`; raises ConfigError naming file, line and field."""
+    return load_model(path, Roster)
