@@ -39,6 +39,7 @@ _BLOCK = frozenset(
 
 _SPACES = re.compile(r"[^\S\n]+")  # any whitespace except newline (includes NBSP, ideographic space)
 _NEWLINES = re.compile(r"\s*\n\s*")
+_CUT_MARKUP = re.compile(r"<[!/?A-Za-z]")
 
 
 class _Visible(HTMLParser):
@@ -90,6 +91,10 @@ def html_to_text(s: str) -> str:
         return _collapse(s)
     parser = _Visible()
     parser.feed(s)
+    # A summary cut short (CMSes truncate by length) can end inside a tag or comment;
+    # a browser shows nothing of it, while HTMLParser.close() would emit it as text.
+    if _CUT_MARKUP.match(parser.rawdata):
+        parser.rawdata = ""
     parser.close()
     return _collapse("".join(parser.parts))
 

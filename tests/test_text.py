@@ -23,6 +23,11 @@ from responder.text import html_to_text, normalize, report_text
         ("", ""),
         ("纯文本没有标签", "纯文本没有标签"),
         ("a < b 且 c > d", "a < b 且 c > d"),
+        # summaries cut short inside markup: the unfinished tag is not text
+        ('正文<img alt="爆炸', "正文"),
+        ("正文<!-- 注释 爆炸", "正文"),
+        ("正文</p", "正文"),
+        ("<div>未闭合的<script>火灾", "未闭合的"),
     ],
 )
 def test_html_to_text(html: str, expected: str) -> None:
