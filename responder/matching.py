@@ -3,7 +3,7 @@
 One Aho-Corasick automaton holds every word of every scheme, so a report is read
 once whatever the number of schemes and words (hundreds per scheme is normal in
 this field). Overlapping matches are collected, because scheme words overlap
-(`淮南` inside `淮南市`, `爆炸` inside `燃爆炸`), and an exclusion word hidden inside
+(`淮南` inside `淮南市`, `演练` inside `应急演练`), and an exclusion word hidden inside
 a longer event word must still be seen.
 """
 
