@@ -372,3 +372,27 @@ def test_reminder_override_and_late_same_day_flash() -> None:
     actions = decide(state, SERIOUS, CAL, late + 16 * M, Reminders(fractions=[0.5], before=[]))
     flash = [a for a in actions if isinstance(a, Notify) and a.step_key == "flash"]
     assert [a.dedup_key for a in flash] == ["incident:42:flash::reminder:50pct"]
+
+
+def test_state_from_database_rows() -> None:
+    from responder.models import Incident, Step
+
+    row = Incident(id=7, kind="event", grade="重大", first_published=T0, detected_at=T0 + 10 * M)
+    steps = [
+        Step(
+            id=1,
+            incident_id=7,
+            playbook="major-incident",
+            key="statement",
+            title="发布权威信息",
+            started_at=T0,
+            due_at=T0 + 5 * H,
+        )
+    ]
+    state = IncidentState.from_rows(row, steps, ["incident:7:escalation:L1:r0"])
+    assert state.steps[0].channel == "" and state.steps[0].playbook == "major-incident"
+    assert (state.status, state.escalation_level) == ("open", 0)
+    actions = decide(state, MAJOR, CAL, T0 + 10 * M)
+    # The statement row exists, so only the press conference is created; the L1 alert is already queued.
+    assert [a.key for a in actions if isinstance(a, CreateStep)] == ["press_conference"]
+    assert notices(actions) == []
