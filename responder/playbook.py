@@ -551,36 +551,21 @@ def decide(
     if not books or state.status in CLOSED_STATUSES:
         return []
 
-    creates: list[CreateStep] = []
-    marks: list[MarkBreached] = []
-    step_notices: list[tuple[datetime, Notify]] = []
-    overdue: list[StepState] = []
     escalation = books[0].escalation
     top = escalation.top
-
+    creates: list[CreateStep] = []
     evaluated: list[tuple[Playbook, StepState]] = []
     for book in books:
         own = [s for s in state.steps if s.playbook == book.name]
         new = _missing_steps(state, book, own, calendar, now)
         creates.extend(new)
-        virtual = [
-            StepState(
-                None,
-                c.key,
-                c.channel,
-                c.seq,
-                c.title,
-                c.started_at,
-                c.target_at,
-                c.due_at,
-                None,
-                None,
-                book.name,
-            )
-            for c in new
-        ]
+        # Steps being created are judged like stored ones, so a step that is late
+        # from birth is created breached and its overdue notice goes out at once.
+        virtual = [_virtual(c) for c in new]
         evaluated.extend((book, s) for s in own + virtual)
 
+    marks: list[MarkBreached] = []
+    overdue: list[StepState] = []
     for _book, s in evaluated:
         if s.done_at is not None:
             # Done, but late: the breach stays on record even if no cycle saw it open.
@@ -592,50 +577,35 @@ def decide(
             if s.breached_at is None and s.id is not None:
                 marks.append(MarkBreached(s.id, s.due_at))
 
-    # Escalation: a breach goes straight to the top; otherwise climb while unacknowledged.
     acked = state.acked_at is not None or state.status == "acknowledged"
-    level = min(state.escalation_level, top)
-    esc: Escalate | None = None
-    if overdue and level < top:
-        first = min(overdue, key=lambda s: s.due_at)
-        reason = "detected_late" if first.due_at <= state.detected_at else "step_overdue"
-        esc = Escalate(top, reason, escalation.level(top).role)
-    elif not acked:
-        if level == 0:
-            esc = Escalate(1, "detected", escalation.level(1).role)
-        elif (
-            level < top
-            and state.escalated_at is not None
-            and now >= state.escalated_at + escalation.level(level).ack_timeout
-        ):
-            esc = Escalate(level + 1, "ack_timeout", escalation.level(level + 1).role)
-    level_now = esc.to_level if esc else max(level, 1)
+    esc = _escalate(state, escalation, overdue, acked, now)
+    level_now = esc.to_level if esc else min(max(state.escalation_level, 1), top)
 
+    step_notices: list[tuple[datetime, Notify]] = []
     for book, s in evaluated:
         if s.done_at is not None:
             continue
-        rem = reminders or book.reminders
         if now >= s.due_at:
             step_notices.append((s.due_at, _step_notice(state, s, "overdue", "", top, escalation, now)))
             continue
-        point = _latest_point(s, rem, now)
+        point = _latest_point(s, reminders or book.reminders, now)
         if point is not None:
             at, kind, label = point
             step_notices.append((at, _step_notice(state, s, kind, label, level_now, escalation, now)))
 
-    esc_notices: list[Notify] = []
+    notices = [n for _, n in sorted(step_notices, key=lambda p: p[0])]
     if esc is not None:
-        breached = (
+        cause = (
             min(overdue, key=lambda s: s.due_at) if esc.reason in ("step_overdue", "detected_late") else None
         )
-        esc_notices.append(_escalation_notice(state, esc.to_level, 0, esc.reason, escalation, breached))
-    elif not acked and level >= 1 and state.escalated_at is not None:
+        notices.append(_escalation_notice(state, esc.to_level, 0, esc.reason, escalation, cause))
+    elif not acked and state.escalation_level >= 1 and state.escalated_at is not None:
+        level = min(state.escalation_level, top)
         every = escalation.level(level).repeat
         if every is not None and now >= state.escalated_at + every:
             k = (now - state.escalated_at) // every
-            esc_notices.append(_escalation_notice(state, level, k, "unacknowledged", escalation, None))
+            notices.append(_escalation_notice(state, level, k, "unacknowledged", escalation, None))
 
-    notices = [n for _, n in sorted(step_notices, key=lambda p: p[0])] + esc_notices
     out: list[Action] = [*creates, *marks]
     if esc is not None:
         out.append(esc)
@@ -647,6 +617,43 @@ def decide(
     return out
 
 
+def _virtual(c: CreateStep) -> StepState:
+    return StepState(
+        id=None,
+        key=c.key,
+        channel=c.channel,
+        seq=c.seq,
+        title=c.title,
+        started_at=c.started_at,
+        target_at=c.target_at,
+        due_at=c.due_at,
+        playbook=c.playbook,
+    )
+
+
+def _escalate(
+    state: IncidentState, escalation: Escalation, overdue: list[StepState], acked: bool, now: datetime
+) -> Escalate | None:
+    """A breach goes straight to the top; otherwise climb one level per unanswered ack_timeout."""
+    top = escalation.top
+    level = min(state.escalation_level, top)
+    if overdue and level < top:
+        first = min(overdue, key=lambda s: s.due_at)
+        reason = "detected_late" if first.due_at <= state.detected_at else "step_overdue"
+        return Escalate(top, reason, escalation.level(top).role)
+    if acked:
+        return None
+    if level == 0:
+        return Escalate(1, "detected", escalation.level(1).role)
+    if (
+        level < top
+        and state.escalated_at is not None
+        and now >= state.escalated_at + escalation.level(level).ack_timeout
+    ):
+        return Escalate(level + 1, "ack_timeout", escalation.level(level + 1).role)
+    return None
+
+
 def _missing_steps(
     state: IncidentState, book: Playbook, own: list[StepState], cal: WorkCalendar, now: datetime
 ) -> list[CreateStep]:
@@ -656,7 +663,7 @@ def _missing_steps(
 
     def create(
         cfg: StepConfig, channel: str, seq: int, start: datetime, target: datetime | None, due: datetime
-    ):
+    ) -> None:
         out.append(
             CreateStep(
                 book.name, cfg.key, channel, seq, cfg.title, start, target, due, due if now >= due else None
