@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from ..i18n import Catalogue, catalogue
+from .annual import AnnualFigures
 from .weekly import CORE_OBLIGATIONS, GRADES, ObligationFigures, WeekFigures, WeeklySummary, resolve_tz
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "channel_label",
     "format_span",
     "obligation_label",
+    "render_annual_csv",
+    "render_annual_text",
     "render_weekly_csv",
     "render_weekly_json",
     "render_weekly_text",
@@ -312,3 +315,59 @@ def render_weekly_json(summary: WeeklySummary) -> str:
         "history": [{"week": label, "on_time_rate": rates} for label, rates in summary.history],
     }
     return json.dumps(_jsonable(doc), ensure_ascii=False, indent=2) + "\n"
+
+
+def render_annual_text(figures: AnnualFigures, lang: str | None = None) -> str:
+    """Section 二、回应解读情况 as the report's rows (指标 | 单位 | 数量), then how each was counted."""
+    cat = catalogue(lang)
+    tz = resolve_tz(figures.tz)
+    lines = [
+        cat("annual_title", year=figures.year),
+        cat(
+            "annual_period",
+            start=_local(figures.start, tz),
+            end=_local(figures.end, tz),
+            tz=figures.tz,
+            now=_local(figures.now, tz),
+        ),
+        "",
+        cat("annual_header"),
+    ]
+    for row in figures.rows:
+        if row.heading:
+            value = "——"
+        elif row.value is None:
+            value = cat("annual_unsupported")
+        else:
+            value = str(row.value)
+        unit = "——" if row.heading else cat(f"annual_unit_{row.code}")
+        lines.append(f"{cat(f'annual_row_{row.code}')} | {unit} | {value}")
+    lines += ["", cat("annual_notes_head")]
+    for row in figures.rows:
+        if not row.heading:
+            lines.append(f"- {cat(f'annual_short_{row.code}')}:{cat(f'annual_note_{row.code}')}")
+    return "\n".join(lines) + "\n"
+
+
+def render_annual_csv(figures: AnnualFigures, lang: str | None = None) -> str:
+    """One row per report row: year, timezone, code, indicator, unit, value, supported, note."""
+    cat = catalogue(lang)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["year", "timezone", "code", "indicator", "unit", "value", "supported", "note"])
+    for row in figures.rows:
+        if row.heading:
+            continue
+        w.writerow(
+            [
+                figures.year,
+                figures.tz,
+                row.code,
+                cat(f"annual_row_{row.code}"),
+                cat(f"annual_unit_{row.code}"),
+                "" if row.value is None else row.value,
+                "yes" if row.supported else "no",
+                cat(f"annual_note_{row.code}"),
+            ]
+        )
+    return out.getvalue()

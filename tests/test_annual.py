@@ -1,0 +1,126 @@
+"""The annual report's section 二、回应解读情况 over a known history: every row checked."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from report_history import NOW, L, build
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from responder.models import Incident
+from responder.reports.annual import ROW_CODES, AnnualFigures, compute_annual
+from responder.reports.render import render_annual_csv, render_annual_text
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    return build(tmp_path_factory.mktemp("annual") / "t.db")
+
+
+@pytest.fixture(scope="module")
+def ids(engine: Engine) -> dict[str, int]:
+    with Session(engine) as s:
+        return {i.title: i.id for i in s.exec(select(Incident)).all() if i.id is not None}
+
+
+@pytest.fixture(scope="module")
+def y2026(engine: Engine) -> AnnualFigures:
+    return compute_annual(engine, 2026, "Asia/Shanghai", now=NOW)
+
+
+def counted(fig: AnnualFigures, code: str, ids: dict[str, int]) -> set[str]:
+    names = {v: k for k, v in ids.items()}
+    return {names[i] for i in fig.row(code).incident_ids}
+
+
+def test_rows_in_the_reports_order(y2026: AnnualFigures) -> None:
+    assert [r.code for r in y2026.rows] == list(ROW_CODES)
+    assert y2026.start.isoformat() == "2026-01-01T00:00:00+08:00"
+    assert y2026.end.isoformat() == "2027-01-01T00:00:00+08:00"
+
+
+def test_hot_spots_one_per_event_whatever_the_channels(y2026: AnnualFigures, ids: dict[str, int]) -> None:
+    row = y2026.row("hotspots")
+    assert row.value == 6
+    # Not counted: the false alarm (dismissed), two events with nothing done, the policy
+    # items (reposts are not responses), and the New Year's Eve flash done in 2025.
+    # Counted: the fire whose statement was done at 00:30 on 1 January in Shanghai
+    # (still 31 December in UTC).
+    assert counted(y2026, "hotspots", ids) == {
+        "某化工厂爆炸", "某矿透水", "某仓库火灾", "某隧道坍塌", "某工地脚手架坍塌", "元旦凌晨某商场火灾",
+    }  # fmt: skip
+
+
+def test_press_conferences_and_the_head(y2026: AnnualFigures, ids: dict[str, int]) -> None:
+    assert y2026.row("press_conferences").value == 3  # the drill's conference is not counted
+    assert counted(y2026, "press_conferences", ids) == {"某化工厂爆炸", "某仓库火灾", "某隧道坍塌"}
+    assert y2026.row("press_conferences_head").value == 2
+    assert counted(y2026, "press_conferences_head", ids) == {"某化工厂爆炸", "某仓库火灾"}
+
+
+def test_weibo_wechat_and_other_means(y2026: AnnualFigures, ids: dict[str, int]) -> None:
+    assert y2026.row("weibo_wechat").value == 2
+    assert counted(y2026, "weibo_wechat", ids) == {"某仓库火灾", "某工地脚手架坍塌"}
+    assert y2026.row("other_means").value == 5
+    # The tunnel collapse had only a press conference: not "other means".
+    assert counted(y2026, "other_means", ids) == {
+        "某仓库火灾", "某工地脚手架坍塌", "某矿透水", "某化工厂爆炸", "元旦凌晨某商场火灾",
+    }  # fmt: skip
+
+
+def test_rows_the_records_cannot_support(y2026: AnnualFigures) -> None:
+    for code in ("online_interviews", "online_interviews_head", "policy_interpretation"):
+        row = y2026.row(code)
+        assert (row.value, row.supported) == (None, False)
+
+
+def test_the_previous_year_and_as_of_now(engine: Engine) -> None:
+    y2025 = compute_annual(engine, 2025, now=NOW)
+    assert {r.code: r.value for r in y2025.rows if r.supported and not r.heading} == {
+        "hotspots": 1, "press_conferences": 0, "press_conferences_head": 0, "weibo_wechat": 0, "other_means": 1,
+    }  # fmt: skip
+    early = compute_annual(engine, 2026, now=L(11, 18, 0))
+    assert early.row("hotspots").value == 4  # the W46 pair, the warehouse fire, the New Year fire
+    assert early.row("press_conferences").value == 1
+
+
+def test_bad_year_is_named(engine: Engine) -> None:
+    with pytest.raises(ValueError, match="year 26 is out of range"):
+        compute_annual(engine, 26, now=NOW)
+
+
+def test_text_shows_the_reports_rows(y2026: AnnualFigures) -> None:
+    text = render_annual_text(y2026, lang="zh")
+    lines = text.splitlines()
+    assert lines[0] == "2026 年政府信息公开工作年度报告 · 附表 二、回应解读情况"
+    assert lines[1].startswith("统计期间:2026-01-01 00:00 至 2027-01-01 00:00(Asia/Shanghai)")
+    assert "(一)回应公众关注热点或重大舆情数(不同方式回应同一热点或舆情计1次) | 次 | 6" in lines
+    assert "(二)通过不同渠道和方式回应解读的情况 | —— | ——" in lines
+    assert "1.参加或举办新闻发布会总次数 | 次 | 3" in lines
+    assert "其中:主要负责同志参加新闻发布会次数 | 次 | 2" in lines
+    assert "2.政府网站在线访谈次数 | 次 | 记录不支持" in lines
+    assert "其中:主要负责同志参加政府网站在线访谈次数 | 次 | 记录不支持" in lines
+    assert "3.政策解读稿件发布数 | 篇 | 记录不支持" in lines
+    assert "4.微博微信回应事件数 | 次 | 2" in lines
+    assert "5.其他方式回应事件数 | 次 | 5" in lines
+    assert any(line.startswith("- 3.政策解读稿件:记录不支持") for line in lines)
+
+
+def test_csv(y2026: AnnualFigures) -> None:
+    rows = list(csv.DictReader(io.StringIO(render_annual_csv(y2026, lang="zh"))))
+    got = {r["code"]: (r["value"], r["supported"], r["unit"]) for r in rows}
+    assert got == {
+        "hotspots": ("6", "yes", "次"),
+        "press_conferences": ("3", "yes", "次"),
+        "press_conferences_head": ("2", "yes", "次"),
+        "online_interviews": ("", "no", "次"),
+        "online_interviews_head": ("", "no", "次"),
+        "policy_interpretation": ("", "no", "篇"),
+        "weibo_wechat": ("2", "yes", "次"),
+        "other_means": ("5", "yes", "次"),
+    }
+    assert {r["year"] for r in rows} == {"2026"} and {r["timezone"] for r in rows} == {"Asia/Shanghai"}
+    assert rows[0]["indicator"].startswith("(一)回应公众关注热点")
