@@ -313,22 +313,16 @@ class _BandIndex:
         """key -> smallest distance, for every entry within the distance (bands > 0)."""
         found: dict[int, int] = {}
         d = self.distance
-        seen: set[tuple[int, int]] = set()
         for (shift, mask), table, flips in zip(self._spans, self._tables, self._flips, strict=True):
             band = (fp >> shift) & mask
-            for flip in flips:
-                bucket = table.get(band ^ flip)
-                if not bucket:
-                    continue
-                for entry in bucket:
-                    if entry in seen:
-                        continue
-                    seen.add(entry)
-                    dist = (fp ^ entry[0]).bit_count()
-                    if dist <= d:
-                        key = entry[1]
-                        if dist < found.get(key, 65):
-                            found[key] = dist
+            get = table.get
+            # An entry found through several bands is simply measured again: cheaper
+            # than remembering which were seen.
+            for bucket in [b for flip in flips if (b := get(band ^ flip))]:
+                for other, key in bucket:
+                    dist = (fp ^ other).bit_count()
+                    if dist <= d and dist < found.get(key, 65):
+                        found[key] = dist
         return found
 
 
@@ -475,12 +469,12 @@ class Clusterer:
                 dist = min(hamming(fp, f) for f in fps)
                 if dist <= g.near_duplicate_distance:
                     near[iid] = dist
-        best: tuple[tuple[int, float, float], Match] | None = None
+        best: tuple[tuple[int, float, float, float, int], Match] | None = None
         for iid, dist in near.items():
             cand = self._candidates[iid]
             if cand.last_report_at < cutoff:
                 continue
-            key = (0, float(dist), -cand.last_report_at.timestamp())
+            key = (0, float(dist), -cand.last_report_at.timestamp(), 0.0, iid)
             if best is None or key < best[0]:
                 best = (key, Match(iid, "near_duplicate", dist))
         if best is not None:
@@ -504,7 +498,7 @@ class Clusterer:
             if gap > g.same_place_type_window:
                 continue
             dist = min(hamming(fp, f) for f in self._fps[iid])
-            key = (1, gap.total_seconds(), float(dist))
+            key = (1, gap.total_seconds(), float(dist), -cand.last_report_at.timestamp(), iid)
             if best is None or key < best[0]:
                 best = (key, Match(iid, "same_place_type", dist))
         return best[1] if best is not None else None
