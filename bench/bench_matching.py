@@ -19,6 +19,7 @@ N_REPORTS = 10_000
 REPORT_CHARS = 300
 N_WORDS = 500
 SEED = 20261121
+REPEAT = 3
 
 # Common characters of news text; words are built from the same pool so that
 # partial matches (a prefix of a word) happen as they do in real text.
@@ -82,8 +83,14 @@ def main() -> None:
     # warm-up (page in the automaton, OpenCC is not involved in match)
     ours(reports[:200], matcher)
 
-    t_base, base_hits = timed(baseline, reports, words)
-    t_ours, our_hits = timed(ours, reports, matcher)
+    # Alternate the two and keep each one's fastest run (as timeit does): on a shared
+    # machine the slower runs measure the neighbours, not the code.
+    t_base = t_ours = float("inf")
+    for _ in range(REPEAT):
+        t, base_hits = timed(baseline, reports, words)
+        t_base = min(t_base, t)
+        t, our_hits = timed(ours, reports, matcher)
+        t_ours = min(t_ours, t)
     # Our count can be lower than the baseline's only if a relevant report returned a
     # subset; a scheme's hits are all reported, so both count the same words.
     base_rate = N_REPORTS / t_base
@@ -92,7 +99,7 @@ def main() -> None:
     print(f"matcher build:              {t_build * 1000:8.1f} ms")
     print(f"baseline `word in text`:    {base_rate:10,.0f} reports/s   ({base_hits} hits)")
     print(f"Matcher (ahocorasick-rs):   {our_rate:10,.0f} reports/s   ({our_hits} hits)")
-    print(f"ratio:                      {our_rate / base_rate:10.1f} x")
+    print(f"ratio:                      {our_rate / base_rate:10.1f} x   (best of {REPEAT} runs each)")
     ok = our_rate > 50_000 and our_rate >= 10 * base_rate and our_hits == base_hits
     print("targets (>50,000/s, >=10x, same hits):", "met" if ok else "NOT met")
 
