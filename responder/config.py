@@ -141,6 +141,9 @@ class FeedsConfig(Strict):
 
     timezone: str = "Asia/Shanghai"
     rsshub_base: str | None = None
+    # Paths relative to this file: the playbook directory and the duty roster.
+    playbooks: str = "playbooks"
+    roster: str = "roster.yaml"
     polling: Polling = Polling()
     grouping: Grouping = Grouping()
     sources: list[Source] = Field(default_factory=list)
@@ -168,6 +171,10 @@ class FeedsConfig(Strict):
         if len(names) != len(set(names)):
             raise ValueError("scheme names must be unique")
         return self
+
+    def path_of(self, relative: str, base_dir: Path) -> Path:
+        """A path from this file, made absolute against the file's own directory."""
+        return (base_dir / relative).resolve()
 
     @property
     def tz(self) -> ZoneInfo:

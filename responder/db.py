@@ -93,7 +93,8 @@ def insert_ignore(session: Session, row: SQLModel, conflict_cols: Sequence[str])
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
         insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        stmt = insert(table).values(values).on_conflict_do_nothing(index_elements=list(conflict_cols))
+        # No columns: any unique constraint (a report is one by identity or by link).
+        stmt = insert(table).values(values).on_conflict_do_nothing(index_elements=list(conflict_cols) or None)
         if pk:
             stmt = stmt.returning(*pk)
             generated = session.execute(stmt).first()

@@ -1,0 +1,84 @@
+"""The engine against a real SQLite file: feeds in, incidents, steps and outbox rows out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from enginekit import ROOT, Service, rss, write_config
+from feedserver import FeedServer
+from responder.models import Incident, IncidentEvent, Report, Step
+
+NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+
+
+def incidents(engine: Engine) -> list[Incident]:
+    with Session(engine) as s:
+        return list(s.exec(select(Incident).order_by(col(Incident.id))).all())
+
+
+def steps_of(engine: Engine, iid: int) -> list[Step]:
+    with Session(engine) as s:
+        return list(s.exec(select(Step).where(Step.incident_id == iid).order_by(col(Step.id))).all())
+
+
+def log_of(engine: Engine, iid: int) -> list[IncidentEvent]:
+    with Session(engine) as s:
+        return list(
+            s.exec(select(IncidentEvent).where(IncidentEvent.incident_id == iid).order_by(col(IncidentEvent.id))).all()
+        )
+
+
+def test_offline_example_end_to_end(sqlite_engine: Engine) -> None:
+    svc = Service.start(sqlite_engine, ROOT / "examples/offline/feeds.yaml", NOW)
+    svc.step(NOW + timedelta(minutes=5))
+    found = incidents(sqlite_engine)
+    events = [i for i in found if i.kind == "event"]
+    policies = [i for i in found if i.kind == "policy"]
+    # The 淮南 explosion is one incident however many sites reposted it, and 重大 by its final toll.
+    huainan = [i for i in events if "淮南" in i.title]
+    assert len(huainan) == 1 and huainan[0].grade == "重大" and huainan[0].heat >= 3
+    assert {"opened", "report_added", "grade_raised"} <= {e.kind for e in log_of(sqlite_engine, huainan[0].id)}
+    # The drill (演练) opened nothing; the unrelated policy item is not an obligation.
+    assert not any("演练" in i.title for i in found)
+    assert len(policies) == 2 and not any("数字乡村" in p.title for p in policies)
+    # The portal already reposted the hazardous-chemicals item: that step is done, with its evidence.
+    chem = next(p for p in policies if "危险化学品" in p.title)
+    portal = next(s for s in steps_of(sqlite_engine, chem.id) if s.channel == "portal")
+    assert portal.done_at is not None and portal.evidence_link and portal.evidence_link.startswith("http")
+    assert {s.channel for s in steps_of(sqlite_engine, chem.id) if s.done_at is None} == {"weibo", "wechat", "app"}
+    # A second cycle at the same moment queues nothing new.
+    before = len(svc.outbox())
+    svc.step(NOW + timedelta(minutes=5))
+    assert len(svc.outbox()) == before
+
+
+def test_rising_toll_raises_grade_and_starts_major_playbook(
+    sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    t0 = NOW - timedelta(hours=1)
+    first = ("https://news.example/a1", "淮南市潘集区一化工厂发生爆炸", "事故已造成3人死亡,2人受伤。", t0)
+    feed_server.route("/news.xml", rss([first]))
+    cfg = write_config(tmp_path, f"  - name: 新闻A\n    url: {feed_server.url('/news.xml')}\n")
+    svc = Service.start(sqlite_engine, cfg, NOW - timedelta(hours=1))
+    svc.step(NOW)
+    [inc] = incidents(sqlite_engine)
+    assert inc.grade == "较大"
+    assert {s.playbook for s in steps_of(sqlite_engine, inc.id)} == {"serious-incident"}
+
+    later = ("https://news.example/a2", "淮南潘集化工厂爆炸事故死亡人数升至12人", "截至目前,事故已造成12人遇难。", NOW)
+    feed_server.route("/news.xml", rss([first, later]))
+    svc.step(NOW + timedelta(minutes=6))
+    [inc] = incidents(sqlite_engine)
+    assert inc.grade == "重大" and inc.deaths == 12
+    raised = [e for e in log_of(sqlite_engine, inc.id) if e.kind == "grade_raised"]
+    assert [(e.data["from"], e.data["to"]) for e in raised] == [("较大", "重大")]
+    major = {s.key: s for s in steps_of(sqlite_engine, inc.id) if s.playbook == "major-incident"}
+    # The 5-hour clock still runs from the first report, not from the grade change.
+    assert major["statement"].due_at == t0 + timedelta(hours=5)
+    assert major["press_conference"].due_at == t0 + timedelta(hours=24)
+    texts = [o.text for o in svc.outbox()]
+    assert any("较大 升为 重大" in x for x in texts)
