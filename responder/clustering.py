@@ -10,10 +10,11 @@ candidate C when C is live (C.last_report_at >= now - grouping.window) and eithe
 1. near-duplicate: the Hamming distance between the report's SimHash and any
    fingerprint of C's reports is <= grouping.near_duplicate_distance; or
 2. same place, same type: the report's place and accident type are both known, the
-   type equals C's, the place equals C's place or one of C's places (province names
-   never count: "安徽" alone says nothing about which event), and the report's
-   publication time lies within grouping.same_place_type_window of C's span
-   [first_published, last_report_at].
+   type equals C's, the report's most specific place is one of the places C's
+   reports named or C's place is one the report names (province names never count:
+   "安徽" alone says nothing about which event; 蜀山区 never matches 包河区 through
+   their shared 合肥), and the report's publication time lies within
+   grouping.same_place_type_window of C's span [first_published, last_report_at].
 
 Among several, near-duplicates win over place/type matches; near-duplicates are
 ranked by distance, then by the most recent last report; place/type matches by how
