@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("migrate", help="upgrade the database (DATABASE_URL) to the newest schema")
     m.set_defaults(func=cmd_migrate)
+
+    from .reports.commands import add_commands as add_report_commands
+
+    add_report_commands(sub)  # summary, report annual
     return p
 
 

@@ -124,3 +124,24 @@ def test_csv(y2026: AnnualFigures) -> None:
     }
     assert {r["year"] for r in rows} == {"2026"} and {r["timezone"] for r in rows} == {"Asia/Shanghai"}
     assert rows[0]["indicator"].startswith("(一)回应公众关注热点")
+
+
+def test_command_line_report_annual(engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    from responder.cli import main
+
+    argv = [
+        "report",
+        "annual",
+        "--year",
+        "2026",
+        "--database",
+        str(engine.url),
+        "--as-of",
+        "2026-11-23T09:00+08:00",
+    ]
+    assert main(argv) == 0
+    assert "4.微博微信回应事件数 | 次 | 2" in capsys.readouterr().out
+    assert main([*argv, "--format", "csv"]) == 0
+    assert "\n2026,Asia/Shanghai,hotspots," in capsys.readouterr().out
+    assert main([*argv, "--tz", "Mars/Olympus"]) == 2
+    assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err

@@ -327,3 +327,24 @@ def test_an_empty_database_gives_an_empty_summary(tmp_path: Path) -> None:
     assert s.current.incidents.total == 0 and s.current.overdue == [] and s.current.acks == []
     assert all(o.due == 0 and o.on_time_rate is None for o in s.current.obligations)
     assert "本周无中断" in render_weekly_text(s, lang="zh")
+
+
+def test_command_line_summary(engine: Engine, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from responder.cli import main
+
+    url = str(engine.url)
+    chart = tmp_path / "w47.png"
+    argv = ["summary", "--week", "2026-W47", "--database", url, "--as-of", "2026-11-23T09:00+08:00"]
+    assert main([*argv, "--chart", str(chart)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("📊 每周时效汇总 2026-W47\n") and "四、超时清单 5 项" in out
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main([*argv, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["current"]["incidents"]["total"] == 6
+    # Without --week: the last complete week before --as-of.
+    assert main(["summary", "--database", url, "--as-of", "2026-11-23T09:00+08:00", "--format", "csv"]) == 0
+    assert "\n2026-W47,Asia/Shanghai," in capsys.readouterr().out
+    assert main(["summary", "--week", "2026-W60", "--database", url]) == 2
+    assert "2026 has ISO weeks 1 to 53" in capsys.readouterr().err
+    assert main(["summary", "--database", f"sqlite:///{tmp_path}/none.db"]) == 1
+    assert "migrate" in capsys.readouterr().err
