@@ -207,18 +207,19 @@ _CN = "零〇一二两三四五六七八九十百千万"
 # A count of people: Arabic digits, or Chinese numerals that start with a digit or 十
 # (a bare 万/千 is a word, not a count: 万死不辞, 千人).
 _PERSONS = rf"(?P<n>(?<![\d.])\d+|(?<![{_CN}])[一二两三四五六七八九十][{_CN}]*)(?:余|多)?"
-_UNIT = r"(?:名|人|位)"
+_UNIT = r"(?:名|人|位|口)"  # 口: 一家三口遇难
 # Between a count and its verb: a noun or adverb (3名矿工遇难, 12人不幸身亡,
 # 5人经抢救无效死亡), never a number or a clause break.
-_GAP = rf"(?P<gap>[^\d{_CN},，。;；:：、!！?？()（）\s]{{0,8}}?)"
+_GAP = rf"(?P<gap>[^\d{_CN},，。;；:：、!！?？()（）\s]{{0,10}}?)"
 _DEATH_VERB = r"(?:死亡|遇难|罹难|身亡|丧生|丧命|殒命|离世)"
 _SERIOUS_VERB = r"(?:重伤|急性中毒|中毒|伤势危重|伤势严重|伤势较重|危重|病危|重度烧伤)"
 _RISE = r"(?:已经|已|共|累计|初步|确认|增至|升至|上升至|上升到|上升为|升到|攀升至|增加至|增加到|达到|达|为|是|至|到|约|近|超过|逾)*"
 
 _DEATH_AFTER = re.compile(_PERSONS + _UNIT + _GAP + _DEATH_VERB)  # 18人死亡, 3名矿工遇难
 _DEATH_BEFORE = re.compile(  # 死亡18人, 遇难人数升至12人
-    r"(?P<verb>死亡|遇难|罹难)(?P<noun>人数|者|人员)?" + _RISE + _PERSONS + rf"(?P<unit>{_UNIT})?"
+    r"(?P<verb>死亡|遇难|罹难)(?P<noun>者人数|人数|者|人员)?" + _RISE + _PERSONS + rf"(?P<unit>{_UNIT})?"
 )
+_BODIES = re.compile(_PERSONS + r"具(?:遇难者|遇难人员)?(?:遗体|尸体)")  # 搜寻到5具遗体
 _SERIOUS_AFTER = re.compile(_PERSONS + _UNIT + _GAP + _SERIOUS_VERB)  # 8人重伤, 10人急性中毒
 _SERIOUS_BEFORE = re.compile(  # 重伤3人, 重伤人数为3
     r"(?P<verb>重伤|急性中毒)(?P<noun>人数|者|人员)?" + _RISE + _PERSONS + rf"(?P<unit>{_UNIT})?"
@@ -232,29 +233,14 @@ _LOSS_AFTER = re.compile(  # 直接经济损失约1.2亿元
 )
 _LOSS_BEFORE = re.compile(_AMOUNT + r"元(?:人民币)?的?(?:直接)?经济损失")  # 造成1.2亿元直接经济损失
 _NONE = re.compile(  # 无人员伤亡, 未造成人员伤亡, 暂未发现人员伤亡
-    r"(?:无|未造成|未发现|暂无|没有|未有|未致|不存在)(?:任何)?(?:人员)?(?P<what>伤亡|死亡)"
+    r"(?:无|未造成|未发现|暂无|没有|未有|未致|不存在)(?:任何)?(?:人员|人)?(?P<what>伤亡|死亡)"
 )
 
 # A preceding "NUM人" owns the verb: in 3人死亡18人受伤, 死亡18人 is not a death count.
 _OWNED = re.compile(rf"(?:\d|[{_CN}])(?:余|多)?{_UNIT}$")
 # Words in the gap that make the count something else (12人失联后..., 5人未受重伤).
-_GAP_STOP = (
-    "失联",
-    "受伤",
-    "轻伤",
-    "送医",
-    "获救",
-    "救出",
-    "疏散",
-    "撤离",
-    "生还",
-    "脱险",
-    "未",
-    "无",
-    "没有",
-    "食物",
-    "或",
-)
+# 送医/救出/受伤 are not here: 2人送医后不治身亡 and 8人被救出后死亡 are deaths.
+_GAP_STOP = ("失联", "轻伤", "生还", "脱险", "未", "无", "没有", "食物", "或")  # fmt: skip
 # Clause words that deny or hypothesise (已排除12人遇难可能, 网传8人死亡系谣言).
 _DENIAL = ("排除", "否认", "辟谣", "谣言", "不实", "并非", "假消息", "可能性")
 # Sentence words that place the numbers in an earlier accident (该矿曾于2019年发生...).
@@ -318,6 +304,7 @@ def extract_figures(text: str) -> Figures:
     """
     text = unicodedata.normalize("NFKC", text)
     deaths = _counts(text, _DEATH_AFTER, _DEATH_BEFORE)
+    deaths += [int(_value(text, m, "n")) for m in _BODIES.finditer(text) if not _discounted(text, m)]
     serious = _counts(text, _SERIOUS_AFTER, _SERIOUS_BEFORE)
     for m in _SHORT.finditer(text):
         if _discounted(text, m):
@@ -331,7 +318,7 @@ def extract_figures(text: str) -> Figures:
             if _discounted(text, m):
                 continue
             try:
-                losses.append(_value(text, m, "a"))
+                losses.append(round(_value(text, m, "a"), 2))  # 2.3亿 is not 229999999.99999997
             except ValueError:
                 continue
     for m in _NONE.finditer(text):
