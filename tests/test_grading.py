@@ -58,6 +58,8 @@ CASES: list[tuple[str, tuple[int | None, int | None, float | None], Grade | None
     ("一家三口遇难", (3, N, N), 较大),
     ("搜救人员已找到5具遇难者遗体", (5, N, N), 较大),
     ("当场死亡3人", (3, N, N), 较大),
+    ("截至目前死亡 18 人", (18, N, N), 重大),  # spaced out by the site
+    ("消防员救出12人 死亡人数仍在核实", (N, N, N), N),  # the title's 12人 is not the summary's
     ("死亡失踪12人", (N, N, N), N),  # dead and missing together: no death count
     # serious injuries (acute poisoning counts)
     ("另有8人重伤,已送医救治", (N, 8, N), 一般),
@@ -77,6 +79,7 @@ CASES: list[tuple[str, tuple[int | None, int | None, float | None], Grade | None
     ("直接经济损失近亿元", (N, N, 99_999_999), 重大),
     ("直接经济损失1亿2000万元", (N, N, 120_000_000), 特别重大),
     ("直接经济损失2.3亿余元", (N, N, 230_000_000), 特别重大),
+    ("经济损失 1.2 亿元", (N, N, 120_000_000), 特别重大),
     ("经济损失初步估算在1000万元左右", (N, N, 10_000_000), 较大),
     # none
     ("所幸无人员伤亡", (0, 0, N), 一般),
