@@ -53,12 +53,14 @@ __all__ = [
     "Candidate",
     "Clusterer",
     "Match",
+    "ReportKey",
     "clamp_published",
     "extract_accident_type",
     "extract_place",
     "extract_places",
     "fingerprint",
     "hamming",
+    "report_key",
 ]
 
 _MASK64 = (1 << 64) - 1
@@ -202,6 +204,24 @@ def extract_accident_type(text: str) -> str | None:
         if any(w in text for w in words):
             return kind
     return None
+
+
+@dataclass(frozen=True)
+class ReportKey:
+    """What grouping reads from one report's text."""
+
+    fingerprint: int
+    place: str | None
+    places: tuple[str, ...]
+    accident_type: str | None
+
+
+def report_key(text: str, region_words: Sequence[str]) -> ReportKey:
+    """Fingerprint, most specific place, every place and accident type of normalised `text`."""
+    places = extract_places(text, region_words)
+    return ReportKey(
+        fingerprint(text), places[0] if places else None, tuple(places), extract_accident_type(text)
+    )
 
 
 # ---------------------------------------------------------------- time
@@ -352,13 +372,9 @@ class Clusterer:
 
     # -- features of a report
 
-    def place_of(self, text: str) -> str | None:
-        """`extract_place` with this clusterer's region words."""
-        return extract_place(text, self.region_words)
-
-    def places_of(self, text: str) -> list[str]:
-        """`extract_places` with this clusterer's region words."""
-        return extract_places(text, self.region_words)
+    def key_of(self, text: str) -> ReportKey:
+        """`report_key` with this clusterer's region words."""
+        return report_key(text, self.region_words)
 
     # -- keeping the candidates
 
@@ -432,7 +448,15 @@ class Clusterer:
             places=frozenset(extra),
             fingerprints=(*cand.fingerprints, fingerprint) if fingerprint is not None else cand.fingerprints,
         )
-        self.add(new)
+        if (new.place, new.accident_type) != (cand.place, cand.accident_type):
+            self.add(new)  # its keys in the place tables change: index it afresh
+            return new
+        # The common case, a repost: index only what is new (an incident may have hundreds of reports).
+        self._candidates[incident_id] = new
+        if fingerprint is not None:
+            self._index_fp(incident_id, fingerprint & _MASK64)
+        for table, key in self._place_keys(new):
+            table.setdefault(key, set()).add(incident_id)
         return new
 
     def expire(self, now: datetime) -> list[int]:

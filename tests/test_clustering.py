@@ -53,10 +53,8 @@ def run_bundle(grouping: Grouping) -> tuple[list[int], list[dict[str, Any]], Clu
     for r in reports:
         now = r["published"] + timedelta(minutes=5)  # detected a few minutes after publication
         clusterer.expire(now)
-        fp = fingerprint(r["text"])
-        places = extract_places(r["text"], region_words)
-        place = places[0] if places else None
-        kind = extract_accident_type(r["text"])
+        key = clusterer.key_of(r["text"])
+        fp, place, places, kind = key.fingerprint, key.place, key.places, key.accident_type
         iid = clusterer.assign(fp, place, kind, r["published"], now, places=places)
         if iid is None:
             iid, next_id = next_id, next_id + 1
