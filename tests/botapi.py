@@ -703,8 +703,20 @@ class BotApiEmulator:
         return None
 
     def _record(self, rec: RecordedRequest) -> None:
-        with self._lock:
+        with self._changed:
             self.requests.append(rec)
+            self._changed.notify_all()
+
+    def wait_for_calls(self, api_method: str, count: int = 1, timeout: float = 5.0) -> bool:
+        """Block until `count` requests for `api_method` have arrived (a hung one counts on arrival)."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self.calls(api_method)) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return True
 
     def _sleep(self, seconds: float) -> None:
         self._closing.wait(seconds)

@@ -520,3 +520,23 @@ def test_make_sender_chooses_by_environment() -> None:
         make_sender({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": "localhost:8081"})
     with pytest.raises(ValueError, match="does not look like a bot token"):
         make_sender({"TELEGRAM_BOT_TOKEN": "nonsense"})
+
+
+async def test_cancelled_drain_leaves_nothing_half_written(
+    engine: Engine, chats: BotApiEmulator, sender: TelegramSender
+) -> None:
+    first = queue(engine, "a", DUTY, "在途")
+    second = queue(engine, "b", DUTY, "未发")
+    chats.hang(1, seconds=30, methods=["sendMessage"])
+    drain = asyncio.create_task(drain_outbox(engine, sender, NOW, ME))
+    assert await asyncio.to_thread(chats.wait_for_calls, "sendMessage", 1)
+    drain.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await drain
+    # The one in flight may or may not have arrived: it stays leased; the untried one is free.
+    assert row(engine, first).status == "sending" and row(engine, first).lease_until == NOW + timedelta(
+        seconds=60
+    )
+    assert row(engine, second).status == "pending" and row(engine, second).lease_until is None
+    stats = await drain_outbox(engine, sender, NOW + timedelta(seconds=61), ME)
+    assert stats.sent == 2 and texts(chats, DUTY) == ["在途", "未发"]

@@ -289,7 +289,9 @@ async def drain_outbox(
     `now` is the cycle's clock: it decides what is due and stamps sent_at and retry times.
     `lease` must outlast one drain's sends (batch × flood pacing), or another instance may
     take a row over while it is still being sent. Never raises for a failed send; returns
-    what happened, with `permanent_failures` for the caller to report to the admins.
+    what happened, with `permanent_failures` for the caller to report to the admins (do
+    not report failures of the admin reports themselves, or a dead admin chat loops).
+    Cancelling it (shutdown) leaves nothing half-written: untried rows are pending again.
     """
     stats = DrainStats()
     claimed = _claim(engine, now, batch, now + lease, stats)
@@ -330,6 +332,11 @@ async def _drain_chat(
             if dead_chat is not None:
                 raise Rejected(dead_chat, chat_level=True)
             result = await sender.send(item)
+        except asyncio.CancelledError:
+            # Shutting down. Rows not yet tried go back to pending at once; the one in flight
+            # stays `sending` until its lease expires, because whether it arrived is unknown.
+            _release(engine, items[index + 1 :], stats)
+            raise
         except FloodWait as exc:
             log.warning(
                 "outbox row %d: flood limit, retry in %s (%s)", item.row_id, exc.retry_after, instance
@@ -439,6 +446,17 @@ class _Redactor(logging.Filter):
 _REDACTOR = _Redactor()
 
 
+class _ExpectedFlood(logging.Filter):
+    """Drops AIORateLimiter's ERROR-with-traceback for a 429 it was told not to retry
+    (max_retries=0): the outbox handles that 429 and logs one warning of its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (str(record.msg).startswith("Rate limit hit after maximum of") and record.args == (0,))
+
+
+_EXPECTED_FLOOD = _ExpectedFlood()
+
+
 def protect_token(token: str) -> None:
     """Keep `token` out of the logs: httpx/httpcore at WARNING, and PTB's and httpx's
     records redacted. Call before building any Bot with that token (PTB logs its URL then).
@@ -504,6 +522,9 @@ class TelegramSender:
                 "TELEGRAM_BOT_TOKEN does not look like a bot token (expected digits:secret from @BotFather)"
             )
         protect_token(token)  # before ExtBot(): PTB logs the URL with the token as it is built
+        limiter_log = logging.getLogger("telegram.ext.AIORateLimiter")
+        if flood_retries == 0 and _EXPECTED_FLOOD not in limiter_log.filters:
+            limiter_log.addFilter(_EXPECTED_FLOOD)
         bot = ExtBot(
             token,
             base_url=_normalise_base(base_url, "https://api.telegram.org/bot", "/bot", "TELEGRAM_BASE_URL"),
