@@ -1,4 +1,4 @@
-"""Command line: run, scan, check-config (more arrive with their issues)."""
+"""Command line: run, scan, check-config, migrate, status, summary, report."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .configfile import ConfigError
+from .models import utcnow
 
 __all__ = ["main"]
 
@@ -20,22 +21,99 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     # httpx logs every request URL at INFO and the bot token is part of Telegram's URLs.
-    for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler.executors"):
+    for noisy in ("httpx", "httpcore", "telegram.ext.Updater", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _print_problems(exc: ConfigError) -> int:
+    print(f"配置有误 / config problems ({len(exc.problems)}):", file=sys.stderr)
+    for p in exc.problems:
+        print(f"  {p}", file=sys.stderr)
+    return 2
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Validate feeds.yaml (and, as they arrive, playbooks and roster); print what loaded."""
-    from .config import load_feeds
+    """Validate feeds.yaml, the playbooks and the roster together; print what loaded."""
+    from .runtime import load_settings
 
     try:
-        cfg = load_feeds(Path(args.config))
+        st = load_settings(Path(args.config))
     except ConfigError as exc:
-        print(f"配置有误 / config problems ({len(exc.problems)}):", file=sys.stderr)
-        for p in exc.problems:
-            print(f"  {p}", file=sys.stderr)
+        return _print_problems(exc)
+    f = st.feeds
+    print(f"{args.config}: {len(f.sources)} sources ({sum(s.enabled for s in f.sources)} enabled), "
+          f"{len(f.schemes)} schemes, {st.intake.matcher.word_count} words, time zone {f.timezone}")  # fmt: skip
+    print(f"playbooks: {', '.join(sorted(st.playbooks))}")
+    print(f"roster: {len(st.roster.people)} people; on duty now: "
+          f"{(p.name if (p := st.roster.on_duty(utcnow())) else '-')}")  # fmt: skip
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    """Fetch every source once and show what the service would do; writes and sends nothing."""
+    from .runtime import load_settings
+    from .scan import render_json, render_table, scan
+
+    try:
+        st = load_settings(Path(args.config))
+    except ConfigError as exc:
+        return _print_problems(exc)
+    result = scan(st, utcnow())
+    print(render_json(result) if args.json else render_table(result, st))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the service until SIGINT/SIGTERM."""
+    import asyncio
+    import os
+
+    from .db import DEFAULT_SQLITE, database_url, make_engine, redact_url
+    from .engine.deliver import TelegramSender, make_sender
+    from .migrate import NotMigratedError, check_migrated, upgrade
+    from .runtime import load_settings
+    from .service import Service
+
+    try:
+        st = load_settings(Path(args.config))
+    except ConfigError as exc:
+        return _print_problems(exc)
+    url = database_url()
+    if url == f"sqlite:///{DEFAULT_SQLITE}":
+        # The embedded default must start in one command: it migrates itself.
+        upgrade(url)
+    engine = make_engine(url)
+    try:
+        check_migrated(engine)
+    except NotMigratedError as exc:
+        print(str(exc), file=sys.stderr)
+        return 3
+    try:
+        sender = make_sender()
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
         return 2
-    print(f"{args.config}: {len(cfg.sources)} sources, {len(cfg.schemes)} schemes, time zone {cfg.timezone}")
+    application = None
+    if isinstance(sender, TelegramSender):
+        from .chat.telegram import build_application
+
+        application = build_application(
+            st, engine, os.environ["TELEGRAM_BOT_TOKEN"].strip(),
+            base_url=os.environ.get("TELEGRAM_BASE_URL") or None,
+            base_file_url=os.environ.get("TELEGRAM_FILE_BASE_URL") or None,
+        )  # fmt: skip
+    log.info("database %s", redact_url(url))
+    service = Service(st, engine, sender, application=application, cycle_every=args.cycle_seconds)
+    asyncio.run(service.run())
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Feeds, open incidents and the outbox, as the database has them now."""
+    from .db import make_engine
+    from .status import render_status
+
+    print(render_status(make_engine(), utcnow(), args.tz))
     return 0
 
 
@@ -71,6 +149,20 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check-config", help="validate feeds.yaml, playbooks/ and roster.yaml")
     c.add_argument("--config", default="feeds.yaml", help="path to feeds.yaml")
     c.set_defaults(func=cmd_check_config)
+
+    r = sub.add_parser("run", help="run the service (feeds, deadlines, Telegram) until stopped")
+    r.add_argument("--config", default="feeds.yaml", help="path to feeds.yaml")
+    r.add_argument("--cycle-seconds", type=float, default=5.0, help="how often the engine cycle runs")
+    r.set_defaults(func=cmd_run)
+
+    sc = sub.add_parser("scan", help="dry run: fetch every source once, print what would happen")
+    sc.add_argument("--config", default="feeds.yaml", help="path to feeds.yaml")
+    sc.add_argument("--json", action="store_true", help="one JSON document (stable field names)")
+    sc.set_defaults(func=cmd_scan)
+
+    stt = sub.add_parser("status", help="feeds, open incidents and outbox depth from the database")
+    stt.add_argument("--tz", default="Asia/Shanghai", help="time zone for display")
+    stt.set_defaults(func=cmd_status)
 
     m = sub.add_parser("migrate", help="upgrade the database (DATABASE_URL) to the newest schema")
     m.set_defaults(func=cmd_migrate)

@@ -25,7 +25,7 @@ from ..runtime import Settings
 from .ingest import log_event
 from .outbox import queue, queue_edits, sent_keys
 
-__all__ = ["CycleStats", "refresh_cards", "run_cycle"]
+__all__ = ["CycleStats", "mark_done", "refresh_cards", "run_cycle"]
 
 log = logging.getLogger(__name__)
 
@@ -104,23 +104,24 @@ def _auto_complete(s: Session, inc: Incident, steps: list[Step], now: datetime, 
             )  # fmt: skip
             if not fits or rep.published < st.started_at - (st.due_at - st.started_at):
                 continue
-            _mark_done(s, inc, st, rep.published, f"{rep.source}", rep.link, now, auto=True)
+            mark_done(s, inc, st, rep.published, f"{rep.source}", rep.link, now, auto=True)
             stats.auto_done.append(st.id or 0)
             used.add(rep.link)
             break
 
 
-def _mark_done(
+def mark_done(
     s: Session, inc: Incident, st: Step, at: datetime, who: str, evidence: str | None, now: datetime,
     *, auto: bool = False, actor_id: int | None = None, chat_id: int | None = None,
-) -> None:  # fmt: skip
+) -> IncidentEvent:  # fmt: skip
+    """Complete `st` at `at` (late keeps the breach for good) and log `step_done`; returns the event."""
     assert inc.id is not None and st.due_at is not None
     st.done_at, st.done_by, st.evidence_link = at, who, evidence
     late = at > st.due_at
     if late and st.breached_at is None:
         st.breached_at = st.due_at
     s.add(st)
-    log_event(s, inc.id, "step_done", now, step_id=st.id, actor_id=actor_id, actor_name=who, chat_id=chat_id,
+    return log_event(s, inc.id, "step_done", now, step_id=st.id, actor_id=actor_id, actor_name=who, chat_id=chat_id,
               key=st.key, channel=st.channel, evidence_link=evidence, done_at=at.isoformat(), late=late, auto=auto)  # fmt: skip
 
 
@@ -129,6 +130,9 @@ def _process(s: Session, settings: Settings, inc: Incident, now: datetime, stats
     steps = _steps(s, inc)
     books = select_playbooks(settings.playbooks, inc.kind, inc.grade, {st.playbook for st in steps})
     sent = sent_keys(s, inc.id)
+    if not books:
+        _announce_unplaybooked(s, settings, inc, sent, now)
+        return
     # Steps first, so that an own-outlet item already published can complete them before
     # any reminder is decided; then decide again on the completed state.
     actions = decide(IncidentState.from_rows(inc, steps, sent), books, settings.calendar, now)
@@ -171,6 +175,33 @@ def _process(s: Session, settings: Settings, inc: Incident, now: datetime, stats
     _grade_notices(s, settings, inc, steps, reports, now)
     if changed:
         refresh_cards(s, settings, inc, now, f"cycle:{now.isoformat()}", steps=steps, reports=reports)
+
+
+def _announce_unplaybooked(
+    s: Session, settings: Settings, inc: Incident, sent: set[str], now: datetime
+) -> None:
+    """No playbook applies (grade 一般 or unknown): the duty officer still sees the card, once."""
+    assert inc.id is not None
+    key = f"incident:{inc.id}:escalation:L1:r0"
+    if key in sent:
+        return
+    head = t("escalation_head", level=1, role=t("role_duty_officer"), names=_names(settings, 1, now))
+    head += "\n" + t("escalation_reason_detected")
+    text = card(inc, [], _reports(s, inc), settings.tz, now, header=head)
+    queue(
+        s,
+        key,
+        settings.roster.chats_for_level(1, now),
+        text,
+        now,
+        incident_id=inc.id,
+        buttons=card_buttons(inc, []),
+    )
+    if inc.escalation_level < 1:
+        inc.escalation_level, inc.escalated_at = 1, now
+        s.add(inc)
+        log_event(s, inc.id, "escalated", now, level=1, reason="detected", role="duty_officer",
+                  to=_names(settings, 1, now))  # fmt: skip
 
 
 def _find_step(steps: list[Step], n: Notify) -> Step | None:

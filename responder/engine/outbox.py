@@ -60,6 +60,7 @@ def queue_edits(
     cards = session.exec(
         select(Outbox).where(Outbox.incident_id == incident_id, Outbox.kind == "message")
         .where(col(Outbox.dedup_key).startswith(key_prefix))
+        .where(col(Outbox.created_at) < now)  # a card queued in this same cycle already shows it
     ).all()  # fmt: skip
     new = 0
     for card in cards:

@@ -1,0 +1,217 @@
+"""`python main.py run`: one asyncio program — feed polls, the engine cycle, the outbox sender,
+the weekly summary, and (with a bot token) the Telegram application — until SIGINT/SIGTERM.
+
+APScheduler only triggers work; every deadline, claim and message lives in the database,
+so a restart resumes where the last process stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from .db import session_scope
+from .engine import lease
+from .engine.cycle import run_cycle
+from .engine.deliver import DrainStats, Sender, drain_outbox
+from .engine.grouper import Grouper
+from .engine.outbox import queue
+from .engine.poll import poll_due, sync_feed_states
+from .feeds.fetch import Fetcher
+from .i18n import t
+from .models import Outbox, utcnow
+from .runtime import Settings
+
+__all__ = ["Service", "instance_name"]
+
+log = logging.getLogger("responder.service")
+
+POLLER_LEASE = "telegram-poller"
+
+
+def instance_name() -> str:
+    """host:pid, unique among running instances; shown in claims and logs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Service:
+    """The running service. `clock` is the only place the wall clock is read (once per job run)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        sender: Sender,
+        *,
+        instance: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        cycle_every: float = 5.0,
+        application: Any = None,
+    ):
+        self.settings = settings
+        self.engine = engine
+        self.sender = sender
+        self.instance = instance or instance_name()
+        self.clock = clock
+        self.cycle_every = cycle_every
+        self.application = application
+        self.grouper = Grouper(settings.feeds.grouping, settings.intake.region_words)
+        self.fetcher = Fetcher(settings.feeds.polling)
+        self._rng = random.Random()
+        self._cycle_lock = asyncio.Lock()
+        self._polling_updates = False
+        self._stop = asyncio.Event()
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    async def poll_job(self) -> None:
+        """Fetch the feeds that are due; run a cycle at once when something opened or rose."""
+        now = self.clock()
+        stats = await poll_due(
+            self.engine, self.settings, self.fetcher, self.grouper, now, self.instance, rng=self._rng
+        )
+        if stats.opened or stats.raised:
+            await self.cycle_job()
+
+    async def cycle_job(self) -> None:
+        """Decide what is due, then send what is queued. One at a time."""
+        async with self._cycle_lock:
+            now = self.clock()
+            started = time.monotonic()
+            await asyncio.to_thread(run_cycle, self.engine, self.settings, now)
+            drained = await drain_outbox(self.engine, self.sender, now, self.instance)
+            self._report_failures(drained, now)
+            took = time.monotonic() - started
+            if took > self.cycle_every:
+                log.warning(t("cycle_slow", seconds=took, interval=self.cycle_every))
+            self._watch_outbox(now)
+
+    async def lease_job(self) -> None:
+        """Hold the Telegram-poller lease, starting or stopping getUpdates with it."""
+        if self.application is None or self.application.updater is None:
+            return
+        now = self.clock()
+        held = lease.acquire(self.engine, POLLER_LEASE, self.instance, now, timedelta(seconds=45))
+        if held and not self._polling_updates:
+            await self.application.updater.start_polling(drop_pending_updates=False)
+            self._polling_updates = True
+            log.info("%s polls Telegram for updates", self.instance)
+        elif not held and self._polling_updates:
+            await self.application.updater.stop()
+            self._polling_updates = False
+            log.warning("%s lost the Telegram-poller lease; another instance polls now", self.instance)
+
+    async def weekly_job(self) -> None:
+        """Queue last week's summary (text and chart) to the policy office and the head."""
+        from .reports.chart import render_chart
+        from .reports.render import render_weekly_text
+        from .reports.weekly import IsoWeek, compute_weekly
+
+        now = self.clock()
+        tz = self.settings.tz
+        week = IsoWeek.containing(now, tz).shift(-1)
+        summary = compute_weekly(self.engine, week, tz, now=now)
+        text = render_weekly_text(summary)
+        chart = render_chart(summary)
+        roster = self.settings.roster
+        chats = roster.chats_for_role("policy_office") + roster.chats_for_role("head")
+        with session_scope(self.engine) as s:
+            queue(s, f"summary:{week.label}:chart", chats, text.split("\n", 1)[0], now, photo=chart)
+            queue(s, f"summary:{week.label}:text", chats, text, now)
+
+    # -- watching ourselves -------------------------------------------------------------
+
+    def _report_failures(self, drained: DrainStats, now: datetime) -> None:
+        if not drained.permanent_failures:
+            return
+        admin = self.settings.roster.chats_for_role("admin")
+        with session_scope(self.engine) as s:
+            for f in drained.permanent_failures:
+                if f.chat_id in admin:
+                    log.error("admin chat %s refuses messages: %s", f.chat_id, f.reason)
+                    continue
+                queue(
+                    s,
+                    f"delivery-failed:{f.outbox_id}",
+                    admin,
+                    t("delivery_failed", chat=f.chat_id, reason=f.reason),
+                    now,
+                )
+
+    def _watch_outbox(self, now: datetime) -> None:
+        with Session(self.engine) as s:
+            n, oldest = s.exec(
+                select(func.count(), func.min(Outbox.created_at)).where(
+                    col(Outbox.status).in_(("pending", "sending"))
+                )
+            ).one()
+        if n and oldest is not None and (now - oldest) > timedelta(minutes=5):
+            log.warning(t("outbox_stuck", n=n, oldest=oldest.isoformat()))
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the service to stop (signal handlers call this)."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Run until stop(): start everything, then wind it down in reverse order."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # Not possible outside the main thread (tests run the service in a thread).
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self.stop)
+        now = self.clock()
+        sync_feed_states(self.engine, self.settings, now)
+        scheduler = AsyncIOScheduler(timezone=self.settings.tz)
+        every = {"seconds": self.cycle_every}
+        scheduler.add_job(
+            self.poll_job, "interval", **every, id="poll", max_instances=1, coalesce=True, next_run_time=now
+        )
+        scheduler.add_job(
+            self.cycle_job, "interval", **every, id="cycle", max_instances=1, coalesce=True, next_run_time=now
+        )
+        scheduler.add_job(
+            self.weekly_job, "cron", day_of_week="mon", hour=9, id="weekly", max_instances=1, coalesce=True
+        )
+        if self.application is not None:
+            await self.application.initialize()
+            await self.application.start()
+            scheduler.add_job(
+                self.lease_job, "interval", seconds=15, id="lease", max_instances=1, next_run_time=now
+            )
+        scheduler.start()
+        log.info("responder %s running: %d sources, %d playbooks", self.instance,
+                 len(self.settings.feeds.sources), len(self.settings.playbooks))  # fmt: skip
+        try:
+            await self._stop.wait()
+        finally:
+            log.info("stopping: finishing the jobs in flight")
+            scheduler.shutdown(wait=False)
+            # Let a running cycle finish its transaction and sends; unsent rows stay in the outbox.
+            async with self._cycle_lock:
+                pass
+            if self.application is not None:
+                if self._polling_updates and self.application.updater is not None:
+                    await self.application.updater.stop()
+                await self.application.stop()
+                await self.application.shutdown()
+                lease.release(self.engine, POLLER_LEASE, self.instance)
+            await self.fetcher.aclose()
+            aclose = getattr(self.sender, "aclose", None)
+            if aclose is not None:
+                await aclose()
