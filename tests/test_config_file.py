@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from enginekit import ROOT, ROSTER
 from responder.cli import main
 from responder.config import load_feeds
 from responder.configfile import ConfigError
@@ -69,10 +70,17 @@ def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
 
 
 def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    good = write(tmp_path, GOOD)
+    (tmp_path / "roster.yaml").write_text(ROSTER, encoding="utf-8")
+    good = write(tmp_path, GOOD + f"playbooks: {ROOT / 'playbooks'}\n")
     assert main(["check-config", "--config", str(good)]) == 0
-    assert "2 sources" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 sources" in out and "major-incident" in out
     good.write_text(GOOD.replace("event: [爆炸, 坍塌]", "event: []"), encoding="utf-8")
+    (tmp_path / "roster.yaml").write_text(ROSTER.replace("policy_office: -200", "policy_ofice: -200"), encoding="utf-8")
     assert main(["check-config", "--config", str(good)]) == 2
     err = capsys.readouterr().err
+    # Every file's problems at once: the scheme in feeds.yaml, the misspelt chat in roster.yaml,
+    # and the playbooks directory that is not beside this feeds.yaml.
     assert "schemes[0]" in err and "feeds.yaml:10" in err
+    assert "roster.yaml" in err and "chats.policy_ofice" in err
+    assert "playbook directory not found" in err
