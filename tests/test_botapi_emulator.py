@@ -316,3 +316,46 @@ async def test_token_appears_only_in_the_url_path(botapi: BotApiEmulator) -> Non
         assert req.path.startswith(f"/bot{TOKEN}/")
         assert TOKEN.encode() not in req.body
         assert all(TOKEN not in v for v in req.headers.values())
+
+
+async def test_a_polling_application_receives_a_command_and_replies(botapi: BotApiEmulator) -> None:
+    """The shape `main.py run` uses: async with application, start(), updater.start_polling()."""
+    from telegram import Update
+    from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler, ContextTypes
+
+    async def ack(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_chat is not None
+        await context.bot.send_message(update.effective_chat.id, f"收到 {' '.join(context.args or [])}")
+
+    async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.callback_query is not None
+        await update.callback_query.answer("已确认")
+
+    botapi.add_chat(DUTY)
+    app = (
+        ApplicationBuilder()
+        .token(TOKEN)
+        .base_url(botapi.base_url)
+        .base_file_url(botapi.base_file_url)
+        .get_updates_read_timeout(15)
+        .build()
+    )
+    app.add_handler(CommandHandler("ack", ack))
+    app.add_handler(CallbackQueryHandler(pressed))
+    async with app:
+        await app.start()
+        assert app.updater is not None
+        await app.updater.start_polling(timeout=10)
+        botapi.inject_message(11, DUTY, "/ack 42")
+        assert await asyncio.to_thread(botapi.wait_for_calls, "sendMessage", 1, 10)
+        query_id = botapi.inject_callback(11, DUTY, botapi.messages(DUTY)[0].message_id, "ack:42")
+        assert await asyncio.to_thread(botapi.wait_for_calls, "answerCallbackQuery", 1, 10)
+        await app.updater.stop()
+        await app.stop()
+    assert texts_of(botapi, DUTY) == ["收到 42"]
+    assert botapi.callback_answers[query_id]["text"] == "已确认"
+    assert botapi.pending_updates() == 0  # the updater confirmed what it handled on the way out
+
+
+def texts_of(emu: BotApiEmulator, chat_id: int) -> list[str]:
+    return [m.text for m in emu.messages(chat_id)]

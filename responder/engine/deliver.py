@@ -407,6 +407,9 @@ class ConsoleSender:
         out.flush()
         return SendResult(message_id=None)
 
+    async def aclose(self) -> None:
+        """Nothing to close; here so callers can close any sender alike."""
+
 
 # --- the Telegram sender --------------------------------------------------------------------
 
