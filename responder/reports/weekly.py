@@ -285,7 +285,7 @@ def _spread(durations: list[timedelta]) -> tuple[timedelta | None, timedelta | N
 
 
 @dataclass
-class _StepRow:
+class _StepRow:  # times in naive UTC
     id: int
     incident_id: int
     key: str
@@ -303,13 +303,28 @@ def _session(source: Session | Engine) -> tuple[Session, bool]:
     return Session(source), True
 
 
+def _naive_col(col: Any) -> Any:
+    # Tens of thousands of step times are read per summary; the plain DateTime
+    # processor hands back the stored naive UTC twice as fast as UTCDateTime's
+    # aware values, so the step arithmetic below runs on naive UTC (`_naive`).
+    return sa.type_coerce(col, sa.DateTime()).label(col.name)
+
+
+def _naive(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt.replace(tzinfo=UTC)
+
+
 def _load_steps(s: Session, lo: datetime, hi: datetime, now: datetime) -> list[_StepRow]:
-    """Steps with a deadline in [lo, hi) of incidents known by `now` and not dismissed."""
+    """Steps with a deadline in [lo, hi) of incidents known by `now` and not dismissed (times naive UTC)."""
     st, inc = Step.__table__, Incident.__table__  # type: ignore[attr-defined]
     q = (
         sa.select(
-            st.c.id, st.c.incident_id, st.c.key, st.c.channel, st.c.started_at,
-            st.c.target_at, st.c.due_at, st.c.done_at, st.c.done_by,
+            st.c.id, st.c.incident_id, st.c.key, st.c.channel, _naive_col(st.c.started_at),
+            _naive_col(st.c.target_at), _naive_col(st.c.due_at), _naive_col(st.c.done_at), st.c.done_by,
         )
         .join(inc, inc.c.id == st.c.incident_id)
         .where(
@@ -492,7 +507,8 @@ def _overdue_items(
         ):
             history[iid].append((at, kind, data or {}, actor))
     items = []
-    for row, name, deadline in missed:
+    for row, name, naive_deadline in missed:
+        deadline = _aware(naive_deadline)
         level, holders, acked_by = 0, (), None
         # The last escalation at or before the deadline says who held the obligation then.
         for at, kind, data, actor in sorted(history[row.incident_id], key=lambda h: h[0]):
@@ -504,7 +520,7 @@ def _overdue_items(
                 holders = tuple(to) if isinstance(to, list | tuple) else (str(to),)
             elif kind == "acknowledged" and acked_by is None:
                 acked_by = actor
-        done = row.done_at if row.done_at is not None and row.done_at <= now else None
+        done = _aware(row.done_at) if row.done_at is not None and _aware(row.done_at) <= now else None
         title, kind, grade = info.get(row.incident_id, ("", "event", None))
         items.append(
             OverdueItem(
@@ -550,7 +566,7 @@ def _week_figures(
     order: list[tuple[str, str, str]],
 ) -> WeekFigures:
     lo, hi = week.bounds(tz)
-    obligations, missed = _obligations(entries, now, order)
+    obligations, missed = _obligations(entries, _naive(now), order)
     counts, acks, unacked = _incidents_and_acks(s, lo, hi, now)
     return WeekFigures(
         week=_week_info(week, tz),
@@ -586,12 +602,12 @@ def compute_weekly(
     try:
         steps = _load_steps(session, edges[0], edges[-1], now)
         order = _obligation_order(r.key for r in steps)
-        buckets = _bucket(steps, edges, order)
+        buckets = _bucket(steps, [_naive(e) for e in edges], order)
         current = _week_figures(session, wk, zone, now, buckets[-1], order)
         previous = _week_figures(session, weeks[-2], zone, now, buckets[-2], order)
         history: list[tuple[str, dict[str, float | None]]] = []
         for w, entries in list(zip(weeks, buckets, strict=True))[-1 - history_weeks : -1]:
-            figs, _ = _obligations(entries, now, order)
+            figs, _ = _obligations(entries, _naive(now), order)
             history.append((w.label, {o.name: o.on_time_rate for o in figs}))
     finally:
         if owned:
