@@ -182,6 +182,9 @@ def build(path: Path) -> Engine:
 
         h.outage("新华网", L(11, 18, 8), L(11, 18, 9, 30), "timeout")  # 1h30m
         h.outage("新华网", L(11, 20, 22), None, "HTTP 404")  # still down: 50h to the week's end
+        # Two overlapping rows of one source (say, two instances polling): 10:00-16:00 once, 6h.
+        h.outage("应急管理部", L(11, 17, 10), L(11, 17, 14), "timeout")
+        h.outage("应急管理部", L(11, 17, 12), L(11, 17, 16), "timeout")
 
         # ---- holiday weeks 2026-W40 / W41 ---------------------------------------------
         q = h.incident("省政府关于国庆假期安全防范的通知", L(9, 30, 10, 5), L(9, 30, 10), kind="policy")

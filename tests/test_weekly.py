@@ -231,10 +231,15 @@ def test_feed_outages_clipped_to_the_week(w47: WeeklySummary) -> None:
         # 1 h 30 min, then from Friday 22:00 to the week's end (still down now)
         "新华网": (2, 51 * H + 30 * M, True, "HTTP 404"),
         "省政府门户": (1, 2 * H, False, "HTTP 503"),  # Saturday 10:00 to Monday 02:00, W47 part only
+        "应急管理部": (2, 6 * H, False, "timeout"),  # overlapping rows: 10:00-16:00 counted once
     }
     prev = {f.source: (f.outages, f.down) for f in w47.previous.feeds_down}
     assert prev == {"省政府门户": (1, 38 * H), "人民网": (1, 24 * H)}
-    assert [f.source for f in w47.current.feeds_down] == ["新华网", "省政府门户"]  # longest first
+    assert [f.source for f in w47.current.feeds_down] == [
+        "新华网",
+        "应急管理部",
+        "省政府门户",
+    ]  # longest first
 
 
 # ---------------------------------------------------------------- rendering
@@ -269,6 +274,12 @@ def test_text_states_every_section_in_chinese(w47: WeeklySummary) -> None:
     assert "超时 1小时 后由 李科长 办结 · 当时责任:第1级 李科长、赵主任;确认人:李科长" in text
     assert "  新华网:2 次,共 2天3小时30分钟(仍中断)" in text
     assert "  省政府门户:1 次,共 2小时" in text
+
+
+def test_text_lists_are_cut_for_a_chat_message(w47: WeeklySummary) -> None:
+    text = render_weekly_text(w47, lang="zh", max_overdue=2, max_feeds=1)
+    assert text.count("当时责任") == 2 and "……另有 3 项,见 CSV/JSON 导出" in text
+    assert "新华网" in text and "省政府门户" not in text and "……另有 2 项" in text
 
 
 def test_text_in_english_uses_the_same_figures(w47: WeeklySummary) -> None:

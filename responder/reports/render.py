@@ -25,7 +25,9 @@ __all__ = [
     "render_weekly_text",
 ]
 
-_OVERDUE_LIST_MAX = 15  # a Telegram message holds 4096 characters; the CSV/JSON carry all
+# A Telegram message holds 4096 characters: the text lists the worst few; CSV/JSON carry all.
+OVERDUE_LIST_MAX = 10
+FEEDS_LIST_MAX = 8
 
 
 def _trend(current: float | None, previous: float | None) -> str:
@@ -56,6 +58,10 @@ def format_span(td: timedelta | None, cat: Catalogue | None = None) -> str:
             parts.append(cat(key, n=minutes // size))
             minutes %= size
     return "".join(parts)
+
+
+def _pct(rate: float | None) -> int | None:
+    return None if rate is None else round(rate * 100)
 
 
 def _rate(rate: float | None, cat: Catalogue) -> str:
@@ -95,14 +101,25 @@ def _obligation_line(o: ObligationFigures, p: ObligationFigures, cat: Catalogue)
         overdue=o.overdue,
         rate=_rate(o.on_time_rate, cat),
         prev_rate=_rate(p.on_time_rate, cat),
-        trend=_trend(o.on_time_rate, p.on_time_rate),
+        # Compared at the precision shown, so "81% (previous 81%)" never carries an arrow.
+        trend=_trend(_pct(o.on_time_rate), _pct(p.on_time_rate)),
         median=format_span(o.median, cat),
         p90=format_span(o.p90, cat),
     )
 
 
-def render_weekly_text(summary: WeeklySummary, lang: str | None = None) -> str:
-    """The summary as a chat message (plain text, Simplified Chinese by default)."""
+def render_weekly_text(
+    summary: WeeklySummary,
+    lang: str | None = None,
+    *,
+    max_overdue: int = OVERDUE_LIST_MAX,
+    max_feeds: int = FEEDS_LIST_MAX,
+) -> str:
+    """The summary as a chat message (plain text, Simplified Chinese by default).
+
+    The overdue list and the feed list are cut to `max_overdue` / `max_feeds` lines
+    (worst first) with a line saying how many more there are.
+    """
     cat = catalogue(lang)
     cur, prev = summary.current, summary.previous
     tz = resolve_tz(cur.week.tz)
@@ -173,7 +190,7 @@ def render_weekly_text(summary: WeeklySummary, lang: str | None = None) -> str:
             trend=_trend(len(cur.overdue), len(prev.overdue)),
         )
     )
-    for item in cur.overdue[:_OVERDUE_LIST_MAX]:
+    for item in cur.overdue[:max_overdue]:
         holders = "、".join(item.holders) or cat("summary_first_receivers")
         state = (
             cat("summary_overdue_done_late", late=format_span(item.late_by, cat), by=item.done_by or "?")
@@ -197,14 +214,14 @@ def render_weekly_text(summary: WeeklySummary, lang: str | None = None) -> str:
                 acked=item.acknowledged_by or cat("summary_not_acked"),
             )
         )
-    if len(cur.overdue) > _OVERDUE_LIST_MAX:
-        lines.append("  " + cat("summary_more", n=len(cur.overdue) - _OVERDUE_LIST_MAX))
+    if len(cur.overdue) > max_overdue:
+        lines.append("  " + cat("summary_more", n=len(cur.overdue) - max_overdue))
     lines.append("")
 
     lines.append(cat("summary_feeds_head"))
     if not cur.feeds_down:
         lines.append("  " + cat("summary_feeds_none"))
-    for f in cur.feeds_down:
+    for f in cur.feeds_down[:max_feeds]:
         lines.append(
             cat(
                 "summary_feed_down",
@@ -214,6 +231,8 @@ def render_weekly_text(summary: WeeklySummary, lang: str | None = None) -> str:
                 still=cat("summary_still_down") if f.still_down else "",
             )
         )
+    if len(cur.feeds_down) > max_feeds:
+        lines.append("  " + cat("summary_more", n=len(cur.feeds_down) - max_feeds))
     return "\n".join(lines).rstrip() + "\n"
 
 

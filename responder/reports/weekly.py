@@ -542,14 +542,19 @@ def _feeds_down(s: Session, lo: datetime, hi: datetime, now: datetime) -> list[F
         .order_by(fo.c.started_at)
     )
     acc: dict[str, dict[str, Any]] = {}
-    for source, started, ended, error in rows:
+    for source, started, ended, error in rows:  # ordered by start
         end_eff = now if ended is None or ended > now else ended
-        span = min(end_eff, hi) - max(started, lo)
-        if span <= timedelta(0):
+        begin, finish = max(started, lo), min(end_eff, hi)
+        if finish <= begin:
             continue
-        a = acc.setdefault(source, {"n": 0, "down": timedelta(0), "still": False, "err": None})
+        a = acc.setdefault(
+            source, {"n": 0, "down": timedelta(0), "reach": begin, "still": False, "err": None}
+        )
         a["n"] += 1
-        a["down"] += span
+        # Overlapping rows of one source (two pollers, a restart) count their time once.
+        if finish > a["reach"]:
+            a["down"] += finish - max(begin, a["reach"])
+            a["reach"] = finish
         a["still"] = a["still"] or ended is None or ended > now
         a["err"] = error or a["err"]
     out = [FeedDown(src, a["n"], a["down"], a["still"], a["err"]) for src, a in acc.items()]
