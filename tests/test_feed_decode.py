@@ -161,3 +161,47 @@ def test_gbk_with_one_cut_character_keeps_the_rest() -> None:
     broken = good.replace(cut, cut[:1] + b"</b>")
     text = decode_feed(broken, None)
     assert all(title in text for title in SIMPLIFIED)
+
+
+# -- parsing only the items that changed ----------------------------------------
+
+NEW_ITEM = (
+    "<item><title>宣城一烟花厂爆炸 1人死亡</title><link>https://news.example.cn/a/9.html</link>"
+    "<guid>https://news.example.cn/a/9.html</guid><pubDate>Mon, 01 Apr 2024 09:30:00 +0800</pubDate>"
+    "<description><![CDATA[<p>烟花厂发生爆炸。</p>]]></description></item>\n"
+)
+
+
+def test_a_changed_feed_yields_only_its_new_and_edited_items() -> None:
+    first = parse_feed(decode_feed((DATA / "utf8.xml").read_bytes(), None))
+    assert len(first.item_keys) == 3
+    text = decode_feed((DATA / "utf8.xml").read_bytes(), None)
+    changed = text.replace("<item>", NEW_ITEM + "<item>", 1).replace("2人受伤</title>", "3人受伤</title>")
+    again = parse_feed(changed, skip_items=first.item_keys)
+    assert [e.title for e in again.entries] == ["宣城一烟花厂爆炸 1人死亡", "芜湖一在建工地坍塌 3人受伤"]
+    assert again.skipped == 2
+    assert again.title == "安徽新闻"
+    # Same values as a full parse gives for those items.
+    full = parse_feed(changed)
+    assert again.entries == [full.entries[0], full.entries[2]]
+    assert len(full.item_keys) == 4 and again.item_keys == full.item_keys
+
+
+def test_an_unchanged_item_list_yields_no_entries_but_the_title() -> None:
+    text = decode_feed((DATA / "atom.xml").read_bytes(), None)
+    first = parse_feed(text)
+    again = parse_feed(text.replace("省政府最新政策", "省政府政策"), skip_items=first.item_keys)
+    assert (again.entries, again.skipped, again.title) == ([], 3, "省政府政策")
+
+
+def test_a_closing_tag_inside_cdata_falls_back_to_a_full_parse() -> None:
+    tricky = NEW_ITEM.replace("<p>烟花厂发生爆炸。</p>", "<p>代码示例 </item> 结束</p>")
+    text = decode_feed((DATA / "utf8.xml").read_bytes(), None).replace("<item>", tricky + "<item>", 1)
+    feed = parse_feed(text, skip_items={"whatever"})
+    assert [e.title for e in feed.entries][:2] == ["宣城一烟花厂爆炸 1人死亡", SIMPLIFIED[0]]
+    assert "</item> 结束" in feed.entries[0].summary_html
+    assert feed.item_keys == frozenset()
+
+
+def test_a_truncated_feed_has_no_item_keys() -> None:
+    assert parse_feed(decode_feed((DATA / "truncated.xml").read_bytes(), None)).item_keys == frozenset()

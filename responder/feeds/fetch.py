@@ -33,6 +33,7 @@ __all__ = ["FetchResult", "FetchStatus", "Fetcher", "Validators", "body_hash"]
 FetchStatus = Literal["ok", "not_modified", "unchanged", "error"]
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_DRAIN_LIMIT = 64 * 1024
 _ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 _MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 _NO_CACHE = re.compile(r"(?:^|,)\s*no-(?:store|cache)\b", re.IGNORECASE)
@@ -250,6 +251,7 @@ class Fetcher:
         try:
             code = response.status_code
             if code in _REDIRECTS:
+                await self._drain(response)
                 location = response.headers.get("Location")
                 if not location:
                     raise _FetchFailed(t("feed_error_redirect_no_location", status=code), http_status=code)
@@ -258,6 +260,9 @@ class Fetcher:
             last_modified = response.headers.get("Last-Modified") or v.last_modified
             max_age = self._max_age(response.headers.get("Cache-Control"))
             if code == 304:
+                # Reading the (empty) body lets the connection go back to the pool;
+                # closing a response unread would close the connection with it.
+                await response.aread()
                 return FetchResult(
                     status="not_modified",
                     etag=etag,
@@ -267,6 +272,7 @@ class Fetcher:
                     http_status=code,
                 )
             if code >= 400 or code < 200:
+                await self._drain(response)
                 retry_after = self._retry_after(response) if code in (429, 503) else None
                 reason = response.reason_phrase or ""
                 raise _FetchFailed(
@@ -289,6 +295,13 @@ class Fetcher:
         finally:
             # Closing mid-body drops the connection: an oversized feed is not read to the end.
             await response.aclose()
+
+    @staticmethod
+    async def _drain(response: httpx.Response) -> None:
+        """Read a short error or redirect body so the connection can be reused; skip long ones."""
+        declared = response.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) <= _DRAIN_LIMIT:
+            await response.aread()
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         cap = self.polling.max_body_bytes
