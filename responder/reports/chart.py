@@ -122,7 +122,7 @@ def render_chart(summary: WeeklySummary, lang: str | None = None) -> bytes:
     ]
     fig.legend(
         handles=bands, loc="center left", bbox_to_anchor=(0.025, 1 - 128 / height_px), ncol=4,
-        frameon=False, prop={"family": family, "size": 19}, handlelength=1.0, columnspacing=1.4,
+        frameon=False, prop={"family": family, "size": 22}, handlelength=1.0, columnspacing=1.4,
     )  # fmt: skip
 
     top = 1 - _HEAD_PX / height_px
@@ -143,8 +143,8 @@ def render_chart(summary: WeeklySummary, lang: str | None = None) -> bytes:
             ax.bar(x, max(r, 0.015), width=0.72, color=colour, edgecolor="none")
         ax.set_ylim(0, 1.08)
         ax.set_xlim(-0.6, len(rates) - 0.4)
-        ax.set_yticks([0, 0.5, 1.0], ["0", "50%", "100%"], fontsize=15, color=_MUTED)
-        ax.set_xticks(list(xs), short, fontsize=16, color=_MUTED)
+        ax.set_yticks([0, 0.5, 1.0], ["0", "50%", "100%"], fontsize=17, color=_MUTED)
+        ax.set_xticks(list(xs), short, fontsize=19, color=_MUTED)
         ax.get_xticklabels()[-1].set_color(_INK)
         ax.get_xticklabels()[-1].set_fontweight("bold")
         ax.axhline(1.0, color="#e0e0e0", linewidth=1, zorder=0)
@@ -162,15 +162,15 @@ def render_chart(summary: WeeklySummary, lang: str | None = None) -> bytes:
         if o is not None and o.due:
             detail = f"  {o.on_time}/{o.decided}"
         head_y = bottom + panel_h * 0.86
-        fig.text(0.04, head_y, obligation_label(name, cat), fontsize=24, color=_INK, va="center", **font)
+        fig.text(0.04, head_y, obligation_label(name, cat), fontsize=28, color=_INK, va="center", **font)
         fig.text(
             0.96, head_y, f"{cat('summary_chart_this_week')} {value}{detail}",
-            fontsize=24, color=colour, ha="right", va="center", **font,
+            fontsize=28, color=colour, ha="right", va="center", **font,
         )  # fmt: skip
 
     fig.text(
         0.04, _FOOT_PX / 2 / height_px, cat("summary_chart_footer", tz=summary.current.week.tz),
-        fontsize=15, color=_MUTED, va="center", **font,
+        fontsize=18, color=_MUTED, va="center", **font,
     )  # fmt: skip
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=CHART_DPI, facecolor="white")
