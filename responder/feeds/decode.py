@@ -73,7 +73,7 @@ def _mostly_valid(body: bytes, codec: str) -> bool:
     """True when invalid sequences are rare among the valid non-ASCII characters."""
     text = body.decode(codec, errors="replace")
     invalid = text.count("\ufffd") - body.decode(codec, errors="ignore").count("\ufffd")
-    valid = sum(1 for ch in text if ord(ch) > 0x7F) - invalid
+    valid = len(text) - len(text.encode("ascii", errors="ignore")) - invalid
     return valid >= _VALID_PER_INVALID * max(invalid, 1)
 
 
