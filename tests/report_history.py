@@ -107,9 +107,15 @@ class History:
 
 
 def build(path: Path) -> Engine:
-    """Create the database file at `path` and write the known history into it."""
+    """Create the SQLite file at `path` and write the known history into it."""
     engine = make_engine(f"sqlite:///{path}")
     create_all(engine)
+    fill(engine)
+    return engine
+
+
+def fill(engine: Engine) -> None:
+    """Write the known history into an empty database with the schema in place."""
     with Session(engine) as s:
         h = History(s)
 
@@ -201,4 +207,3 @@ def build(path: Path) -> Engine:
         # Done at 00:30 on 1 January in Shanghai, still 31 December in UTC: a 2026 response.
         h.step(k, "statement", L(12, 31, 23, year=2025), L(1, 1, 4), L(1, 1, 0, 30), by="张三")
         s.commit()
-    return engine

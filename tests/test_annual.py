@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from report_history import NOW, L, build
+from report_history import NOW, L, build, fill
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -145,3 +145,8 @@ def test_command_line_report_annual(engine: Engine, capsys: pytest.CaptureFixtur
     assert "\n2026,Asia/Shanghai,hotspots," in capsys.readouterr().out
     assert main([*argv, "--tz", "Mars/Olympus"]) == 2
     assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
+
+
+def test_same_rows_on_sqlite_and_postgresql(db_engine: Engine, y2026: AnnualFigures) -> None:
+    fill(db_engine)
+    assert compute_annual(db_engine, 2026, now=NOW).rows == y2026.rows
