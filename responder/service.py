@@ -24,6 +24,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from .chat.html import esc
 from .db import session_scope
 from .engine import lease
 from .engine.cycle import run_cycle
@@ -148,7 +149,7 @@ class Service:
                     s,
                     f"delivery-failed:{f.outbox_id}",
                     admin,
-                    t("delivery_failed", chat=f.chat_id, reason=f.reason),
+                    t("delivery_failed", chat=f.chat_id, reason=esc(f.reason)),
                     now,
                 )
 
