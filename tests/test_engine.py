@@ -82,3 +82,28 @@ def test_rising_toll_raises_grade_and_starts_major_playbook(
     assert major["press_conference"].due_at == t0 + timedelta(hours=24)
     texts = [o.text for o in svc.outbox()]
     assert any("较大 升为 重大" in x for x in texts)
+
+
+def test_earlier_report_moves_the_clock_of_open_steps(
+    sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    t0 = NOW - timedelta(minutes=30)
+    late = ("https://news.example/b1", "淮南潘集化工厂爆炸事故已致12人死亡", "事故已造成12人死亡。", t0)
+    feed_server.route("/news.xml", rss([late]))
+    cfg = write_config(tmp_path, f"  - name: 新闻A\n    url: {feed_server.url('/news.xml')}\n")
+    svc = Service.start(sqlite_engine, cfg, NOW - timedelta(minutes=10))
+    svc.step(NOW)
+    [inc] = incidents(sqlite_engine)
+    statement = next(s for s in steps_of(sqlite_engine, inc.id) if s.key == "statement")
+    assert statement.due_at == t0 + timedelta(hours=5)
+
+    # A site that had the story two hours earlier is found later: the five hours started then.
+    early = ("https://news.example/b0", "淮南市潘集区化工厂发生爆炸 已致12人死亡", "事故已造成12人死亡。", t0 - timedelta(hours=2))
+    feed_server.route("/news.xml", rss([early, late]))
+    svc.step(NOW + timedelta(minutes=6))
+    [inc] = incidents(sqlite_engine)
+    assert inc.first_published == t0 - timedelta(hours=2)
+    statement = next(s for s in steps_of(sqlite_engine, inc.id) if s.key == "statement")
+    assert statement.due_at == t0 - timedelta(hours=2) + timedelta(hours=5)
+    kinds = [e.kind for e in log_of(sqlite_engine, inc.id)]
+    assert "clock_moved" in kinds and "retimed" in kinds

@@ -19,7 +19,16 @@ from ..chat.render import ReportLine, card, card_buttons, notice
 from ..db import insert_ignore, session_scope
 from ..i18n import t
 from ..models import Incident, IncidentEvent, Report, Step
-from ..playbook import CreateStep, Escalate, IncidentState, MarkBreached, Notify, decide, select_playbooks
+from ..playbook import (
+    CreateStep,
+    Escalate,
+    IncidentState,
+    MarkBreached,
+    Notify,
+    decide,
+    due_times,
+    select_playbooks,
+)
 from ..roster import LEVEL_ROLES
 from ..runtime import Settings
 from .ingest import log_event
@@ -128,6 +137,7 @@ def mark_done(
 def _process(s: Session, settings: Settings, inc: Incident, now: datetime, stats: CycleStats) -> None:
     assert inc.id is not None
     steps = _steps(s, inc)
+    _retime(s, settings, inc, steps, now)
     books = select_playbooks(settings.playbooks, inc.kind, inc.grade, {st.playbook for st in steps})
     sent = sent_keys(s, inc.id)
     if not books:
@@ -175,6 +185,29 @@ def _process(s: Session, settings: Settings, inc: Incident, now: datetime, stats
     _grade_notices(s, settings, inc, steps, reports, now)
     if changed:
         refresh_cards(s, settings, inc, now, f"cycle:{now.isoformat()}", steps=steps, reports=reports)
+
+
+def _retime(s: Session, settings: Settings, inc: Incident, steps: list[Step], now: datetime) -> None:
+    """An earlier report surfaced after the steps were made: open steps count from the earlier time.
+
+    Only first occurrences that start at publication (not `after` another step, not
+    later repeats); a step already done keeps the times it was judged against.
+    """
+    assert inc.id is not None and inc.first_published is not None
+    for st in steps:
+        if st.done_at is not None or st.seq != 0 or st.started_at == inc.first_published:
+            continue
+        book = settings.playbooks.get(st.playbook)
+        if book is None:
+            continue
+        cfg = book.step(st.key)
+        if cfg.after is not None or st.started_at is None or st.started_at < inc.first_published:
+            continue
+        target, due = due_times(cfg, inc.first_published, settings.calendar)
+        log_event(s, inc.id, "retimed", now, step_id=st.id, key=st.key, channel=st.channel,
+                  due_from=st.due_at.isoformat() if st.due_at else None, due_to=due.isoformat())  # fmt: skip
+        st.started_at, st.target_at, st.due_at = inc.first_published, target, due
+        s.add(st)
 
 
 def _announce_unplaybooked(
