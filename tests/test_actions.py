@@ -101,41 +101,39 @@ def test_who_may_do_what(roles: set[str], allowed: set[str]) -> None:
 
 
 def test_acknowledge_records_who_when_where_and_edits_the_cards(
-    sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer
+    db_engine: Engine, tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    svc = start(sqlite_engine, tmp_path, feed_server, [EXPLOSION])
-    inc = incident(sqlite_engine, "淮南")
-    cards = [o for o in outbox(sqlite_engine, inc.id) if ":escalation:" in o.dedup_key]
+    # On SQLite and on PostgreSQL, where the incident row is locked against a running cycle.
+    svc = start(db_engine, tmp_path, feed_server, [EXPLOSION])
+    inc = incident(db_engine, "淮南")
+    cards = [o for o in outbox(db_engine, inc.id) if ":escalation:" in o.dedup_key]
     assert {c.chat_id for c in cards} == {DUTY, 1001}  # the duty chat and the officer on duty
 
     at = NOW + timedelta(minutes=2)
     res = act(svc, actions.acknowledge, inc.id, person(svc, 1002), POLICY, at)
     assert res.changed and "法规处长" in res.message
 
-    inc = incident(sqlite_engine, "淮南")
+    inc = incident(db_engine, "淮南")
     assert (inc.status, inc.acked_by, inc.acked_at) == ("acknowledged", "法规处长", at)
-    [ev] = events(sqlite_engine, inc.id, "acknowledged")
+    [ev] = events(db_engine, inc.id, "acknowledged")
     assert (ev.actor_id, ev.actor_name, ev.chat_id, ev.at) == (1002, "法规处长", POLICY, at)
     assert ev.data["level"] == 1
     # Every card already sent is edited to say who acknowledged; the 确认 button is gone.
-    edits = [o for o in outbox(sqlite_engine, inc.id) if o.kind == "edit"]
+    edits = [o for o in outbox(db_engine, inc.id) if o.kind == "edit"]
     assert sorted(e.edit_of for e in edits) == sorted(c.id for c in cards)
     assert all("已确认(法规处长 16:02)" in e.text for e in edits)
     assert all("确认" not in b["text"] for e in edits for row in e.buttons or [] for b in row)
     # The alerted chats get a short confirmation.
     notes = [
-        o for o in outbox(sqlite_engine, inc.id) if o.dedup_key.startswith(f"incident:{inc.id}:acknowledged:")
+        o for o in outbox(db_engine, inc.id) if o.dedup_key.startswith(f"incident:{inc.id}:acknowledged:")
     ]
     assert {o.chat_id for o in notes} == {DUTY, 1001} and all("已由 法规处长 确认" in o.text for o in notes)
 
     # A second press changes nothing and says who was first.
-    before = len(outbox(sqlite_engine, inc.id))
+    before = len(outbox(db_engine, inc.id))
     again = act(svc, actions.acknowledge, inc.id, person(svc, 1001), DUTY, at + timedelta(minutes=1))
     assert not again.changed and "法规处长" in again.message
-    assert (
-        len(outbox(sqlite_engine, inc.id)) == before
-        and len(events(sqlite_engine, inc.id, "acknowledged")) == 1
-    )
+    assert len(outbox(db_engine, inc.id)) == before and len(events(db_engine, inc.id, "acknowledged")) == 1
 
 
 def test_acknowledging_stops_the_escalation(

@@ -122,6 +122,15 @@ def world(
     only_inline_keyboards(botapi, monkeypatch)
     feed_server.route("/news.xml", rss([("https://news.example/a1", TITLE, "事故已造成12人死亡。", T0)]))
     cfg = write_config(tmp_path, f"  - name: 新闻A\n    url: {feed_server.url('/news.xml')}\n")
+    # Two officers take turns weekly, so /oncall has a handover to show (甲 until Monday 09:00).
+    roster = (tmp_path / "roster.yaml").read_text(encoding="utf-8")
+    roster = roster.replace(
+        "roles: [admin]}\n",
+        "roles: [admin]}\n  - {name: 值班员乙, telegram_id: 1005, roles: [duty_officer]}\n",
+    )
+    (tmp_path / "roster.yaml").write_text(
+        roster.replace("order: [值班员甲]", "order: [值班员乙, 值班员甲]"), encoding="utf-8"
+    )
     svc = Service.start(sqlite_engine, cfg, NOW - timedelta(minutes=10))
     svc.step(NOW)
     for chat, title in ((DUTY, "值班群"), (POLICY, "政策法规处"), (ADMIN, "管理群")):
@@ -247,14 +256,18 @@ async def test_views_answer_and_commands_are_registered(world: World) -> None:
         status = await world.say(ADMIN_USER, ADMIN, f"/status {iid}")
         overview = await world.say(DUTY_OFFICER, DUTY_OFFICER, "/status")
         helped = await world.say(DUTY_OFFICER, DUTY, "/help")
+        addressed = await world.say(DUTY_OFFICER, DUTY, f"/status@responder_test_bot {iid}")
+        missing = await world.say(DUTY_OFFICER, DUTY, "/status 99")
         summary = await world.say(POLICY_OFFICE, POLICY, "/summary 2026-W47")
         bad_week = await world.say(POLICY_OFFICE, POLICY, "/summary 2026-W99")
     assert "未结事件 1 起" in listed.text and "公开事故情况 截止 16:30,剩余 28分" in listed.text
-    assert "当前值班员:值班员甲(一年内没有交班安排)" in oncall.text and "政策法规处:法规处长" in oncall.text
+    assert "当前值班员:值班员甲,值班至 11-23 09:00" in oncall.text and "政策法规处:法规处长" in oncall.text
     assert TITLE in status.text and "状态:待确认" in status.text
     assert status.buttons[0][0]["callback_data"] == f"ack:{iid}"
     assert f"#{iid}【重大】" in overview.text and "待确认" in overview.text
     assert "值班员" in helped.text and "/done" in helped.text
+    assert addressed.text == status.text
+    assert "没有编号为 #99 的事件" in missing.text
     assert "2026-W47" in summary.text
     assert bad_week.text.startswith("用法:/summary")
     [registered] = world.botapi.commands.values()

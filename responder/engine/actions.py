@@ -164,7 +164,11 @@ def step_label(st: Step) -> str:
 
 
 def _load(session: Session, incident_id: int, *, live: bool = True) -> Incident:
-    inc = session.get(Incident, incident_id)
+    q = select(Incident).where(Incident.id == incident_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Wait for a cycle working on this incident, so the level recorded is the one reached.
+        q = q.with_for_update()
+    inc = session.exec(q).first()
     if inc is None:
         raise UnknownIncident(incident_id)
     if live and inc.status in CLOSED_STATUSES:
