@@ -75,6 +75,7 @@ class Service:
         self._rng = random.Random()
         self._cycle_lock = asyncio.Lock()
         self._polling_updates = False
+        self._app_started = False
         self._stop = asyncio.Event()
 
     # -- jobs -------------------------------------------------------------------------------
@@ -102,17 +103,38 @@ class Service:
             self._watch_outbox(now)
 
     async def lease_job(self) -> None:
-        """Hold the Telegram-poller lease, starting or stopping getUpdates with it."""
-        if self.application is None or self.application.updater is None:
+        """Start the Telegram application once Telegram answers, and hold the poller lease.
+
+        Telegram being down at start-up must not stop the service: alerts wait in the
+        outbox, and this job tries again on its next run.
+        """
+        app = self.application
+        if app is None:
+            return
+        if not self._app_started:
+            try:
+                await app.initialize()
+                await app.start()
+            except Exception as exc:  # network down, Telegram 5xx: try again next run
+                log.warning("Telegram application not started yet (%s); retrying", type(exc).__name__)
+                return
+            self._app_started = True
+        if app.updater is None:
             return
         now = self.clock()
         held = lease.acquire(self.engine, POLLER_LEASE, self.instance, now, timedelta(seconds=45))
         if held and not self._polling_updates:
-            await self.application.updater.start_polling(drop_pending_updates=False)
+            from .chat.telegram import register_commands
+
+            try:
+                await register_commands(app.bot)
+            except Exception as exc:
+                log.warning("setMyCommands failed (%s); the commands still work", type(exc).__name__)
+            await app.updater.start_polling(drop_pending_updates=False)
             self._polling_updates = True
             log.info("%s polls Telegram for updates", self.instance)
         elif not held and self._polling_updates:
-            await self.application.updater.stop()
+            await app.updater.stop()
             self._polling_updates = False
             log.warning("%s lost the Telegram-poller lease; another instance polls now", self.instance)
 
@@ -190,8 +212,6 @@ class Service:
             self.weekly_job, "cron", day_of_week="mon", hour=9, id="weekly", max_instances=1, coalesce=True
         )
         if self.application is not None:
-            await self.application.initialize()
-            await self.application.start()
             scheduler.add_job(
                 self.lease_job, "interval", seconds=15, id="lease", max_instances=1, next_run_time=now
             )
@@ -206,7 +226,7 @@ class Service:
             # Let a running cycle finish its transaction and sends; unsent rows stay in the outbox.
             async with self._cycle_lock:
                 pass
-            if self.application is not None:
+            if self.application is not None and self._app_started:
                 if self._polling_updates and self.application.updater is not None:
                     await self.application.updater.stop()
                 await self.application.stop()

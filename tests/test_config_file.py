@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from enginekit import ROOT, ROSTER
+
 from responder.cli import main
 from responder.config import load_feeds
 from responder.configfile import ConfigError

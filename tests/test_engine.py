@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from enginekit import ROOT, Service, rss, write_config
+from feedserver import FeedServer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from enginekit import ROOT, Service, rss, write_config
-from feedserver import FeedServer
-from responder.models import Incident, IncidentEvent, Report, Step
+from responder.models import Incident, IncidentEvent, Step
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 

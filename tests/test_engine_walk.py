@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
-
 from enginekit import Service, rss, write_config
 from feedserver import FeedServer
+from sqlalchemy.engine import Engine
+
 from responder.db import make_engine
 from responder.migrate import upgrade
 

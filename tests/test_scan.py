@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
 from enginekit import rss, write_config
 from feedserver import FeedServer
+
 from responder.cli import main
 
 NOW = datetime.now(UTC).replace(microsecond=0)
