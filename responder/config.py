@@ -8,7 +8,15 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from .configfile import load_model
 from .durations import parse_duration
@@ -21,12 +29,23 @@ __all__ = [
     "Polling",
     "Scheme",
     "Source",
+    "TimeZoneName",
+    "check_timezone",
     "load_feeds",
 ]
 
 Kind = Literal["news", "upstream", "own"]
 Channel = Literal["portal", "weibo", "wechat", "app"]
 CHANNELS: tuple[str, ...] = ("portal", "weibo", "wechat", "app")
+
+
+def check_timezone(v: str) -> str:
+    """An IANA zone name, or a ValueError that says what to write instead."""
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Asia/Shanghai") from None
+    return v
 
 
 def _duration(v: object) -> timedelta:
@@ -36,6 +55,7 @@ def _duration(v: object) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
 
 
 class Strict(BaseModel):
@@ -139,7 +159,7 @@ class Grouping(Strict):
 class FeedsConfig(Strict):
     """The whole of `feeds.yaml`."""
 
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZoneName = "Asia/Shanghai"
     rsshub_base: str | None = None
     # Paths relative to this file: the playbook directory and the duty roster.
     playbooks: str = "playbooks"
@@ -148,15 +168,6 @@ class FeedsConfig(Strict):
     grouping: Grouping = Grouping()
     sources: list[Source] = Field(default_factory=list)
     schemes: list[Scheme] = Field(default_factory=list)
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Asia/Shanghai") from None
-        return v
 
     @model_validator(mode="after")
     def _cross(self) -> FeedsConfig:

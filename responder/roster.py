@@ -22,10 +22,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from .config import TimeZoneName
 from .configfile import load_model
 from .workcal import CalendarConfig, WorkCalendar
 
@@ -121,20 +122,11 @@ class Rotation(_Strict):
 class Roster(_Strict):
     """The whole of `roster.yaml`."""
 
-    timezone: str = "Asia/Shanghai"
+    timezone: TimeZoneName = "Asia/Shanghai"
     people: list[Person] = Field(min_length=1)
     chats: Chats
     rotation: Rotation
     calendar: CalendarConfig = CalendarConfig()
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Asia/Shanghai") from None
-        return v
 
     @field_validator("people")
     @classmethod

@@ -691,7 +691,9 @@ class BotApiEmulator:
                 out["entities"] = msg.entities
         if msg.edits:
             out["edit_date"] = int(time.time())
-        if msg.reply_markup:
+        # As the real API: Message.reply_markup is only ever an inline keyboard; a ForceReply
+        # or reply keyboard sent with a message is not shown back.
+        if msg.reply_markup and "inline_keyboard" in msg.reply_markup:
             out["reply_markup"] = msg.reply_markup
         return out
 

@@ -95,31 +95,11 @@ async def running(app: Application) -> AsyncIterator[None]:  # type: ignore[type
             await app.stop()
 
 
-def only_inline_keyboards(botapi: BotApiEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the emulator echo a message's reply_markup only when it is an inline keyboard.
-
-    The real API's Message.reply_markup is an InlineKeyboardMarkup or absent: a ForceReply
-    sent with a message is never shown back. tests/botapi.py echoes any markup, which PTB
-    cannot parse; until the emulator does this itself, these tests correct it here.
-    """
-    original = botapi._message_json
-
-    def message_json(msg: SentMessage, chat: dict[str, object]) -> dict[str, object]:
-        out = original(msg, chat)
-        markup = out.get("reply_markup")
-        if isinstance(markup, dict) and "inline_keyboard" not in markup:
-            del out["reply_markup"]
-        return out
-
-    monkeypatch.setattr(botapi, "_message_json", message_json)
-
-
 @pytest.fixture
 def world(
     sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer, botapi: BotApiEmulator,
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture,
 ) -> Iterator[World]:  # fmt: skip
-    only_inline_keyboards(botapi, monkeypatch)
     feed_server.route("/news.xml", rss([("https://news.example/a1", TITLE, "事故已造成12人死亡。", T0)]))
     cfg = write_config(tmp_path, f"  - name: 新闻A\n    url: {feed_server.url('/news.xml')}\n")
     # Two officers take turns weekly, so /oncall has a handover to show (甲 until Monday 09:00).

@@ -126,7 +126,7 @@ def card(
     )
     lines.append(t("card_owed"))
     ordered = sorted(steps, key=lambda s: (s.due_at, s.key, s.channel, s.seq))
-    lines.extend(_step_line(s, tz, now) for s in ordered) if ordered else lines.append(t("card_no_steps"))
+    lines.extend([_step_line(s, tz, now) for s in ordered] or [t("card_no_steps")])
     lines.append(_status_line(inc, tz, now))
     if reports:
         lines.append(t("card_reports", n=len(reports)))
