@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +39,26 @@ def redact_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def _enable_wal(cur: sqlite3.Cursor) -> None:
+    """Switch the file to WAL once; later connections find it so and skip the switch.
+
+    Switching needs an exclusive lock and SQLite answers "database is locked" at once,
+    without the busy timeout, when several processes open a new file together: retry
+    until one of them has switched it.
+    """
+    for _attempt in range(200):
+        if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+            return
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")  # ':memory:' answers 'memory', which is fine
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.05)  # the busy timeout does not cover this one statement
+    raise sqlite3.OperationalError("could not switch the SQLite file to WAL: database stayed locked")
+
+
 def make_engine(url: str | None = None) -> Engine:
     """Create the engine. SQLite gets WAL and a busy timeout so a briefly locked file is waited for."""
     url = database_url(url)
@@ -46,8 +68,8 @@ def make_engine(url: str | None = None) -> Engine:
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            _enable_wal(cur)
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 

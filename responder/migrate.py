@@ -33,6 +33,7 @@ from .i18n import t
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "PG_MIGRATION_LOCK",
     "NotMigratedError",
     "alembic_config",
     "check_migrated",
@@ -46,6 +47,8 @@ __all__ = [
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VERSION_TABLE = "alembic_version"
+# Any number fits: it only has to be the same in every instance that may run `migrate`.
+PG_MIGRATION_LOCK = 0x7265_7370  # "resp"
 
 
 class NotMigratedError(RuntimeError):
@@ -111,20 +114,26 @@ def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None,
                 # would fail or cascade. The pragma only takes effect outside a transaction.
                 conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
                 conn.commit()
+                # One write transaction for the whole upgrade: SQLite has transactional DDL,
+                # so a failed migration leaves nothing half done, and a second `migrate`
+                # waits for the lock (busy timeout) and then finds nothing to do.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif conn.dialect.name == "postgresql":
+                # The same for several instances starting at once on PostgreSQL.
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK})")
             before = current_revision(conn)
-            conn.commit()
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
-            conn.commit()
             after = current_revision(conn)
-            conn.commit()
             if sqlite:
                 broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-                conn.commit()
                 if broken:
                     raise RuntimeError(f"migration left rows with dangling foreign keys: {broken[:5]}")
+            conn.commit()
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
     finally:
         engine.dispose()
     return before, after

@@ -20,9 +20,11 @@ import itertools
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,7 @@ INSTALL_HINT = (
     ".ci/run does this), or set RESPONDER_SKIP_PG=1 to skip the PostgreSQL tests."
 )
 SKIP_REASON = "RESPONDER_SKIP_PG=1: PostgreSQL tests skipped"
+DIR_PREFIX = "responder-pg-"
 
 
 def find_pg_bin() -> Path | None:
@@ -73,17 +76,23 @@ def _free_port() -> int:
 
 
 def _run_as_user() -> tuple[list[str], pwd.struct_passwd | None]:
-    """Command prefix that drops root for the postgres binaries (empty when not root)."""
+    """Command prefix for the postgres binaries: drops root, and ties the server to us.
+
+    `--pdeathsig` makes the kernel stop the server when this test process dies, even by
+    SIGKILL or a CI timeout, so no orphaned servers pile up.
+    """
+    setpriv = shutil.which("setpriv")
+    guard = ["--pdeathsig", "SIGTERM"]
     if os.geteuid() != 0:
-        return [], None
+        return ([setpriv, *guard, "--"] if setpriv else []), None
     for name in ("postgres", "nobody"):
         try:
             user = pwd.getpwnam(name)
         except KeyError:
             continue
-        setpriv = shutil.which("setpriv")
         if setpriv:
-            return [setpriv, f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--"], user
+            ids = [f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"]
+            return [setpriv, *ids, *guard, "--"], user
         runuser = shutil.which("runuser")
         if runuser:
             return [runuser, "-u", name, "--"], user
@@ -95,15 +104,10 @@ def _run_as_user() -> tuple[list[str], pwd.struct_passwd | None]:
 class PgServer:
     """A running PostgreSQL server owned by this test session."""
 
-    bin_dir: Path
     base: Path
     port: int
-    prefix: list[str]
+    process: subprocess.Popen[bytes]
     _names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-
-    @property
-    def data(self) -> Path:
-        return self.base / "data"
 
     def url(self, dbname: str = "postgres") -> str:
         """SQLAlchemy URL of database `dbname` on this server."""
@@ -122,31 +126,62 @@ class PgServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
-    def log_tail(self, lines: int = 30) -> str:
-        log = self.base / "server.log"
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
-
     def stop(self) -> None:
-        """Fast shutdown (disconnects clients), then remove the data directory."""
-        subprocess.run(
-            [*self.prefix, str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
-            capture_output=True,
-            check=False,
-        )
+        """Fast shutdown (disconnects clients), then remove the cluster."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _log_tail(log: Path, lines: int = 30) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else ""
+
+
+def _remove_stale_dirs() -> None:
+    """Clusters left by sessions that were killed: their server is gone (no postmaster.pid)."""
+    cutoff = time.time() - 600  # a live session's directory has a postmaster.pid within seconds
+    for d in Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}*"):
+        try:
+            if not (d / "data" / "postmaster.pid").exists() and d.stat().st_mtime < cutoff:
+                shutil.rmtree(d, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> bool:
+    """True once the server accepts connections; False if it exited (e.g. port taken)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        try:
+            psycopg.connect(
+                host="127.0.0.1", port=port, user=SUPERUSER, dbname="postgres", connect_timeout=2
+            ).close()
+            return True
+        except psycopg.OperationalError:
+            time.sleep(0.05)  # polling a starting server, not test logic
+    process.kill()
+    raise RuntimeError(f"PostgreSQL did not accept connections within 60 s:\n{_log_tail(log)}")
 
 
 def start_pg(bin_dir: Path) -> PgServer:
     """initdb a cluster in a temporary directory and start it on a free loopback port."""
+    _remove_stale_dirs()
     prefix, user = _run_as_user()
     # Not under pytest's tmp_path: its parents are private to root, and the server
     # runs as another user that must reach its own directory.
-    base = Path(tempfile.mkdtemp(prefix="responder-pg-"))
+    base = Path(tempfile.mkdtemp(prefix=DIR_PREFIX))
     if user is not None:
         os.chown(base, user.pw_uid, user.pw_gid)
-    server = PgServer(bin_dir=bin_dir, base=base, port=0, prefix=prefix)
+    data, log = base / "data", base / "server.log"
     init = subprocess.run(
-        [*prefix, str(bin_dir / "initdb"), "-D", str(server.data), "-U", SUPERUSER,
+        [*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER,
          "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
@@ -155,30 +190,30 @@ def start_pg(bin_dir: Path) -> PgServer:
         raise RuntimeError(f"initdb failed ({init.returncode}):\n{init.stdout}\n{init.stderr}")
     # The port is free when chosen but could be taken before the server binds: retry.
     for _attempt in range(5):
-        server.port = _free_port()
-        options = " ".join(
-            [
-                f"-p {server.port}",
-                "-c listen_addresses=127.0.0.1",
-                f"-c unix_socket_directories={base}",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
-                "-c max_connections=200",
-            ]
-        )
-        start = subprocess.run(
-            [*prefix, str(bin_dir / "pg_ctl"), "-D", str(server.data), "-l", str(base / "server.log"),
-             "-o", options, "-w", "-t", "60", "start"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if start.returncode == 0:
-            return server
-        if "could not bind" not in server.log_tail() and "already in use" not in server.log_tail():
+        port = _free_port()
+        settings = {
+            "listen_addresses": "127.0.0.1",
+            "unix_socket_directories": str(base),
+            "fsync": "off",  # nothing here has to survive a power cut
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "200",
+        }
+        options = [arg for k, v in settings.items() for arg in ("-c", f"{k}={v}")]
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [*prefix, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), *options],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C reaches pytest, which then stops the server
+            )
+        if _wait_ready(process, port, log):
+            return PgServer(base=base, port=port, process=process)
+        if "could not bind" not in _log_tail(log):
             break
-    tail = server.log_tail()
-    server.stop()
-    raise RuntimeError(f"PostgreSQL did not start:\n{start.stdout}\n{start.stderr}\n{tail}")
+    tail = _log_tail(log)
+    shutil.rmtree(base, ignore_errors=True)
+    raise RuntimeError(f"PostgreSQL did not start:\n{tail}")
 
 
 @pytest.fixture(scope="session")

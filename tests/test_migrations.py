@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,3 +187,27 @@ def test_migrations_ship_in_the_package() -> None:
     assert MIGRATIONS_DIR / "env.py" in files and MIGRATIONS_DIR / "script.py.mako" in files
     missing = [p.relative_to(package).as_posix() for p in files if p not in shipped]
     assert not missing, f"add package-data patterns in pyproject.toml for {missing}"
+
+
+def test_instances_migrating_at_once_migrate_once(db_url: str) -> None:
+    """Several instances started together all run `migrate`: one migrates, the others wait and find it done."""
+    barrier = threading.Barrier(4)
+    results: list[tuple[str | None, str | None]] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            results.append(upgrade(db_url))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=120)  # a guard against a deadlock hanging the suite, not a measurement
+    assert not any(th.is_alive() for th in threads), "concurrent migrations deadlocked"
+    assert not errors, errors
+    head = head_revision()
+    assert sorted(results, key=str) == sorted([(None, head)] + [(head, head)] * 3, key=str)

@@ -16,11 +16,9 @@ from sqlmodel.sql.sqltypes import AutoString
 
 from responder import models
 from responder.db import make_engine
+from responder.migrate import PG_MIGRATION_LOCK
 
 target_metadata = SQLModel.metadata
-
-# Any number fits: it only has to be the same in every instance that may run `migrate`.
-PG_MIGRATION_LOCK = 0x7265_7370  # "resp"
 
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
@@ -54,7 +52,7 @@ def _run(connection: Connection) -> None:
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             # Several instances may run `migrate` at once: the first migrates, the rest wait
-            # and then find nothing left to do.
+            # and then find nothing left to do. (Re-entrant: upgrade() may hold it already.)
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_MIGRATION_LOCK})")
         context.run_migrations()
 
