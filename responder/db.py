@@ -97,7 +97,8 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 def insert_ignore(session: Session, row: SQLModel, conflict_cols: Sequence[str]) -> bool:
     """Insert `row` unless a row with the same unique key (`conflict_cols`) exists.
 
-    Returns True when inserted (and sets the row's generated primary key), False when
+    `conflict_cols` must be exactly the columns of one unique constraint (the database
+    refuses others); empty means "any unique constraint". Returns True when inserted (and sets the row's generated primary key), False when
     the key was already there. One `INSERT ... ON CONFLICT DO NOTHING`, so two cycles or
     two instances queuing the same outbox message at once store it once, without an
     IntegrityError spoiling the surrounding transaction. `row` is not added to the session.

@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from responder.db import create_all, insert_ignore, make_engine, session_scope
 from responder.migrate import NotMigratedError, check_migrated, current_revision, head_revision, upgrade
-from responder.models import Incident, IncidentEvent, Lease, Outbox, Report
+from responder.models import Incident, IncidentEvent, Lease, Outbox, Report, Step
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, 890123, tzinfo=UTC)
 SHANGHAI = timezone(timedelta(hours=8))
@@ -181,6 +181,42 @@ def test_insert_ignore_leaves_the_transaction_usable(db_engine: Engine) -> None:
     with Session(db_engine) as s:
         assert s.get(Lease, "cycle") is not None
         assert len(s.exec(select(Outbox)).all()) == 1
+
+
+def test_insert_ignore_on_a_composite_key(db_engine: Engine) -> None:
+    """A playbook step is opened once per (incident, playbook, key, channel, seq)."""
+    cols = ["incident_id", "playbook", "key", "channel", "seq"]
+
+    def step(channel: str, seq: int = 0) -> Step:
+        return Step(incident_id=incident_id, playbook="major", key="repost", channel=channel, seq=seq,
+                    title="转载", started_at=NOW, due_at=NOW + timedelta(hours=1))  # fmt: skip
+
+    with session_scope(db_engine) as s:
+        incident = Incident(title="国务院政策文件", kind="policy", first_published=NOW, detected_at=NOW)
+        s.add(incident)
+        s.flush()
+        incident_id = incident.id
+        assert insert_ignore(s, step("weibo"), cols)
+        assert not insert_ignore(s, step("weibo"), cols)
+        assert insert_ignore(s, step("wechat"), cols)
+        assert insert_ignore(s, step("weibo", seq=1), cols)
+    with Session(db_engine) as s:
+        assert len(s.exec(select(Step)).all()) == 3
+
+
+def test_insert_ignore_without_columns_honours_every_unique_key(db_engine: Engine) -> None:
+    """A report is one report whether its identity or its link was seen before."""
+
+    def report(identity: str, link_key: str) -> Report:
+        return Report(identity=identity, link_key=link_key, source="人民网", fetched_at=NOW)
+
+    with session_scope(db_engine) as s:
+        assert insert_ignore(s, report("guid-a", "example.cn/a"), [])
+        assert not insert_ignore(s, report("guid-a", "example.cn/other"), [])  # same identity
+        assert not insert_ignore(s, report("guid-b", "example.cn/a"), [])  # same link
+        assert insert_ignore(s, report("guid-c", "example.cn/c"), [])
+    with Session(db_engine) as s:
+        assert sorted(r.identity for r in s.exec(select(Report)).all()) == ["guid-a", "guid-c"]
 
 
 # --- SQLite: a briefly locked file is waited for ---------------------------------------
