@@ -73,7 +73,9 @@ class Service:
         self.grouper = Grouper(settings.feeds.grouping, settings.intake.region_words)
         self.fetcher = Fetcher(settings.feeds.polling)
         self._rng = random.Random()
+        self._item_keys: dict[str, frozenset[str]] = {}  # per source: items already parsed
         self._cycle_lock = asyncio.Lock()
+        self._poll_lock = asyncio.Lock()
         self._polling_updates = False
         self._app_started = False
         self._stop = asyncio.Event()
@@ -82,16 +84,22 @@ class Service:
 
     async def poll_job(self) -> None:
         """Fetch the feeds that are due; run a cycle at once when something opened or rose."""
-        now = self.clock()
-        stats = await poll_due(
-            self.engine, self.settings, self.fetcher, self.grouper, now, self.instance, rng=self._rng
-        )
+        async with self._poll_lock:
+            if self._stop.is_set():
+                return  # stopping: claim no feed that nobody would poll
+            now = self.clock()
+            stats = await poll_due(
+                self.engine, self.settings, self.fetcher, self.grouper, now, self.instance,
+                rng=self._rng, item_keys=self._item_keys,
+            )  # fmt: skip
         if stats.opened or stats.raised:
             await self.cycle_job()
 
     async def cycle_job(self) -> None:
         """Decide what is due, then send what is queued. One at a time."""
         async with self._cycle_lock:
+            if self._stop.is_set():
+                return
             now = self.clock()
             started = time.monotonic()
             await asyncio.to_thread(run_cycle, self.engine, self.settings, now)
@@ -109,7 +117,7 @@ class Service:
         outbox, and this job tries again on its next run.
         """
         app = self.application
-        if app is None:
+        if app is None or self._stop.is_set():
             return
         if not self._app_started:
             try:
@@ -222,10 +230,13 @@ class Service:
             await self._stop.wait()
         finally:
             log.info("stopping: finishing the jobs in flight")
-            scheduler.shutdown(wait=False)
-            # Let a running cycle finish its transaction and sends; unsent rows stay in the outbox.
-            async with self._cycle_lock:
+            # Let a running poll and cycle finish their transactions and sends (jobs starting
+            # now return at once); unsent rows stay in the outbox. Only then shut the scheduler
+            # down: its shutdown cancels the jobs still running (claims left, errors logged).
+            scheduler.pause()
+            async with self._poll_lock, self._cycle_lock:
                 pass
+            scheduler.shutdown(wait=False)
             if self.application is not None and self._app_started:
                 if self._polling_updates and self.application.updater is not None:
                     await self.application.updater.stop()

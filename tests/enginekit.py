@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -53,7 +53,9 @@ schemes:
 
 def rss(items: list[tuple[str, str, str, datetime]], title: str = "feed") -> bytes:
     """RSS 2.0 bytes for (guid/link, title, description, published) items."""
-    parts = [f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{escape(title)}</title>']
+    parts = [
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{escape(title)}</title>'
+    ]
     for link, t, desc, published in items:
         parts.append(
             f"<item><title>{escape(t)}</title><link>{escape(link)}</link><guid>{escape(link)}</guid>"
@@ -82,6 +84,7 @@ class Service:
     engine: Engine
     settings: Settings
     grouper: Grouper
+    item_keys: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def start(cls, engine: Engine, config: Path, now: datetime) -> Service:
@@ -94,7 +97,7 @@ class Service:
 
         async def poll() -> None:
             async with Fetcher(self.settings.feeds.polling) as f:
-                await poll_due(self.engine, self.settings, f, self.grouper, now, "test")
+                await poll_due(self.engine, self.settings, f, self.grouper, now, "test", item_keys=self.item_keys)
 
         asyncio.run(poll())
         run_cycle(self.engine, self.settings, now)

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, or_, select
 
 from ..chat.render import fmt_left, fmt_time
 from ..config import Source
-from ..db import session_scope
+from ..db import insert_ignore, session_scope
 from ..feeds.backoff import first_poll_offset, next_poll
 from ..feeds.fetch import Fetcher, FetchResult, Validators
 from ..feeds.parse import FeedParseError, parse_feed
@@ -57,11 +57,12 @@ def sync_feed_states(engine: Engine, settings: Settings, now: datetime) -> None:
             st = have.get(src.name)
             if st is None:
                 interval = settings.feeds.interval_of(src)
-                s.add(
-                    FeedState(
-                        source=src.name, url=url, next_poll_at=now + first_poll_offset(src.name, interval)
-                    )
+                # Instances started together all see the row missing: the first insert wins,
+                # the others' are no-ops instead of a unique violation that stops them.
+                row = FeedState(
+                    source=src.name, url=url, next_poll_at=now + first_poll_offset(src.name, interval)
                 )
+                insert_ignore(s, row, ["source"])
             elif st.url != url:
                 # The address changed: old validators belong to the old address.
                 st.url, st.etag, st.last_modified, st.body_hash = url, None, None, None
@@ -88,9 +89,14 @@ def _claim(engine: Engine, settings: Settings, now: datetime, instance: str) -> 
 
 async def poll_due(
     engine: Engine, settings: Settings, fetcher: Fetcher, grouper: Grouper, now: datetime, instance: str,
-    *, rng: random.Random | None = None,
+    *, rng: random.Random | None = None, item_keys: dict[str, frozenset[str]] | None = None,
 ) -> PollStats:  # fmt: skip
-    """Fetch every due feed concurrently, then ingest each result in its own transaction."""
+    """Fetch every due feed concurrently, then ingest each result in its own transaction.
+
+    `item_keys` (kept by the caller between rounds) lets a changed feed be parsed for its
+    changed items only; without it every item is parsed and deduplication does the rest.
+    """
+    item_keys = {} if item_keys is None else item_keys
     rng = rng or random.Random()
     stats = PollStats()
     claimed = _claim(engine, settings, now, instance)
@@ -103,7 +109,7 @@ async def poll_due(
     for st, res in zip(claimed, results, strict=True):
         src = sources[st.source]
         try:
-            _record(engine, settings, grouper, src, res, now, rng.random(), stats)
+            _record(engine, settings, grouper, src, res, now, rng.random(), stats, item_keys)
         except Exception:
             # One feed's bad data must not stop the others; its claim expires and it is retried.
             log.exception("ingest of feed %s failed", src.name)
@@ -113,16 +119,17 @@ async def poll_due(
 
 def _record(
     engine: Engine, settings: Settings, grouper: Grouper, src: Source, res: FetchResult, now: datetime,
-    rand: float, stats: PollStats,
+    rand: float, stats: PollStats, item_keys: dict[str, frozenset[str]],
 ) -> None:  # fmt: skip
     error = res.error if res.status == "error" else None
     ingested = IngestStats()
+    parsed_keys: frozenset[str] | None = None
     with session_scope(engine) as s:
         st = s.get(FeedState, src.name)
         assert st is not None
         if res.status == "ok" and res.text is not None:
             try:
-                parsed = parse_feed(res.text, naive_tz=settings.tz)
+                parsed = parse_feed(res.text, naive_tz=settings.tz, skip_items=item_keys.get(src.name, ()))
             except FeedParseError as exc:
                 error = str(exc)
             else:
@@ -133,6 +140,7 @@ def _record(
                     analyse(e, src, settings.intake, now, feed_guids_unique=unique) for e in parsed.entries
                 ]
                 ingested = ingest(s, grouper, items, now)
+                parsed_keys = parsed.item_keys
         stats.polled += 1
         st.polls += 1
         st.last_attempt_at = now
@@ -154,6 +162,8 @@ def _record(
         if error is not None:
             _failed(s, settings, st, error, now)
         s.add(st)
+    if parsed_keys is not None:  # only once the items are safely stored
+        item_keys[src.name] = parsed_keys
     stats.new_reports += ingested.new
     stats.opened += ingested.opened
     stats.raised += ingested.raised
