@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,16 +42,20 @@ from responder.db import make_engine
 from responder.engine.cycle import run_cycle
 from responder.engine.deliver import TelegramSender, drain_outbox
 from responder.engine.grouper import Grouper
+from responder.engine.ingest import ingest
 from responder.engine.poll import poll_due, sync_feed_states
 from responder.feeds.fetch import Fetcher
-from responder.models import FeedState, Incident, Outbox
+from responder.feeds.parse import parse_feed
+from responder.migrate import upgrade
+from responder.models import FeedState, Incident, Outbox, Report
+from responder.pipeline import analyse
 from responder.runtime import Settings, load_settings
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def api() -> ControlledBotApi:
+def api() -> Iterator[ControlledBotApi]:
     emulator = ControlledBotApi().start()
     yield emulator
     emulator.close()
@@ -359,3 +364,63 @@ def test_malformed_playbook_refuses_to_start_naming_file_line_and_field(
     assert f"{bad}:{line}:" in done.stderr and "deadline" in done.stderr and "quickly" in done.stderr, (
         done.stderr
     )
+
+
+# --- 6. Two instances store the same report at the same moment ----------------------------------
+
+
+def test_same_report_stored_concurrently_by_another_instance_counts_as_duplicate_not_failure(
+    tmp_path: Path, pg_url: str, feed_server: FeedServer
+) -> None:
+    """On PostgreSQL, instance A reads the report as new while instance B is storing it:
+    A's insert then meets B's committed row. A must take it as a duplicate and record its
+    poll, not lose the fetch (and leave the feed claimed) over a unique violation."""
+    upgrade(pg_url)
+    engine = make_engine(pg_url)
+    report = incident_report(0, NOW - timedelta(minutes=10))
+    feed_server.route("/news.xml", rss([report]))
+    cfg = write_service_config(tmp_path, [("news", feed_server.url("/news.xml"))])
+    settings = load_settings(cfg)
+    entries = parse_feed(rss([report]).decode(), naive_tz=settings.tz).entries
+    items = [analyse(e, settings.feeds.sources[0], settings.intake, NOW) for e in entries]
+    try:
+        # Instance B: the same report stored (grouping lock taken), not yet committed.
+        other = Session(engine)
+        ingest(other, Grouper(settings.feeds.grouping, settings.intake.region_words), items, NOW)
+        other.flush()
+        failure: list[BaseException] = []
+
+        async def instance_a() -> None:
+            parts = Engine1(engine, cfg, NOW - timedelta(minutes=5))
+            try:
+                await parts.step(NOW)
+            finally:
+                await parts.aclose()
+
+        def run_a() -> None:
+            try:
+                asyncio.run(instance_a())
+            except BaseException as exc:  # reported below
+                failure.append(exc)
+
+        a = threading.Thread(target=run_a)
+        a.start()
+
+        def a_waits_for_b() -> bool:
+            with engine.connect() as c:
+                return bool(c.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                ).scalar())  # fmt: skip
+
+        wait_until(a_waits_for_b, 20, "instance A to wait for B's transaction")
+        other.commit()
+        other.close()
+        a.join(timeout=30)
+        assert not a.is_alive() and not failure, failure
+        state = feed_states(engine)["news"]
+        assert state.polls == 1 and state.consecutive_failures == 0 and state.claimed_by is None
+        assert len(incidents(engine)) == 1
+        with Session(engine) as s:
+            assert len(s.exec(select(Report)).all()) == 1
+    finally:
+        engine.dispose()

@@ -108,12 +108,16 @@ def ingest(session: Session, grouper: Grouper, items: Sequence[Analysed], now: d
         grouper.sync(session, now)
     for a in sorted(fresh, key=lambda a: a.published):
         report = _report_row(a, now)
-        session.add(report)
         try:
+            # Added inside the savepoint: begin_nested() flushes what is pending first, so a
+            # row added before it would hit the unique key outside the savepoint and spoil the
+            # whole transaction (the fetch lost, its feed claimed until the claim expired).
             with session.begin_nested():
+                session.add(report)
                 session.flush()
         except Exception:  # same link or identity stored concurrently by another instance
-            session.expunge(report)
+            if report in session:  # the savepoint's rollback normally expunged it already
+                session.expunge(report)
             stats.duplicate += 1
             continue
         stats.new += 1
