@@ -130,12 +130,13 @@ def test_sigkill_mid_send_then_restart_loses_nothing_and_repeats_only_the_messag
     second = ServiceProcess(cfg, sqlite_url, tmp_path / "second.log", **kw)
     try:
         second.wait_running()
+
         # Rows the dead process had claimed come back when their 60 s lease runs out.
-        wait_until(
-            lambda: all(r.status == "sent" for r in outbox_rows(engine)) and len(api.messages(DUTY)) > n - 1,
-            120,
-            "every outbox row sent after the restart",
-        )
+        def all_sent() -> bool:
+            rows = outbox_rows(engine)
+            return len(rows) == n and all(r.status == "sent" for r in rows)
+
+        wait_until(all_sent, 120, "every card queued and sent after the restart")
     finally:
         assert second.stop() == 0
     rows = outbox_rows(engine)
