@@ -178,11 +178,11 @@ def _process(s: Session, settings: Settings, inc: Incident, now: datetime, stats
                       to=_names(settings, a.to_level, now))  # fmt: skip
             stats.escalations += 1
     s.flush()
-    reports = _reports(s, inc)
-    for a in actions:
-        if isinstance(a, Notify):
-            stats.notices += _notify(s, settings, inc, steps, reports, a, now)
-    _grade_notices(s, settings, inc, steps, reports, now)
+    notices = [a for a in actions if isinstance(a, Notify)]
+    reports = _reports(s, inc) if notices or changed else []
+    for n in notices:
+        stats.notices += _notify(s, settings, inc, steps, reports, n, now)
+    _grade_notices(s, settings, inc, sent, now)
     if changed:
         refresh_cards(s, settings, inc, now, f"cycle:{now.isoformat()}", steps=steps, reports=reports)
 
@@ -280,15 +280,16 @@ def _notify(
     return queue(s, n.dedup_key, chats, text, now, incident_id=inc.id)
 
 
-def _grade_notices(
-    s: Session, settings: Settings, inc: Incident, steps: list[Step], reports: list[ReportLine], now: datetime
-) -> None:
+def _grade_notices(s: Session, settings: Settings, inc: Incident, sent: set[str], now: datetime) -> None:
     """Tell the current audience (and the duty chat) why the grade rose and which playbook started."""
     assert inc.id is not None
     for ev in s.exec(
         select(IncidentEvent).where(IncidentEvent.incident_id == inc.id, IncidentEvent.kind == "grade_raised")
     ).all():  # fmt: skip
         data = ev.data
+        key = f"incident:{inc.id}:grade:{data.get('to')}:{ev.id}"
+        if key in sent:
+            continue  # queued by an earlier cycle: no write at all
         books = select_playbooks(settings.playbooks, inc.kind, data.get("to"))
         title = books[0].title if books else "—"
         text = t("grade_raised", id=inc.id, from_grade=data.get("from") or t("grade_unknown"), to_grade=data.get("to"),
@@ -297,7 +298,7 @@ def _grade_notices(
         chats = settings.roster.chats_for_level(1, now) + settings.roster.chats_for_level(
             max(inc.escalation_level, 1), now
         )
-        queue(s, f"incident:{inc.id}:grade:{data.get('to')}:{ev.id}", chats, text, now, incident_id=inc.id)
+        queue(s, key, chats, text, now, incident_id=inc.id)
 
 
 def refresh_cards(
