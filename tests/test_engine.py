@@ -28,7 +28,9 @@ def steps_of(engine: Engine, iid: int) -> list[Step]:
 def log_of(engine: Engine, iid: int) -> list[IncidentEvent]:
     with Session(engine) as s:
         return list(
-            s.exec(select(IncidentEvent).where(IncidentEvent.incident_id == iid).order_by(col(IncidentEvent.id))).all()
+            s.exec(
+                select(IncidentEvent).where(IncidentEvent.incident_id == iid).order_by(col(IncidentEvent.id))
+            ).all()
         )
 
 
@@ -41,7 +43,9 @@ def test_offline_example_end_to_end(sqlite_engine: Engine) -> None:
     # The 淮南 explosion is one incident however many sites reposted it, and 重大 by its final toll.
     huainan = [i for i in events if "淮南" in i.title]
     assert len(huainan) == 1 and huainan[0].grade == "重大" and huainan[0].heat >= 3
-    assert {"opened", "report_added", "grade_raised"} <= {e.kind for e in log_of(sqlite_engine, huainan[0].id)}
+    assert {"opened", "report_added", "grade_raised"} <= {
+        e.kind for e in log_of(sqlite_engine, huainan[0].id)
+    }
     # The drill (演练) opened nothing; the unrelated policy item is not an obligation.
     assert not any("演练" in i.title for i in found)
     assert len(policies) == 2 and not any("数字乡村" in p.title for p in policies)
@@ -49,7 +53,11 @@ def test_offline_example_end_to_end(sqlite_engine: Engine) -> None:
     chem = next(p for p in policies if "危险化学品" in p.title)
     portal = next(s for s in steps_of(sqlite_engine, chem.id) if s.channel == "portal")
     assert portal.done_at is not None and portal.evidence_link and portal.evidence_link.startswith("http")
-    assert {s.channel for s in steps_of(sqlite_engine, chem.id) if s.done_at is None} == {"weibo", "wechat", "app"}
+    assert {s.channel for s in steps_of(sqlite_engine, chem.id) if s.done_at is None} == {
+        "weibo",
+        "wechat",
+        "app",
+    }
     # A second cycle at the same moment queues nothing new.
     before = len(svc.outbox())
     svc.step(NOW + timedelta(minutes=5))
@@ -69,7 +77,12 @@ def test_rising_toll_raises_grade_and_starts_major_playbook(
     assert inc.grade == "较大"
     assert {s.playbook for s in steps_of(sqlite_engine, inc.id)} == {"serious-incident"}
 
-    later = ("https://news.example/a2", "淮南潘集化工厂爆炸事故死亡人数升至12人", "截至目前,事故已造成12人遇难。", NOW)
+    later = (
+        "https://news.example/a2",
+        "淮南潘集化工厂爆炸事故死亡人数升至12人",
+        "截至目前,事故已造成12人遇难。",
+        NOW,
+    )
     feed_server.route("/news.xml", rss([first, later]))
     svc.step(NOW + timedelta(minutes=6))
     [inc] = incidents(sqlite_engine)
@@ -98,7 +111,12 @@ def test_earlier_report_moves_the_clock_of_open_steps(
     assert statement.due_at == t0 + timedelta(hours=5)
 
     # A site that had the story two hours earlier is found later: the five hours started then.
-    early = ("https://news.example/b0", "淮南市潘集区化工厂发生爆炸 已致12人死亡", "事故已造成12人死亡。", t0 - timedelta(hours=2))
+    early = (
+        "https://news.example/b0",
+        "淮南市潘集区化工厂发生爆炸 已致12人死亡",
+        "事故已造成12人死亡。",
+        t0 - timedelta(hours=2),
+    )
     feed_server.route("/news.xml", rss([early, late]))
     svc.step(NOW + timedelta(minutes=6))
     [inc] = incidents(sqlite_engine)
@@ -107,3 +125,31 @@ def test_earlier_report_moves_the_clock_of_open_steps(
     assert statement.due_at == t0 - timedelta(hours=2) + timedelta(hours=5)
     kinds = [e.kind for e in log_of(sqlite_engine, inc.id)]
     assert "clock_moved" in kinds and "retimed" in kinds
+
+
+def test_grouper_forgets_what_a_rolled_back_ingest_grouped(db_engine: Engine, tmp_path: Path) -> None:
+    from responder.engine.grouper import Grouper
+    from responder.engine.ingest import ingest
+    from responder.feeds.parse import FeedEntry
+    from responder.pipeline import analyse
+    from responder.runtime import load_settings
+
+    settings = load_settings(write_config(tmp_path, "  - name: 新闻\n    url: feeds/x.xml\n"))
+    grouper = Grouper(settings.feeds.grouping, settings.intake.region_words)
+    src = settings.feeds.sources[0]
+
+    def entry(n: int, title: str) -> FeedEntry:
+        return FeedEntry(f"https://n.example/{n}", f"https://n.example/{n}", title, "已造成3人死亡。", NOW)
+
+    first = entry(1, "淮南市潘集区一化工厂发生爆炸")
+    with Session(db_engine) as s:
+        ingest(s, grouper, [analyse(first, src, settings.intake, NOW)], NOW)
+        s.rollback()  # e.g. a later statement of the same fetch failed
+    grouper.reset()
+    for n, title in ((2, "淮南潘集化工厂爆炸致3人死亡"), (3, "淮南市潘集区一化工厂发生爆炸")):
+        with Session(db_engine) as s:
+            ingest(s, grouper, [analyse(entry(n, title), src, settings.intake, NOW)], NOW)
+            s.commit()
+    # Had the rolled-back incident stayed a candidate, report 3 (its twin) would have been
+    # steered to it and, finding no such row, opened a second incident for the same event.
+    assert len(incidents(db_engine)) == 1

@@ -105,7 +105,9 @@ def build_application(
     `.../bot` prefix is accepted. `clock` gives the business time (UTC), read once per update.
     """
     protect_token(token)  # before the Bot exists: PTB logs its URL, token included, as it builds
-    builder = ApplicationBuilder().token(token)
+    # Handlers keep no state between updates and run their database work in threads, so
+    # several updates may be handled at once (one slow /summary must not queue the rest).
+    builder = ApplicationBuilder().token(token).concurrent_updates(8)
     if base_url:
         builder = builder.base_url(_normalise_base(base_url, "", "/bot", "TELEGRAM_BASE_URL"))
     if base_file_url:

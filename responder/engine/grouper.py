@@ -23,14 +23,23 @@ class Grouper:
     """A `Clusterer` over event incidents, refreshed from the database by `sync`."""
 
     def __init__(self, grouping: Grouping, region_words: tuple[str, ...]):
-        self.clusterer = Clusterer(grouping, region_words)
+        self.grouping = grouping
         self.region_words = region_words
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything; the next sync reloads from the database.
+
+        Called when an ingest transaction rolls back: candidates it added or updated in
+        memory never reached the database and must not steer later reports.
+        """
+        self.clusterer = Clusterer(self.grouping, self.region_words)
         self._last_incident = 0
         self._last_report = 0
 
     def sync(self, session: Session, now: datetime) -> None:
         """Take in incidents and grouped reports written since the last sync (by anyone)."""
-        cutoff = now - self.clusterer.grouping.window
+        cutoff = now - self.grouping.window
         incidents = session.exec(
             select(Incident)
             .where(Incident.kind == "event", col(Incident.id) > self._last_incident)

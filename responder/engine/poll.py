@@ -113,6 +113,7 @@ async def poll_due(
         except Exception:
             # One feed's bad data must not stop the others; its claim expires and it is retried.
             log.exception("ingest of feed %s failed", src.name)
+            grouper.reset()  # what it grouped in memory was rolled back with the transaction
             stats.failed += 1
     return stats
 
