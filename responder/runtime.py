@@ -7,7 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .config import FeedsConfig, load_feeds
-from .configfile import ConfigError, Problem
+from .configfile import ConfigError, Problem, load_yaml
 from .pipeline import Intake
 from .playbook import Playbook, load_playbooks
 from .roster import Roster, load_roster
@@ -36,17 +36,32 @@ class Settings:
         return self.feeds.tz
 
 
+def _paths_anyway(config_path: Path) -> dict[str, str]:
+    """The playbooks/roster paths of a feeds.yaml that failed validation, if they can be read,
+    so that their own problems are reported against the right files."""
+    try:
+        data, _ = load_yaml(config_path)
+    except ConfigError:
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k in ("playbooks", "roster") if isinstance(v := data.get(k), str)}
+
+
 def load_settings(config_path: Path) -> Settings:
     """Load and validate all three; one ConfigError lists every problem of every file."""
     problems: list[Problem] = []
     feeds = playbooks = roster = None
+    paths = {"playbooks": "playbooks", "roster": "roster.yaml"}
     try:
         feeds = load_feeds(config_path)
+        paths = {"playbooks": feeds.playbooks, "roster": feeds.roster}
     except ConfigError as exc:
         problems.extend(exc.problems)
+        paths |= _paths_anyway(config_path)
     base = config_path.parent
-    playbook_dir = base / (feeds.playbooks if feeds else "playbooks")
-    roster_path = base / (feeds.roster if feeds else "roster.yaml")
+    playbook_dir = base / paths["playbooks"]
+    roster_path = base / paths["roster"]
     try:
         playbooks = load_playbooks(playbook_dir)
     except ConfigError as exc:

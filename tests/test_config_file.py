@@ -76,7 +76,9 @@ def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "2 sources" in out and "major-incident" in out
     good.write_text(GOOD.replace("event: [爆炸, 坍塌]", "event: []"), encoding="utf-8")
-    (tmp_path / "roster.yaml").write_text(ROSTER.replace("policy_office: -200", "policy_ofice: -200"), encoding="utf-8")
+    (tmp_path / "roster.yaml").write_text(
+        ROSTER.replace("policy_office: -200", "policy_ofice: -200"), encoding="utf-8"
+    )
     assert main(["check-config", "--config", str(good)]) == 2
     err = capsys.readouterr().err
     # Every file's problems at once: the scheme in feeds.yaml, the misspelt chat in roster.yaml,
@@ -84,3 +86,16 @@ def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "schemes[0]" in err and "feeds.yaml:10" in err
     assert "roster.yaml" in err and "chats.policy_ofice" in err
     assert "playbook directory not found" in err
+
+
+def test_a_broken_feeds_yaml_still_finds_its_playbooks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "roster.yaml").write_text(ROSTER, encoding="utf-8")
+    bad = write(
+        tmp_path, GOOD.replace("event: [爆炸, 坍塌]", "event: []") + f"playbooks: {ROOT / 'playbooks'}\n"
+    )
+    assert main(["check-config", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    # Only the real mistake: the playbooks and roster it names were found and are fine.
+    assert "schemes[0]" in err and "playbook" not in err and "roster" not in err
