@@ -97,7 +97,9 @@ class Service:
 
         async def poll() -> None:
             async with Fetcher(self.settings.feeds.polling) as f:
-                await poll_due(self.engine, self.settings, f, self.grouper, now, "test", item_keys=self.item_keys)
+                await poll_due(
+                    self.engine, self.settings, f, self.grouper, now, "test", item_keys=self.item_keys
+                )
 
         asyncio.run(poll())
         run_cycle(self.engine, self.settings, now)

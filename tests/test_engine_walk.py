@@ -30,8 +30,15 @@ def walk(engine: Engine, cfg: Path, restart_at: datetime | None) -> list[tuple[s
     return [(o.dedup_key.rsplit("@", 1)[0], o.chat_id) for o in svc.outbox()]
 
 
-def test_major_incident_walk_sends_each_message_once_in_order(tmp_path: Path, feed_server: FeedServer) -> None:
-    report = ("https://news.example/x1", "淮南市潘集区一化工厂爆炸事故已造成12人死亡", "事故已造成12人死亡。", T0)
+def test_major_incident_walk_sends_each_message_once_in_order(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    report = (
+        "https://news.example/x1",
+        "淮南市潘集区一化工厂爆炸事故已造成12人死亡",
+        "事故已造成12人死亡。",
+        T0,
+    )
     feed_server.route("/n.xml", rss([report]))
     cfg = write_config(tmp_path, f"  - name: 新闻\n    url: {feed_server.url('/n.xml')}\n")
 
@@ -64,6 +71,10 @@ def test_major_incident_walk_sends_each_message_once_in_order(tmp_path: Path, fe
     ]
     # Nobody acknowledged: the card climbed level by level, then the breach went to the top.
     esc = [k for k in keys if ":escalation:L" in k and k.endswith(":r0")]
-    assert esc[:3] == ["incident:1:escalation:L1:r0", "incident:1:escalation:L2:r0", "incident:1:escalation:L3:r0"]
+    assert esc[:3] == [
+        "incident:1:escalation:L1:r0",
+        "incident:1:escalation:L2:r0",
+        "incident:1:escalation:L3:r0",
+    ]
     assert keys.index("incident:1:statement::reminder:80pct") < keys.index("incident:1:statement::overdue")
     assert keys.index("incident:1:statement::overdue") < keys.index("incident:1:press_conference::overdue")

@@ -16,7 +16,10 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def test_scan_json_groups_grades_and_reports_errors(
-    tmp_path: Path, feed_server: FeedServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    feed_server: FeedServer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     t0 = NOW - timedelta(hours=2)
     a = [
@@ -25,14 +28,25 @@ def test_scan_json_groups_grades_and_reports_errors(
         ("https://a.example/3", "六安天气晴好", "无事", t0),
     ]
     b = [
-        ("https://b.example/9", "淮南潘集化工厂爆炸事故死亡人数升至12人", "事故已造成12人遇难。", t0 + timedelta(hours=1)),
-        ("https://a.example/1", "淮南市潘集区一化工厂发生爆炸", "已造成3人死亡。", t0),  # same URL, 2nd source
+        (
+            "https://b.example/9",
+            "淮南潘集化工厂爆炸事故死亡人数升至12人",
+            "事故已造成12人遇难。",
+            t0 + timedelta(hours=1),
+        ),
+        (
+            "https://a.example/1",
+            "淮南市潘集区一化工厂发生爆炸",
+            "已造成3人死亡。",
+            t0,
+        ),  # same URL, 2nd source
     ]
     feed_server.route("/a.xml", rss(a))
     feed_server.route("/b.xml", rss(b))
     feed_server.route("/broken.xml", b"<html>not a feed</html>", content_type="text/html")
     sources = "".join(
-        f"  - name: {n}\n    url: {feed_server.url(p)}\n" for n, p in (("甲", "/a.xml"), ("乙", "/b.xml"), ("坏", "/broken.xml"))
+        f"  - name: {n}\n    url: {feed_server.url(p)}\n"
+        for n, p in (("甲", "/a.xml"), ("乙", "/b.xml"), ("坏", "/broken.xml"))
     )
     cfg = write_config(tmp_path, sources)
     monkeypatch.chdir(tmp_path)
