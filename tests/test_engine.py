@@ -58,6 +58,8 @@ def test_offline_example_end_to_end(sqlite_engine: Engine) -> None:
         "wechat",
         "app",
     }
+    # Its card says what is owed, not an accident grade it cannot have.
+    assert any(f"【转载】上级政策转载 #{chem.id}" in o.text for o in svc.outbox())
     # A second cycle at the same moment queues nothing new.
     before = len(svc.outbox())
     svc.step(NOW + timedelta(minutes=5))

@@ -110,7 +110,9 @@ def card(
     assert inc.id is not None
     icon = "🚨" if inc.kind == "event" else "📄"
     lines = [header] if header else []
-    lines.append(t("card_head", icon=icon, grade=esc(inc.grade or t("grade_unknown")),
+    # A policy item has no accident grade: its tag says what is owed instead.
+    grade = esc(inc.grade or t("grade_unknown")) if inc.kind == "event" else t("grade_policy")
+    lines.append(t("card_head", icon=icon, grade=grade,
                    kind=t("kind_" + inc.kind), id=inc.id))  # fmt: skip
     lines.append(t("card_title", title=esc(inc.title)))
     if inc.kind == "event":
