@@ -238,7 +238,9 @@ async def test_views_answer_and_commands_are_registered(world: World) -> None:
         helped = await world.say(DUTY_OFFICER, DUTY, "/help")
         addressed = await world.say(DUTY_OFFICER, DUTY, f"/status@responder_test_bot {iid}")
         missing = await world.say(DUTY_OFFICER, DUTY, "/status 99")
-        summary = await world.say(POLICY_OFFICE, POLICY, "/summary 2026-W47")
+        await world.say(POLICY_OFFICE, POLICY, "/summary 2026-W47")
+        await until(lambda: world.botapi.messages(POLICY)[-1].photo is None)
+        chart, summary = world.botapi.messages(POLICY)[-2:]
         bad_week = await world.say(POLICY_OFFICE, POLICY, "/summary 2026-W99")
     assert "未结事件 1 起" in listed.text and "公开事故情况 截止 16:30,剩余 28分" in listed.text
     assert "当前值班员:值班员甲,值班至 11-23 09:00" in oncall.text and "政策法规处:法规处长" in oncall.text
@@ -249,6 +251,7 @@ async def test_views_answer_and_commands_are_registered(world: World) -> None:
     assert addressed.text == status.text
     assert "没有编号为 #99 的事件" in missing.text
     assert "2026-W47" in summary.text
+    assert chart.photo is not None and chart.photo.startswith(b"\x89PNG") and "2026-W47" in chart.text
     assert bad_week.text.startswith("用法:/summary")
     [registered] = world.botapi.commands.values()
     assert [c["command"] for c in registered] == [name for name, _ in COMMANDS]

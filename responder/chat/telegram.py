@@ -475,17 +475,20 @@ class _Handlers:
             week = parse_week(context.args or [])
         except UsageError as exc:
             return await self.reply(update, str(exc))
-        try:
-            from ..reports.render import render_weekly_text
-            from ..reports.weekly import IsoWeek, compute_weekly
-        except ImportError:
-            return await self.reply(update, t("tg_summary_unavailable"))
+        from ..reports.chart import render_chart
+        from ..reports.render import render_weekly_text
+        from ..reports.weekly import IsoWeek, compute_weekly
+
         tz = self.settings.tz
         try:
             wk = IsoWeek.parse(week) if week else IsoWeek.containing(now, tz).shift(-1)
         except ValueError:
             return await self.reply(update, t("tg_usage_summary"))
         summary = await asyncio.to_thread(compute_weekly, self.engine, wk, tz, now=now)
+        chart = await asyncio.to_thread(render_chart, summary)
+        message = update.effective_message
+        if message is not None:  # the chart first, as in the Monday post, then the figures
+            await message.reply_photo(chart, caption=t("summary_chart_title", week=wk.label))
         await self.reply(update, render_weekly_text(summary), html=False)
 
     async def cmd_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
