@@ -26,6 +26,17 @@ __all__ = [
 ]
 
 
+# Named constraints from the first release on, so that a later migration can drop or
+# alter one by a name that is the same on SQLite and PostgreSQL.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+
 def utcnow() -> datetime:
     """The wall clock, in UTC. Only the cycle's entry points call this; all else takes `now`."""
     return datetime.now(UTC)

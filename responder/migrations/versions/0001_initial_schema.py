@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none, the first revision)
-Create Date: 2026-11-21 23:06:35.277076
+Create Date: 2026-11-22 01:01:29.414683
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("started_at", UTCDateTime(), nullable=False),
         sa.Column("ended_at", UTCDateTime(), nullable=True),
         sa.Column("error", sa.String(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_outage")),
     )
     with op.batch_alter_table("feed_outage", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_feed_outage_source"), ["source"], unique=False)
@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.Column("claimed_by", sa.String(), nullable=True),
         sa.Column("claimed_until", UTCDateTime(), nullable=True),
         sa.Column("polls", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("source"),
+        sa.PrimaryKeyConstraint("source", name=op.f("pk_feed_state")),
     )
     with op.batch_alter_table("feed_state", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_feed_state_next_poll_at"), ["next_poll_at"], unique=False)
@@ -81,7 +81,7 @@ def upgrade() -> None:
         sa.Column("dismissed_reason", sa.String(), nullable=True),
         sa.Column("escalation_level", sa.Integer(), nullable=False),
         sa.Column("escalated_at", UTCDateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incident")),
     )
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_incident_detected_at"), ["detected_at"], unique=False)
@@ -93,7 +93,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(), nullable=False),
         sa.Column("holder", sa.String(), nullable=False),
         sa.Column("expires_at", UTCDateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("name"),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_lease")),
     )
     op.create_table(
         "outbox",
@@ -114,8 +114,8 @@ def upgrade() -> None:
         sa.Column("sent_at", UTCDateTime(), nullable=True),
         sa.Column("message_id", sa.BigInteger(), nullable=True),
         sa.Column("last_error", sa.String(), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("dedup_key"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
+        sa.UniqueConstraint("dedup_key", name=op.f("uq_outbox_dedup_key")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_created_at"), ["created_at"], unique=False)
@@ -135,10 +135,9 @@ def upgrade() -> None:
         sa.Column("chat_id", sa.BigInteger(), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["incident_id"],
-            ["incident.id"],
+            ["incident_id"], ["incident.id"], name=op.f("fk_incident_event_incident_id_incident")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_event")),
     )
     with op.batch_alter_table("incident_event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_incident_event_at"), ["at"], unique=False)
@@ -168,12 +167,11 @@ def upgrade() -> None:
         sa.Column("fingerprint", sa.BigInteger(), nullable=True),
         sa.Column("incident_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["incident_id"],
-            ["incident.id"],
+            ["incident_id"], ["incident.id"], name=op.f("fk_report_incident_id_incident")
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("identity"),
-        sa.UniqueConstraint("link_key"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_report")),
+        sa.UniqueConstraint("identity", name=op.f("uq_report_identity")),
+        sa.UniqueConstraint("link_key", name=op.f("uq_report_link_key")),
     )
     with op.batch_alter_table("report", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_report_fetched_at"), ["fetched_at"], unique=False)
@@ -196,12 +194,16 @@ def upgrade() -> None:
         sa.Column("done_by", sa.String(), nullable=True),
         sa.Column("evidence_link", sa.String(), nullable=True),
         sa.Column("breached_at", UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["incident_id"],
-            ["incident.id"],
+        sa.ForeignKeyConstraint(["incident_id"], ["incident.id"], name=op.f("fk_step_incident_id_incident")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_step")),
+        sa.UniqueConstraint(
+            "incident_id",
+            "playbook",
+            "key",
+            "channel",
+            "seq",
+            name=op.f("uq_step_incident_id_playbook_key_channel_seq"),
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("incident_id", "playbook", "key", "channel", "seq"),
     )
     with op.batch_alter_table("step", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_step_due_at"), ["due_at"], unique=False)
