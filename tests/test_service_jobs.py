@@ -1,11 +1,13 @@
-"""The weekly summary posts itself on Monday: text and chart to the policy office and the head, once."""
+"""Service jobs on a fixed clock: the Monday summary (text and chart, once) and the stuck-outbox warning."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from enginekit import write_config
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -37,3 +39,27 @@ def test_weekly_job_queues_last_weeks_summary_once(sqlite_engine: Engine, tmp_pa
     assert photo.photo is not None and photo.photo.startswith(b"\x89PNG")
     text = next(r for r in rows if r.kind == "message").text
     assert "2026-W47" in text  # last complete week, not the one that just began
+
+
+def test_a_stuck_outbox_is_logged(
+    sqlite_engine: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from responder.db import session_scope
+    from responder.engine.outbox import queue
+
+    settings = load_settings(write_config(tmp_path, "  - name: 新闻\n    url: feeds/none.xml\n"))
+    now = MONDAY_0900
+    with session_scope(sqlite_engine) as s:
+        queue(s, "probe", [-100], "backing off", now - timedelta(minutes=10))
+        row = s.exec(select(Outbox)).one()
+        row.next_attempt_at = now + timedelta(minutes=5)  # Telegram has been failing: waiting to retry
+        s.add(row)
+    svc = Service(settings, sqlite_engine, ConsoleSender(), clock=lambda: now)
+
+    async def cycle() -> None:
+        await svc.cycle_job()
+        await svc.fetcher.aclose()
+
+    with caplog.at_level(logging.WARNING, logger="responder.service"):
+        asyncio.run(cycle())
+    assert any("1 条消息未发出" in r.getMessage() for r in caplog.records)
