@@ -11,7 +11,7 @@ What runs:
   1–99 minutes ago, so the cycle decides all 50 every second and steps, reminders,
   overdue marks and escalations fall due during the run (their first cards and notices
   are delivered before the run starts: see `preseed`);
-- a Bot API emulator (tests/botapi.py) in this process; 20 chat commands a second
+- a Bot API emulator (tests/kit/botapi.py) in this process; 20 chat commands a second
   (/status and /list in turn, from the admin in the admin chat) injected once the service
   polls for updates;
 - PROBES new reports put on random feeds at random moments; each opens an incident whose
@@ -46,10 +46,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from botapi import TOKEN  # noqa: E402
-from enginekit import Service, rss  # noqa: E402
-from feedserver import FeedServer  # noqa: E402
-from servicekit import (  # noqa: E402
+from kit.botapi import TOKEN  # noqa: E402
+from kit.enginekit import Service, rss  # noqa: E402
+from kit.feedserver import FeedServer  # noqa: E402
+from kit.servicekit import (  # noqa: E402
     ADMIN,
     DUTY,
     ControlledBotApi,

@@ -3,7 +3,7 @@
 Run: .venv/bin/python bench/bench_polling.py          (then the parsing bench too)
      .venv/bin/python bench/bench_polling.py --polling-only
 
-The server (tests/feedserver.py) runs in a child process, so the CPU seconds
+The server (tests/kit/feedserver.py) runs in a child process, so the CPU seconds
 printed (time.process_time) are the client's alone. Each feed is a distinct
 50-item Chinese feed (~60 KiB) with an ETag. Rounds:
 
@@ -32,7 +32,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import bench_parsing  # noqa: E402
 from bench_parsing import ITEMS, make_feed  # noqa: E402
-from feedserver import Route, start_in_subprocess  # noqa: E402
+from kit.feedserver import Route, start_in_subprocess  # noqa: E402
 
 from responder.config import Polling  # noqa: E402
 from responder.feeds import Fetcher, FetchResult, Validators, parse_feed  # noqa: E402

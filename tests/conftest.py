@@ -1,10 +1,10 @@
 """Shared fixtures. Database tests take `db_url` / `db_engine` to run on SQLite and PostgreSQL.
 
 - `db_url`: URL of a new, empty database; parametrized "sqlite" (a file under tmp_path)
-  and "postgresql" (a database on the session's server from tests/pg.py).
+  and "postgresql" (a database on the session's server from tests/kit/pg.py).
 - `db_engine`: an engine on `db_url`, migrated to head.
 - `sqlite_url` / `sqlite_engine`: the same for SQLite alone (engine migrated to head).
-- `pg_server` / `pg_url`: see tests/pg.py.
+- `pg_server` / `pg_url`: see tests/kit/pg.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from responder.db import make_engine
 from responder.migrate import upgrade
 
-pytest_plugins = ["pg", "feedserver"]
+pytest_plugins = ["kit.pg", "kit.feedserver"]
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """What people do to incidents (acknowledge, complete, dismiss, close), on a real SQLite file.
 
 Incidents are created by the engine itself: a feed served on 127.0.0.1, polled and
-cycled at a fixed `now` (tests/enginekit.py), then acted on as the roster's people.
+cycled at a fixed `now` (tests/kit/enginekit.py), then acted on as the roster's people.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from enginekit import Service, rss, write_config
-from feedserver import FeedServer
+from kit.enginekit import Service, rss, write_config
+from kit.feedserver import FeedServer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 

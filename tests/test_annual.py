@@ -6,7 +6,7 @@ import csv
 import io
 
 import pytest
-from report_history import NOW, L, build, fill
+from kit.report_history import NOW, L, build, fill
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 

@@ -12,7 +12,7 @@ import struct
 import zlib
 
 import pytest
-from botapi import TOKEN, BotApiEmulator, botapi_fixture, parse_html  # noqa: F401
+from kit.botapi import TOKEN, BotApiEmulator, botapi_fixture, parse_html  # noqa: F401
 from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest

@@ -8,9 +8,9 @@ import warnings
 from pathlib import Path
 
 import pytest
+from kit.report_history import NOW, build
 from matplotlib import font_manager
 from PIL import Image
-from report_history import NOW, build
 from sqlalchemy.engine import Engine
 
 from responder.reports.chart import CHART_WIDTH_PX, CJK_FAMILY, chart_size, render_chart

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from botapi import parse_html, utf16_len
+from kit.botapi import parse_html, utf16_len
 
 from responder.chat.html import (
     attr,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from enginekit import ROOT, ROSTER
+from kit.enginekit import ROOT, ROSTER
 
 from responder.cli import main
 from responder.config import load_feeds

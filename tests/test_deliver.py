@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from botapi import TOKEN, BotApiEmulator, botapi_fixture  # noqa: F401
+from kit.botapi import TOKEN, BotApiEmulator, botapi_fixture  # noqa: F401
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from enginekit import ROOT, Service, rss, write_config
-from feedserver import FeedServer
+from kit.enginekit import ROOT, Service, rss, write_config
+from kit.feedserver import FeedServer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from enginekit import Service, rss, write_config
-from feedserver import FeedServer
+from kit.enginekit import Service, rss, write_config
+from kit.feedserver import FeedServer
 from sqlalchemy.engine import Engine
 
 from responder.db import make_engine

@@ -20,10 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from botapi import TOKEN
-from enginekit import rss
-from feedserver import FeedServer
-from servicekit import (
+from kit.botapi import TOKEN
+from kit.enginekit import rss
+from kit.feedserver import FeedServer
+from kit.servicekit import (
     ADMIN,
     DUTY,
     ROOT,

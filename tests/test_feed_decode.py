@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from feedserver import DATA, FeedServer
+from kit.feedserver import DATA, FeedServer
 
 from responder.config import Polling
 from responder.feeds import FeedParseError, Fetcher, Validators, decode_feed, parse_feed

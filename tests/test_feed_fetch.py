@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from feedserver import DATA, FeedServer
+from kit.feedserver import DATA, FeedServer
 
 from responder.config import Polling
 from responder.feeds import (

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from enginekit import Service, write_config
-from feedserver import FeedServer
+from kit.enginekit import Service, write_config
+from kit.feedserver import FeedServer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 

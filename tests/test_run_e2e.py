@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from botapi import TOKEN, BotApiEmulator, botapi_fixture  # noqa: F401
-from enginekit import ROOT, rss, write_config
-from feedserver import FeedServer
+from kit.botapi import TOKEN, BotApiEmulator, botapi_fixture  # noqa: F401
+from kit.enginekit import ROOT, rss, write_config
+from kit.feedserver import FeedServer
 from sqlmodel import Session, select
 
 from responder.db import make_engine

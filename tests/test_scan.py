@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from enginekit import rss, write_config
-from feedserver import FeedServer
+from kit.enginekit import rss, write_config
+from kit.feedserver import FeedServer
 
 from responder.cli import main
 

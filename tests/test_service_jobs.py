@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from enginekit import write_config
+from kit.enginekit import write_config
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 

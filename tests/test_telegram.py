@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from botapi import TOKEN, BotApiEmulator, SentMessage, botapi_fixture  # noqa: F401
-from enginekit import Service, rss, write_config
-from feedserver import FeedServer
+from kit.botapi import TOKEN, BotApiEmulator, SentMessage, botapi_fixture  # noqa: F401
+from kit.enginekit import Service, rss, write_config
+from kit.feedserver import FeedServer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from telegram.ext import Application

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from report_history import NOW, SH, L, build, fill
+from kit.report_history import NOW, SH, L, build, fill
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 

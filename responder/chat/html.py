@@ -9,7 +9,7 @@ How length is counted: the Bot API allows "1-4096 characters after entities pars
 i.e. tags do not count and `&amp;` counts as one character. Telegram measures entity
 offsets in UTF-16 code units and does not document which unit the limit uses, so we
 count UTF-16 code units: never fewer than code points, so a text cut to 4096 units
-passes whichever way the server counts. The test emulator (tests/botapi.py) enforces
+passes whichever way the server counts. The test emulator (tests/kit/botapi.py) enforces
 the same rule, so a truncation that counted code points would be caught there.
 """
 

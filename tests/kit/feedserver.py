@@ -40,7 +40,7 @@ __all__ = [
     "start_in_subprocess",
 ]
 
-DATA = Path(__file__).parent / "data" / "feeds"
+DATA = Path(__file__).resolve().parents[1] / "data" / "feeds"
 
 
 @dataclass

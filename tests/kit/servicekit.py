@@ -23,12 +23,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from botapi import BAD_GATEWAY_HTML, BotApiEmulator, Fault
-from enginekit import ROOT
-from enginekit import ROSTER as ENGINE_ROSTER
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from kit.botapi import BAD_GATEWAY_HTML, BotApiEmulator, Fault
+from kit.enginekit import ROOT
+from kit.enginekit import ROSTER as ENGINE_ROSTER
 from responder.models import Outbox
 
 __all__ = [

@@ -19,7 +19,7 @@ from responder.feeds.fetch import Fetcher
 from responder.models import Outbox
 from responder.runtime import Settings, load_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 ROSTER = """\
 timezone: Asia/Shanghai
