@@ -1,4 +1,4 @@
-"""Command line: run, scan, check-config, migrate, status, summary, report."""
+"""Command line: run, scan, check-config, migrate, status, summary, report, web."""
 
 from __future__ import annotations
 
@@ -104,7 +104,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     log.info("database %s", redact_url(url))
     service = Service(st, engine, sender, application=application, cycle_every=args.cycle_seconds)
-    asyncio.run(service.run())
+    from .web.server import ConsoleServer, run_with_console
+
+    # The web console runs in the same loop; in console mode (no bot) it prints sign-in links.
+    console = ConsoleServer(st, engine, console_mode=application is None) if st.feeds.web.enabled else None
+    asyncio.run(run_with_console(service, console))
     return 0
 
 
@@ -170,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .reports.commands import add_commands as add_report_commands
 
     add_report_commands(sub)  # summary, report annual
+    from .web.commands import add_commands as add_web_commands
+
+    add_web_commands(sub)  # web passwd, web login
     return p
 
 

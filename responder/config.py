@@ -30,6 +30,7 @@ __all__ = [
     "Scheme",
     "Source",
     "TimeZoneName",
+    "WebConsole",
     "check_timezone",
     "load_feeds",
 ]
@@ -156,6 +157,41 @@ class Grouping(Strict):
     max_age: Duration = timedelta(days=7)
 
 
+class WebConsole(Strict):
+    """The web console (`responder/web/`): where it listens and how sign-in behaves."""
+
+    enabled: bool = True
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests), printed at start
+    # The address people reach, e.g. https://yq.example.gov.cn/console behind a reverse proxy;
+    # links in chat messages and sign-in links start with it. Default http://host:port.
+    public_url: str | None = None
+    login_link_ttl: Duration = timedelta(minutes=15)
+    session_ttl: Duration = timedelta(hours=12)
+    login_attempts: int = Field(default=5, ge=1, le=100)  # failed sign-ins per name or address ...
+    login_window: Duration = timedelta(minutes=15)  # ... within this window, then refused until it passes
+    trusted_proxies: list[str] = Field(default_factory=list)  # whose X-Forwarded-For/-Proto to believe
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("public_url is the address people open, e.g. https://yq.example.gov.cn/console")
+        if parts.query or parts.fragment:
+            raise ValueError("public_url takes no ?query or #fragment")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _durations(self) -> WebConsole:
+        for name in ("login_link_ttl", "session_ttl", "login_window"):
+            if getattr(self, name) <= timedelta(0):
+                raise ValueError(f"{name} must be longer than 0s")
+        return self
+
+
 class FeedsConfig(Strict):
     """The whole of `feeds.yaml`."""
 
@@ -166,6 +202,7 @@ class FeedsConfig(Strict):
     roster: str = "roster.yaml"
     polling: Polling = Polling()
     grouping: Grouping = Grouping()
+    web: WebConsole = WebConsole()
     sources: list[Source] = Field(default_factory=list)
     schemes: list[Scheme] = Field(default_factory=list)
 

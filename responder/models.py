@@ -22,6 +22,11 @@ __all__ = [
     "Report",
     "Step",
     "UTCDateTime",
+    "WebKey",
+    "WebLoginAttempt",
+    "WebLoginToken",
+    "WebPassword",
+    "WebSession",
     "utcnow",
 ]
 
@@ -241,3 +246,66 @@ class FeedOutage(SQLModel, table=True):
     started_at: datetime | None = _ts(nullable=False, index=True)
     ended_at: datetime | None = _ts()
     error: str | None = None
+
+
+# --- the web console (responder/web/): sign-in and sessions, shared by every instance ---
+
+
+class WebPassword(SQLModel, table=True):
+    """A roster person's console password, as an argon2id hash (`python main.py web passwd NAME`)."""
+
+    __tablename__ = "web_password"
+
+    person: str = Field(primary_key=True)  # the roster name
+    hash: str
+    set_at: datetime | None = _ts(nullable=False)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser. The cookie holds the token; only its SHA-256 is stored here."""
+
+    __tablename__ = "web_session"
+
+    id: str = Field(primary_key=True)  # sha256 hex of the cookie's token
+    person: str = Field(index=True)
+    csrf: str  # the token every form of this session carries
+    created_at: datetime | None = _ts(nullable=False)
+    expires_at: datetime | None = _ts(nullable=False, index=True)
+    address: str | None = None  # client address at sign-in
+    method: str = "password"  # password or link
+
+
+class WebLoginToken(SQLModel, table=True):
+    """A one-time sign-in link: valid until `expires_at`, spent at `used_at`."""
+
+    __tablename__ = "web_login_token"
+
+    id: str = Field(primary_key=True)  # sha256 hex of the link's token
+    person: str
+    created_at: datetime | None = _ts(nullable=False)
+    expires_at: datetime | None = _ts(nullable=False, index=True)
+    used_at: datetime | None = _ts()
+    used_from: str | None = None
+
+
+class WebLoginAttempt(SQLModel, table=True):
+    """Every sign-in attempt, for the rate limit (failures per name and per address) and for audit."""
+
+    __tablename__ = "web_login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime | None = _ts(nullable=False, index=True)
+    person: str = Field(index=True)  # the name typed (may be no roster name at all)
+    address: str = Field(index=True)
+    ok: bool = False
+    method: str = "password"
+
+
+class WebKey(SQLModel, table=True):
+    """The cookie-signing key when RESPONDER_WEB_SECRET is not set: made once, shared by all instances."""
+
+    __tablename__ = "web_key"
+
+    name: str = Field(primary_key=True)
+    value: str  # hex
+    created_at: datetime | None = _ts(nullable=False)

@@ -70,11 +70,21 @@ def can(roles: Iterable[str], action: str) -> bool:
 
 @dataclass(frozen=True)
 class Actor:
-    """The person acting: Telegram user id, the name recorded in the log, their roster roles."""
+    """The person acting: Telegram user id, the name recorded in the log, their roster roles.
+
+    `source` and `address` say where an action came from when it was not a chat (the web
+    console: "web" and the client address); they are logged with every event it writes.
+    """
 
     id: int
     name: str
     roles: frozenset[str] = field(default_factory=frozenset)
+    source: str | None = None
+    address: str | None = None
+
+    def origin(self) -> dict[str, str]:
+        """The `source`/`address` fields to log, only those that are set (chat actions log none)."""
+        return {k: v for k, v in (("source", self.source), ("address", self.address)) if v is not None}
 
     @classmethod
     def from_roster(cls, roster: Roster, user_id: int, fallback_name: str = "") -> Actor:
@@ -220,7 +230,7 @@ def _ack_row(
     inc.status, inc.acked_at, inc.acked_by = "acknowledged", now, actor.name
     session.add(inc)
     return log_event(session, inc.id, "acknowledged", now, actor_id=actor.id, actor_name=actor.name,
-                     chat_id=chat_id, level=inc.escalation_level, **extra)  # fmt: skip
+                     chat_id=chat_id, level=inc.escalation_level, **extra, **actor.origin())  # fmt: skip
 
 
 # --------------------------------------------------------------------------- actions
@@ -302,6 +312,7 @@ def complete_step(
         _ack_row(session, inc, actor, chat_id, now, implicit=True)
     ev = mark_done(session, inc, st, now, actor.name, evidence_link or None, now,
                    actor_id=actor.id, chat_id=chat_id)  # fmt: skip
+    ev.data = {**ev.data, **actor.origin()}  # not flushed yet: written in the same INSERT
     assert st.due_at is not None
     late = now > st.due_at
     suffix = t("step_done_late_suffix", over=fmt_left(now - st.due_at)) if late else ""
@@ -323,7 +334,7 @@ def dismiss(
     inc.status, inc.dismissed_reason, inc.closed_by, inc.closed_at = "dismissed", reason, actor.name, now
     session.add(inc)
     ev = log_event(session, incident_id, "dismissed", now, actor_id=actor.id, actor_name=actor.name,
-                   chat_id=chat_id, reason=reason, level=inc.escalation_level)  # fmt: skip
+                   chat_id=chat_id, reason=reason, level=inc.escalation_level, **actor.origin())  # fmt: skip
     text = t("incident_dismissed", id=incident_id, who=esc(actor.name), reason=esc(reason))
     _announce(session, settings, inc, ev, text, now, chat_id, reply_in_chat)
     return ActionResult(incident_id, "dismiss", True, text, event_id=ev.id)
@@ -341,7 +352,8 @@ def close(
     inc.status, inc.closed_by, inc.closed_at = "closed", actor.name, now
     session.add(inc)
     ev = log_event(session, incident_id, "closed", now, actor_id=actor.id, actor_name=actor.name,
-                   chat_id=chat_id, open_steps=outstanding, level=inc.escalation_level)  # fmt: skip
+                   chat_id=chat_id, open_steps=outstanding, level=inc.escalation_level,
+                   **actor.origin())  # fmt: skip
     text = t("incident_closed", id=incident_id, who=esc(actor.name))
     if outstanding:
         text += "\n" + t("act_closed_open_steps", steps=esc("、".join(outstanding)))

@@ -1,0 +1,18 @@
+"""The web console: board, incident pages with actions, ledger (台账) and reports, behind sign-in.
+
+`incident_url` and `issue_login_link` are what other parts call (a send-only chat channel's
+link to the page where people act; the Telegram `/login` command).
+"""
+
+from __future__ import annotations
+
+from .links import incident_url
+
+__all__ = ["incident_url", "issue_login_link"]
+
+
+def issue_login_link(*args, **kwargs):  # type: ignore[no-untyped-def]
+    """See `responder.web.auth.issue_login_link` (imported lazily: argon2 is not needed to link)."""
+    from .auth import issue_login_link as issue
+
+    return issue(*args, **kwargs)
