@@ -22,6 +22,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -183,7 +184,7 @@ def check_password(
     with session_scope(engine) as s:
         until = _limited(s, settings, name, address, now)
         if until is not None:
-            return _refuse(s, name, address, now, "web_login_limited", until)
+            _refuse(s, name, address, now, "web_login_limited", until)
         person = _person(settings.roster, name)
         row = s.get(WebPassword, name) if person is not None else None
         try:
@@ -201,7 +202,7 @@ def check_password(
         return person
 
 
-def _refuse(s: Session, name: str, address: str, now: datetime, reason: str, until: datetime) -> Person:
+def _refuse(s: Session, name: str, address: str, now: datetime, reason: str, until: datetime) -> NoReturn:
     _record(s, name, address, False, "password", now)
     s.commit()
     raise LoginRefused(reason, until)
