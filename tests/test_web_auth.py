@@ -173,3 +173,17 @@ def test_links_follow_public_url() -> None:
     behind = WebConsole(public_url="https://yq.example.gov.cn/console/")
     assert incident_url(behind, 12) == "https://yq.example.gov.cn/console/incidents/12"
     assert path_prefix(behind) == "/console"
+
+
+def test_guessing_links_locks_the_address_not_everyone(db_engine: Engine, settings: Settings) -> None:
+    # login_attempts 3: an address may fail 12 times (4x, an office behind one NAT) within the window.
+    for i in range(12):
+        with pytest.raises(LoginRefused) as guess:
+            redeem_login_token(db_engine, settings, f"guess-{i}", "203.0.113.9", NOW)
+        assert guess.value.reason == "web_link_invalid"
+    real = _token(issue_login_link(db_engine, settings, "局长", NOW))
+    with pytest.raises(LoginRefused) as limited:
+        redeem_login_token(db_engine, settings, real, "203.0.113.9", NOW)
+    assert limited.value.reason == "web_login_limited"
+    # The link itself is not spent by the refusal, and works from another address.
+    assert redeem_login_token(db_engine, settings, real, "198.51.100.4", NOW).name == "局长"

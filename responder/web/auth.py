@@ -157,14 +157,17 @@ def _failures(s: Session, column: sa.ColumnElement[str], value: str, since: date
     return [r for r in rows if r is not None]
 
 
-def _limited(s: Session, settings: Settings, name: str, address: str, now: datetime) -> datetime | None:
-    """When the name or the address is over its failure limit: the time the limit lifts."""
+def _limited(
+    s: Session, settings: Settings, name: str | None, address: str, now: datetime
+) -> datetime | None:
+    """When the name (None: links, which name nobody) or the address is over its failure limit:
+    the time the limit lifts."""
     web = settings.feeds.web
     since = now - web.login_window
-    for column, value, limit in (
-        (col(WebLoginAttempt.person), name, web.login_attempts),
-        (col(WebLoginAttempt.address), address, web.login_attempts * ADDRESS_FACTOR),
-    ):
+    checks = [(col(WebLoginAttempt.address), address, web.login_attempts * ADDRESS_FACTOR)]
+    if name is not None:
+        checks.insert(0, (col(WebLoginAttempt.person), name, web.login_attempts))
+    for column, value, limit in checks:
         failed = _failures(s, column, value, since)
         if len(failed) >= limit:
             return failed[len(failed) - limit] + web.login_window
@@ -241,7 +244,8 @@ def redeem_login_token(engine: Engine, settings: Settings, token: str, address: 
     """Spend the link: the person it was made for, once; LoginRefused if unknown, spent or expired."""
     digest = _digest(token)
     with session_scope(engine) as s:
-        until = _limited(s, settings, "", address, now)
+        # Per address only: counting bad links under one name would let anyone lock out every link.
+        until = _limited(s, settings, None, address, now)
         if until is not None:
             _record(s, "", address, False, "link", now)
             s.commit()

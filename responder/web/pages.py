@@ -47,7 +47,7 @@ async def incident(request: Request) -> Response:
     incident_id = request.path_params["id"]
     record = await console.db(load_incident, console.engine, console.settings.roster, console.tz, incident_id)
     if record is None:
-        raise HTTPException(404, t("act_unknown_incident", id=incident_id))
+        raise HTTPException(404, t("web_no_incident", id=incident_id))
     live = record.incident.status in ("open", "acknowledged")
     open_steps = [s for s in record.steps if s.done_at is None]
     return await console.page(request, "incident.html", {"r": record, "live": live, "open_steps": open_steps})
@@ -107,8 +107,8 @@ async def act(request: Request) -> Response:
         result = await console.db(_run, console, do)
     except NotPermitted as exc:
         raise HTTPException(403, strip_tags(exc.message)) from None
-    except UnknownIncident as exc:
-        raise HTTPException(404, strip_tags(exc.message)) from None
+    except UnknownIncident:
+        raise HTTPException(404, t("web_no_incident", id=incident_id)) from None
     except ActionError as exc:
         raise HTTPException(409, strip_tags(exc.message)) from None
     return console.redirect(f"/incidents/{incident_id}", flash=strip_tags(result.message))

@@ -81,7 +81,8 @@ class ConsoleServer:
             return False
         self.console.port = sock.getsockname()[1]
         config = uvicorn.Config(
-            build_app(self.console), log_level="warning", access_log=False, lifespan="off",
+            # log_config=None: uvicorn leaves logging alone; its records reach our handlers.
+            build_app(self.console), log_config=None, log_level="warning", access_log=False, lifespan="off",
             proxy_headers=bool(web.trusted_proxies), forwarded_allow_ips=list(web.trusted_proxies) or None,
             server_header=False, timeout_graceful_shutdown=5,
         )  # fmt: skip
