@@ -187,3 +187,14 @@ def test_guessing_links_locks_the_address_not_everyone(db_engine: Engine, settin
     assert limited.value.reason == "web_login_limited"
     # The link itself is not spent by the refusal, and works from another address.
     assert redeem_login_token(db_engine, settings, real, "198.51.100.4", NOW).name == "局长"
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("/ledger?start=2026-11-01", "/ledger?start=2026-11-01"), ("//evil.example", "/"), ("/\t/evil.example", "/"),
+     ("https://evil.example/", "/"), ("/\\evil.example", "/"), (None, "/")],
+)  # fmt: skip
+def test_sign_in_returns_only_to_a_page_of_the_console(given: str | None, kept: str) -> None:
+    from responder.web.signin import _safe_next
+
+    assert _safe_next(given) == kept

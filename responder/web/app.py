@@ -82,6 +82,7 @@ class Console:
 
     @property
     def tz(self) -> Any:
+        """The zone times are shown in (feeds.yaml `timezone`)."""
         return self.settings.tz
 
     def link(self, path: str) -> str:
@@ -89,9 +90,11 @@ class Console:
         return self.prefix + path
 
     def fmt_dt(self, at: datetime | None) -> str:
+        """Template filter `dt`: full local date and time."""
         return present.fmt_dt(at, self.tz)
 
     def fmt_short(self, at: datetime | None) -> str:
+        """Template filter `short`: local time, with the date only when it is not today."""
         return fmt_time(at, self.tz, self.clock())
 
     async def signer(self) -> Signer:

@@ -43,15 +43,18 @@ class BoardIncident:
 
     @property
     def open_steps(self) -> list[Step]:
+        """The steps not done yet."""
         return [s for s in self.steps if s.done_at is None]
 
     @property
     def next_due(self) -> datetime | None:
+        """The nearest hard deadline of an open step, if any."""
         dues = [s.due_at for s in self.open_steps if s.due_at is not None]
         return min(dues) if dues else None
 
     @property
     def overdue(self) -> bool:
+        """Has an open step passed its deadline?"""
         nxt = self.next_due
         return nxt is not None and nxt <= self.now
 
@@ -75,6 +78,7 @@ class Board:
 
     @property
     def overdue_count(self) -> int:
+        """Live incidents with an open step past its deadline."""
         return sum(1 for b in self.events + self.policies if b.overdue)
 
 

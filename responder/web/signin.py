@@ -40,6 +40,8 @@ def _safe_next(target: str | None) -> str:
     """Only a path of this console (never another site: no scheme, no //host)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
+    if any(ord(c) < 33 or c == "\x7f" for c in target):  # browsers drop tabs and newlines: "/\t/x" is "//x"
+        return "/"
     return target
 
 
