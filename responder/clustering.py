@@ -17,7 +17,7 @@ what both reports say and joins the best live candidate that reaches
 | same day of occurrence read from the text / and time of day within 2 h | 2 / +1 |
 | same accident type family (爆炸, 燃爆, 爆鸣 and 起火 are one family) | 1 |
 | same death toll | 1 |
-| word similarity (segmented words, cosine) ≥ 0.5 / 0.3 / 0.2 | 3 / 2 / 1 |
+| word similarity (segmented words: cosine ≥ 0.5 / 0.3 / 0.2, or 6 / 4 / 3 words in common) | 3 / 2 / 1 |
 
 Contradictions veto: one a current accident and the other a watch item (bulletin,
 verdict …); places neither inside the other (蜀山区 and 包河区, 合肥 and 淮南); days or
@@ -66,6 +66,7 @@ ACCIDENT_FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("淹溺", ("溺水", "淹溺", "溺亡")),
     ("机械伤害", ("机械伤害", "卷入")),
 )  # fmt: skip
+FAMILY_WORDS: frozenset[str] = frozenset(w for _, words in ACCIDENT_FAMILIES for w in words)
 _MAX_WORDS = 120  # words an incident keeps for similarity (its first reports')
 _COMMON_WORD = 60  # a word held by more incidents than this finds no candidates
 
@@ -212,8 +213,11 @@ def score(key: ReportKey, c: Candidate, near: bool, close_in_time: bool) -> tupl
     if key.deaths and c.deaths and key.deaths == c.deaths:
         points.append(("same_toll", 1))
     sim = similarity(key.words, c.words)
-    if sim >= 0.2:
-        points.append(("similar_words", 3 if sim >= 0.5 else 2 if sim >= 0.3 else 1))
+    shared = len(key.words & c.words)
+    words = max(3 if sim >= 0.5 else 2 if sim >= 0.3 else 1 if sim >= 0.2 else 0,
+                3 if shared >= 6 else 2 if shared >= 4 else 1 if shared >= 3 else 0)  # fmt: skip
+    if words:
+        points.append(("similar_words", words))
     if near:
         points.append(("near_duplicate", 4))
     return sum(p for _, p in points), tuple(r for r, _ in points)

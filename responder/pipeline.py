@@ -155,7 +155,8 @@ def analyse(
     readable = news or source.kind == "own"  # own outlets' items are matched to incidents too
     hits = gazetteer().find(masked) if readable else []
     region = intake.regions.get(match.scheme or "", ()) if match.relevant else ()
-    local = (entry.published or published).astimezone(intake.tz)
+    # Relative days (昨日, 周五) need the page's own date: never the scan or detection time.
+    local = entry.published.astimezone(intake.tz) if entry.published else None
     occurrence = read_occurrence(text, local) if news else Occurrence()
     kind = _kind(title, summary, occurrence, entry.published, intake) if news else None
     figures = extract_figures(focus(masked, hits, region)) if news and match.relevant else Figures()
@@ -171,7 +172,10 @@ def analyse(
         companies=sites.companies if sites else frozenset(),
         units=sites.units if sites else frozenset(),
         deaths=figures.deaths,
-        words=content_words(masked) if (news and match.relevant) or source.kind == "own" else frozenset(),
+        # Places are weighed on their own: words are what else the reports share.
+        words=content_words(masked) - {h.word for h in hits}
+        if (news and match.relevant) or source.kind == "own"
+        else frozenset(),
     )
     return Analysed(
         source=source.name,

@@ -105,7 +105,7 @@ class Gazetteer:
         pname, cname, kname = row[1], row[2], row[3]
         pid, cid, kid, pshort, cshort, kshort = row[7], row[8], row[9], row[10], row[11], row[12]
         for level, name, code, short in ((1, pname, pid, pshort), (2, cname, cid, cshort), (3, kname, kid, kshort)):
-            if not name or not code or (level == 2 and name in _NOT_A_CITY):
+            if len(name) < 2 or not code or (level == 2 and name in _NOT_A_CITY):
                 continue
             if code not in self.by_code:  # current rows come first: today's name wins
                 self.by_code[code] = Division(code, name, level)

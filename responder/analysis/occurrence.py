@@ -139,10 +139,20 @@ def read_occurrence(text: str, published: datetime | None) -> Occurrence:
         tells = _ACCIDENT.search(s) and not (_REPORTING.search(s) and "发生" not in s)
         found = _best_date(s, ref, written_only=not tells)
         if found is not None and tells:
-            return found
+            return _year_from_text(found, text)
         if found is not None and fallback is None:
             fallback = found
     return fallback or Occurrence()
+
+
+def _year_from_text(o: Occurrence, text: str) -> Occurrence:
+    """A date without its year (“1·12”) takes the year of the same day written in full elsewhere."""
+    if o.year is not None or o.month is None:
+        return o
+    for m in _DATE.finditer(text):
+        if m.group("y") and _int(m.group("m")) == o.month and _int(m.group("d")) == o.day:
+            return Occurrence(int(m.group("y")), o.month, o.day, o.minute, o.hours)
+    return o
 
 
 def _best_date(s: str, ref: date | None, written_only: bool) -> Occurrence | None:
