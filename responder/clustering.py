@@ -17,8 +17,10 @@ what both reports say and joins the best live candidate that reaches
 | same day of occurrence read from the text / and time of day within 2 h | 2 / +1 |
 | same accident type family (爆炸, 燃爆, 爆鸣 and 起火 are one family) | 1 |
 | same death toll | 1 |
-| word similarity (segmented words: cosine ≥ 0.5 / 0.3 / 0.2, or 6 / 4 / 3 words in common) | 3 / 2 / 1 |
+| published within `same_place_type_window` of the incident's reports (accidents only) | 1 |
+| word similarity (segmented words: cosine ≥ 0.5 / 0.3 / 0.2, or 6 / 4 / 2 words in common) | 3 / 2 / 1 |
 
+A watch item (not a current accident) needs one point more than `join_score`.
 Contradictions veto: one a current accident and the other a watch item (bulletin,
 verdict …); places neither inside the other (蜀山区 and 包河区, 合肥 and 淮南); days or
 times of day that differ; accident types of different families; named units (plants,
@@ -215,11 +217,13 @@ def score(key: ReportKey, c: Candidate, near: bool, close_in_time: bool) -> tupl
     sim = similarity(key.words, c.words)
     shared = len(key.words & c.words)
     words = max(3 if sim >= 0.5 else 2 if sim >= 0.3 else 1 if sim >= 0.2 else 0,
-                3 if shared >= 6 else 2 if shared >= 4 else 1 if shared >= 3 else 0)  # fmt: skip
+                3 if shared >= 6 else 2 if shared >= 4 else 1 if shared >= 2 else 0)  # fmt: skip
     if words:
         points.append(("similar_words", words))
     if near:
         points.append(("near_duplicate", 4))
+    if close_in_time and not key.watch:  # bulletins and verdicts on different things appear together
+        points.append(("close_in_time", 1))
     return sum(p for _, p in points), tuple(r for r, _ in points)
 
 
@@ -324,7 +328,9 @@ class Clusterer:
                 continue
             gap = _gap(published, c.first_published, c.last_report_at)
             scored = score(key, c, iid in near, gap <= g.same_place_type_window)
-            if scored is None or scored[0] < g.join_score:
+            # Watch items (bulletins, verdicts …) rarely name a day or an accident type, and two of
+            # them on different matters share words easily: they need one point more.
+            if scored is None or scored[0] < g.join_score + (1 if key.watch else 0):
                 continue
             rank = (scored[0], c.last_report_at.timestamp())
             if best is None or rank > best[0]:
