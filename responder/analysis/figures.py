@@ -99,7 +99,7 @@ _SERIOUS_AFTER = re.compile(_PERSONS + _UNIT + _GAP + _SERIOUS_VERB)  # 8人重�
 _SERIOUS_BEFORE = re.compile(  # 重伤3人, 重伤人数为3, 危重1人, 危重症5人
     r"(?P<verb>重伤|急性中毒|危重症|危重)(?P<noun>人数|者|人员|病人|患者)?" + _RISE + _PERSONS + rf"(?P<unit>{_UNIT})?"
 )
-_INJURED_AFTER = re.compile(_PERSONS + _UNIT + _GAP + r"(?:受伤|轻伤|受轻伤|轻微伤|不同程度受伤|受到不同程度)")
+_INJURED_AFTER = re.compile(_PERSONS + _UNIT + _GAP + r"(?:受伤|轻重伤|轻伤|受轻伤|轻微伤|不同程度受伤|受到不同程度)")
 _INJURED_BEFORE = re.compile(r"(?P<verb>受伤|轻伤)(?P<noun>人数|者|人员)?" + _RISE + _PERSONS + rf"(?P<unit>{_UNIT})?")
 # 5人死, 26人死: a count of people and 死 alone.
 _DEATH_BARE = re.compile(_PERSONS + _UNIT + r"死(?![亡者于去刑因伤])")
@@ -117,13 +117,13 @@ _TWO_GROUPS = re.compile(
     r"[^,，。;；]{0,14}?(?:抢救无效|不治|医院|送医|途中)[^,，。;；]{0,6}?(?:死亡|身亡)"
 )
 # 3名重伤者在送往医院途中死亡: serious injuries who died are deaths only.
-_THEN_DIED = re.compile(r"^[^,，。;；]{0,16}?(?:死亡|身亡|不治|遇难)")
+_THEN_DIED = re.compile(r"[^,，。;；]{0,16}?(?:死亡|身亡|不治|遇难)")
 _SHORT = re.compile(  # 3死2伤, 一死两重伤
     _PERSONS + r"死(?![亡者于去刑因])(?:(?P<m>\d+|[一二两三四五六七八九十]+)(?P<heavy>重)?伤)?"
 )
 _AMOUNT = r"(?P<a>(?:\d+(?:,\d{3})*(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿])[\d.,零〇一二两三四五六七八九十百千万亿余多几]*?)"
 _LOSS_AFTER = re.compile(  # 直接经济损失约1.2亿元, 损失10多万
-    r"损失(?:[^\d,，。;；、:：\s]{0,8}?)" + _AMOUNT + r"(?:元|人民币|(?<=[万亿])(?![\u4e00-\u9fff]))"
+    r"损失(?:[^\d,，。;；、:：\s]{0,8}?)" + _AMOUNT + r"(?:元|人民币|(?<=[万亿])(?![\u4e00-\u9fff\d.,]))"
 )
 _LOSS_BEFORE = re.compile(_AMOUNT + r"元(?:人民币)?的?(?:直接)?经济损失")  # 造成1.2亿元直接经济损失
 _NONE = re.compile(  # 无人员伤亡, 未造成人员伤亡, 暂未发现人员伤亡
