@@ -20,7 +20,9 @@ what both reports say and joins the best live candidate that reaches
 | published within `same_place_type_window` of the incident's reports (accidents only) | 1 |
 | word similarity (segmented words: cosine ≥ 0.5 / 0.3 / 0.2, or 6 / 4 / 2 words in common) | 3 / 2 / 1 |
 
-A watch item (not a current accident) needs one point more than `join_score`.
+A watch item (not a current accident) needs one point more than `join_score`, and no
+report joins on time alone: a place, a site, shared words or near-duplicate text must
+be among the evidence.
 Contradictions veto: one a current accident and the other a watch item (bulletin,
 verdict …); places neither inside the other (蜀山区 and 包河区, 合肥 and 淮南); days or
 times of day that differ; accident types of different families; named units (plants,
@@ -69,7 +71,11 @@ ACCIDENT_FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("机械伤害", ("机械伤害", "卷入")),
 )  # fmt: skip
 FAMILY_WORDS: frozenset[str] = frozenset(w for _, words in ACCIDENT_FAMILIES for w in words)
-_MAX_WORDS = 120  # words an incident keeps for similarity (its first reports')
+_MAX_WORDS = 120
+# Evidence that both reports are about the same thing (not only the same moment).
+_ABOUT_THE_SAME = frozenset(
+    {"same_county", "same_city", "same_site", "similar_words", "near_duplicate"}
+)  # words an incident keeps for similarity (its first reports')
 _COMMON_WORD = 60  # a word held by more incidents than this finds no candidates
 
 
@@ -181,7 +187,9 @@ class Match:
     reasons: tuple[str, ...]
 
 
-def score(key: ReportKey, c: Candidate, near: bool, close_in_time: bool) -> tuple[int, tuple[str, ...]] | None:
+def score(
+    key: ReportKey, c: Candidate, near: bool, close_in_time: bool
+) -> tuple[int, tuple[str, ...]] | None:
     """Points for `key` joining `c`, or None when something contradicts (see the module docstring)."""
     if key.watch != c.watch:
         return None
@@ -224,7 +232,10 @@ def score(key: ReportKey, c: Candidate, near: bool, close_in_time: bool) -> tupl
         points.append(("near_duplicate", 4))
     if close_in_time and not key.watch:  # bulletins and verdicts on different things appear together
         points.append(("close_in_time", 1))
-    return sum(p for _, p in points), tuple(r for r, _ in points)
+    reasons = tuple(r for r, _ in points)
+    if not set(reasons) & _ABOUT_THE_SAME:  # time alone never makes two reports one event
+        return None
+    return sum(p for _, p in points), reasons
 
 
 class Clusterer:
@@ -248,11 +259,12 @@ class Clusterer:
 
     def _keys(self, c: Candidate) -> set[str]:
         keys = {f"w:{w}" for w in c.words}
-        keys |= {f"s:{n[i:i + 2]}" for n in c.companies | c.units for i in range(len(n) - 1)}
+        keys |= {f"s:{n[i : i + 2]}" for n in c.companies | c.units for i in range(len(n) - 1)}
         d = _division(c.place)
         if d is not None and d.level >= 2:
             keys.add(f"p:{d.code}")
-            keys.add(f"c:{d.city}")
+            if c.occurrence.day is not None:
+                keys.add(f"d:{d.city}:{c.occurrence.month}-{c.occurrence.day}")
         return keys
 
     def add(self, candidate: Candidate) -> None:
@@ -298,11 +310,13 @@ class Clusterer:
             self.remove(iid)
         return old
 
-    def _near(self, fp: int) -> set[int]:
+    def _near(self, fp: int) -> dict[int, int]:
         if self._index.bands:
-            return set(self._index.near(fp))
+            return self._index.near(fp)
         d = self.grouping.near_duplicate_distance
-        return {iid for iid, c in self._candidates.items() if any(hamming(fp, f) <= d for f in c.fingerprints)}
+        return {
+            iid: 0 for iid, c in self._candidates.items() if any(hamming(fp, f) <= d for f in c.fingerprints)
+        }
 
     def match(self, key: ReportKey, published: datetime, now: datetime) -> Match | None:
         """The incident the report belongs to and why, or None for a new incident."""
@@ -311,16 +325,23 @@ class Clusterer:
         near = self._near(key.fingerprint & MASK64)
         found: dict[int, int] = {}
         probe = [f"w:{w}" for w in key.words]
-        probe += [f"s:{n[i:i + 2]}" for n in key.companies | key.units for i in range(len(n) - 1)]
+        probe += [f"s:{n[i : i + 2]}" for n in key.companies | key.units for i in range(len(n) - 1)]
+        # Every candidate that could reach join_score shares one of these keys: its own place
+        # (or the report's city), its city and occurrence day, a site bigram, a word, or is a
+        # near-duplicate. Words held by more than _COMMON_WORD incidents find no one.
         d = _division(key.place)
         if d is not None and d.level >= 2:
-            probe += [f"p:{d.code}", f"c:{d.city}"]
+            probe += [f"p:{d.code}", f"p:{d.city}"]
+            occ = key.occurrence
+            if occ.day is not None:
+                cities = [d.city] if occ.month is not None else []
+                probe += [f"d:{city}:{occ.month}-{occ.day}" for city in cities]
         for k in probe:
             ids = self._by.get(k)
             if ids and (len(ids) <= _COMMON_WORD or not k.startswith("w:")):
                 for iid in ids:
                     found[iid] = found.get(iid, 0) + 1
-        pool = set(near) | set(sorted(found, key=found.__getitem__, reverse=True)[:300])
+        pool = near.keys() | found.keys()
         best: tuple[tuple[int, float], Match] | None = None
         for iid in pool:
             c = self._candidates[iid]

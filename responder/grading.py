@@ -108,7 +108,10 @@ class Figures:
     def known(self) -> bool:
         """True when at least one figure was found."""
         return not (
-            self.deaths is None and self.serious_injuries is None and self.loss_cny is None and self.injured is None
+            self.deaths is None
+            and self.serious_injuries is None
+            and self.loss_cny is None
+            and self.injured is None
         )
 
     @staticmethod

@@ -78,7 +78,9 @@ def scan(settings: Settings, now: datetime) -> ScanResult:
     return result
 
 
-def scan_entries(intake: Intake, batches: Sequence[tuple[Source, Sequence[FeedEntry]]], now: datetime) -> ScanResult:
+def scan_entries(
+    intake: Intake, batches: Sequence[tuple[Source, Sequence[FeedEntry]]], now: datetime
+) -> ScanResult:
     """Analyse the entries and ingest them, as the service would, into a scratch database."""
     out = ScanResult()
     items: list[Analysed] = []

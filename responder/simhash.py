@@ -127,5 +127,3 @@ class BandIndex:
                     if dist <= d and dist < found.get(key, 65):
                         found[key] = dist
         return found
-
-

@@ -28,7 +28,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
         ("前三季度全国事故起数下降", "全国共发生各类生产安全事故1万余起,同比分别下降。", "bulletin"),
         ("强降雨致多地受灾", "强降雨已导致死亡10人,直接经济损失六点八三亿元。", "disaster"),
         ("某化工厂爆炸案今日开庭", "该厂去年发生爆炸致5人死亡,今日在市中级人民法院开庭审理。", "judicial"),
-        ("某煤矿透水事故调查报告获批复", "经调查认定,该事故是一起生产安全责任事故,建议对12人追责问责。", "investigation"),
+        (
+            "某煤矿透水事故调查报告获批复",
+            "经调查认定,该事故是一起生产安全责任事故,建议对12人追责问责。",
+            "investigation",
+        ),
         ("某矿难十周年:那些逝去的生命", "十年前的今天,某煤矿发生瓦斯爆炸,32人遇难。", "retrospective"),
         ("某区举行危化品泄漏事故应急演练", "演练模拟储罐泄漏引发火灾,造成2名工人中毒。", "drill"),
         ("全市开展安全生产大检查", "市安委会部署开展为期一个月的隐患排查整治。", "notice"),
@@ -58,7 +62,10 @@ def test_gazetteer_names_full_short_and_old_forms() -> None:
         ("无为一化工厂爆炸", ["无为市"]),
         ("隐患排查带来安全", []),  # 来安 inside 带来安全 is no place
         ("合肥市徽州大道与九华山路交口发生爆炸", ["合肥市"]),  # 徽州 of 徽州大道 is a road, 交口 a crossing
-        ("河南三门峡义马一气化厂爆炸", ["河南省", "三门峡市", "义马市"]),  # 河南 also names a county in Qinghai
+        (
+            "河南三门峡义马一气化厂爆炸",
+            ["河南省", "三门峡市", "义马市"],
+        ),  # 河南 also names a county in Qinghai
         ("天长地久", []),
     ],
 )
@@ -78,7 +85,9 @@ def test_datelines_and_bylines_are_blanked() -> None:
 def test_occurrence_read_against_the_page_date() -> None:
     page = datetime(2026, 11, 22, 9, 0, tzinfo=SHANGHAI)
     assert read_occurrence("昨日凌晨3时许,某化工厂发生爆炸。", page) == Occurrence(None, 11, 21, 180, None)
-    assert read_occurrence("11月21日下午,某煤矿发生透水事故。", page) == Occurrence(None, 11, 21, None, (12, 19))
+    assert read_occurrence("11月21日下午,某煤矿发生透水事故。", page) == Occurrence(
+        None, 11, 21, None, (12, 19)
+    )
     # A status line's date is not the accident's; a later written date is.
     occ = read_occurrence("截至22日6时,事故已造成5人死亡。21日16时22分,某厂房发生火灾。", page)
     assert (occ.day, occ.minute) == (21, 16 * 60 + 22)

@@ -23,15 +23,33 @@ from responder.simhash import BandIndex
 BUNDLE = Path(__file__).parent / "data" / "grouping_bundle.yaml"
 NOW = datetime(2026, 11, 21, 2, 0, tzinfo=UTC)
 SOURCE = Source(name="测试源", url="feed.xml")
-EVENT_WORDS = ["爆炸", "燃爆", "爆鸣", "火灾", "起火", "坍塌", "倾覆", "中毒", "泄漏", "死亡", "遇难", "事故", "受伤"]
+EVENT_WORDS = [
+    "爆炸",
+    "燃爆",
+    "爆鸣",
+    "火灾",
+    "起火",
+    "坍塌",
+    "倾覆",
+    "中毒",
+    "泄漏",
+    "死亡",
+    "遇难",
+    "事故",
+    "受伤",
+]
 
 
 def intake(region: list[str], grouping: Grouping | None = None) -> Intake:
     scheme = Scheme(name="安徽", region=region, event=EVENT_WORDS, exclude=["演练"])
-    return Intake.from_config(FeedsConfig(sources=[SOURCE], schemes=[scheme], grouping=grouping or Grouping()))
+    return Intake.from_config(
+        FeedsConfig(sources=[SOURCE], schemes=[scheme], grouping=grouping or Grouping())
+    )
 
 
-def report(it: Intake, title: str, summary: str, published: datetime, now: datetime | None = None) -> Analysed:
+def report(
+    it: Intake, title: str, summary: str, published: datetime, now: datetime | None = None
+) -> Analysed:
     entry = FeedEntry(guid=title, link=None, title=title, summary_html=summary, published=published)
     return analyse(entry, SOURCE, it, now or published + timedelta(minutes=5))
 
@@ -56,7 +74,9 @@ def group(it: Intake, reports: list[Analysed], now: datetime | None = None) -> l
 def run_bundle(grouping: Grouping) -> tuple[list[int], list[dict[str, Any]], list[Analysed]]:
     data = yaml.safe_load(BUNDLE.read_text(encoding="utf-8"))
     it = intake(data["region_words"], grouping)
-    reports = [{**r, "published": datetime.fromisoformat(r["published"]).astimezone(UTC)} for r in data["reports"]]
+    reports = [
+        {**r, "published": datetime.fromisoformat(r["published"]).astimezone(UTC)} for r in data["reports"]
+    ]
     analysed = []
     for r in reports:
         title, _, summary = r["text"].partition(" ")
@@ -76,7 +96,9 @@ def assert_one_incident_per_event(assigned: list[int], reports: list[dict[str, A
             by_event.setdefault(r["event"], set()).add(iid)
     wrong = {e: ids for e, ids in by_event.items() if len(ids) != 1}
     assert wrong == {}, f"events split over several incidents: {wrong}"
-    assert len({i for ids in by_event.values() for i in ids}) == len(by_event) == 7, "two events share an incident"
+    assert len({i for ids in by_event.values() for i in ids}) == len(by_event) == 7, (
+        "two events share an incident"
+    )
 
 
 def test_bundle_groups_each_report_with_its_event() -> None:
@@ -113,10 +135,30 @@ def test_independent_write_ups_of_one_explosion_are_one_incident() -> None:
     it = intake(["安徽省"])
     t = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
     reports = [
-        report(it, "安徽一煤矿发生爆炸 多人被困", "11月21日下午,安徽淮南市凤台县谢桥煤矿井下发生爆炸事故,救援正在进行。", t),
-        report(it, "谢桥煤矿突发事故", "淮南凤台县谢桥煤矿21日午后发生燃爆,已造成3人死亡。", t + timedelta(hours=1)),
-        report(it, "凤台县一矿井爆炸致死亡人数升至5人", "记者从凤台县获悉,谢桥煤矿爆炸事故死亡人数升至5人。", t + timedelta(hours=3)),
-        report(it, "突发!淮南一煤矿传出多次爆鸣", "据目击者称,谢桥煤矿井口21日下午冒出浓烟,并伴有多次爆鸣,随后起火。", t + timedelta(hours=4)),
+        report(
+            it,
+            "安徽一煤矿发生爆炸 多人被困",
+            "11月21日下午,安徽淮南市凤台县谢桥煤矿井下发生爆炸事故,救援正在进行。",
+            t,
+        ),
+        report(
+            it,
+            "谢桥煤矿突发事故",
+            "淮南凤台县谢桥煤矿21日午后发生燃爆,已造成3人死亡。",
+            t + timedelta(hours=1),
+        ),
+        report(
+            it,
+            "凤台县一矿井爆炸致死亡人数升至5人",
+            "记者从凤台县获悉,谢桥煤矿爆炸事故死亡人数升至5人。",
+            t + timedelta(hours=3),
+        ),
+        report(
+            it,
+            "突发!淮南一煤矿传出多次爆鸣",
+            "据目击者称,谢桥煤矿井口21日下午冒出浓烟,并伴有多次爆鸣,随后起火。",
+            t + timedelta(hours=4),
+        ),
     ]
     assert len(set(group(it, reports))) == 1
 
@@ -124,16 +166,30 @@ def test_independent_write_ups_of_one_explosion_are_one_incident() -> None:
 def test_two_sites_in_one_city_on_one_day_are_two_incidents() -> None:
     it = intake(["安徽省"])
     t = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
-    a = report(it, "合肥一居民楼起火", "11月21日下午3时许,合肥市蜀山区翡翠花园小区一居民楼发生火灾,1人受伤。", t)
-    b = report(it, "合肥一商场起火", "11月21日晚8时许,合肥市蜀山区银泰商场发生火灾,无人员伤亡。", t + timedelta(hours=5))
+    a = report(
+        it, "合肥一居民楼起火", "11月21日下午3时许,合肥市蜀山区翡翠花园小区一居民楼发生火灾,1人受伤。", t
+    )
+    b = report(
+        it,
+        "合肥一商场起火",
+        "11月21日晚8时许,合肥市蜀山区银泰商场发生火灾,无人员伤亡。",
+        t + timedelta(hours=5),
+    )
     assert len(set(group(it, [a, b]))) == 2
 
 
 def test_a_dateline_is_not_the_place() -> None:
     it = intake(["安徽省"])
     t = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
-    a = report(it, "安徽岳西一化工厂爆炸", "新华社合肥11月21日电(记者 某某)21日上午,安庆市岳西县一化工厂发生爆炸,2人死亡。", t)
-    b = report(it, "安徽蒙城一化工厂爆炸", "新华社合肥11月21日电 21日上午,亳州市蒙城县一化工厂发生爆炸,1人受伤。", t)
+    a = report(
+        it,
+        "安徽岳西一化工厂爆炸",
+        "新华社合肥11月21日电(记者 某某)21日上午,安庆市岳西县一化工厂发生爆炸,2人死亡。",
+        t,
+    )
+    b = report(
+        it, "安徽蒙城一化工厂爆炸", "新华社合肥11月21日电 21日上午,亳州市蒙城县一化工厂发生爆炸,1人受伤。", t
+    )
     assert a.key.place == gazetteer().resolve("岳西县")[0].code
     assert b.key.place == gazetteer().resolve("蒙城县")[0].code
     assert len(set(group(it, [a, b]))) == 2
@@ -143,7 +199,9 @@ def test_a_verdict_or_bulletin_never_joins_an_accident_incident() -> None:
     it = intake(["安徽省"])
     t = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
     accident = report(it, "淮南谢桥煤矿爆炸致3人死亡", "11月21日,淮南市凤台县谢桥煤矿发生爆炸,3人死亡。", t)
-    verdict = report(it, "淮南谢桥煤矿爆炸案一审宣判", "凤台县人民法院对谢桥煤矿爆炸事故案一审宣判,3人获刑。", t)
+    verdict = report(
+        it, "淮南谢桥煤矿爆炸案一审宣判", "凤台县人民法院对谢桥煤矿爆炸事故案一审宣判,3人获刑。", t
+    )
     assert accident.kind == "accident" and verdict.kind == "judicial"
     assert verdict.grade is None and verdict.key.watch
     assert len(set(group(it, [accident, verdict]))) == 2
@@ -196,8 +254,6 @@ def test_a_toll_update_is_a_near_duplicate() -> None:
     c = fingerprint("合肥市蜀山区某小区一住宅楼发生火灾,消防救援人员迅速到场处置,疏散群众200余人")
     assert hamming(a, b) <= Grouping().near_duplicate_distance < hamming(a, c)
     assert fingerprint("") == 0 and hamming(-1, 0) == 64
-
-
 
 
 @pytest.mark.parametrize("distance", [0, 3, 12, 20])

@@ -162,12 +162,30 @@ def test_bulletins_verdicts_and_disasters_are_watched_without_a_clock(
 ) -> None:
     t0 = NOW - timedelta(hours=1)
     items = [
-        ("https://news.example/w1", "淮南市潘集区一化工厂发生爆炸", "21日上午,潘集区一化工厂发生爆炸,已造成3人死亡。", t0),
-        ("https://news.example/w2", "安徽一季度安全形势平稳",
-         "一季度,全省共发生生产安全事故514起、死亡348人,同比下降。", t0),  # fmt: skip
-        ("https://news.example/w3", "淮南某化工厂爆炸案一审宣判",
-         "凤台县人民法院对该厂2019年爆炸致15人死亡一案一审宣判,3人获刑。", t0),  # fmt: skip
-        ("https://news.example/w4", "强降雨致安徽多地受灾", "强降雨已导致死亡10人,直接经济损失六点八三亿元。", t0),
+        (
+            "https://news.example/w1",
+            "淮南市潘集区一化工厂发生爆炸",
+            "21日上午,潘集区一化工厂发生爆炸,已造成3人死亡。",
+            t0,
+        ),
+        (
+            "https://news.example/w2",
+            "安徽一季度安全形势平稳",
+            "一季度,全省共发生生产安全事故514起、死亡348人,同比下降。",
+            t0,
+        ),
+        (
+            "https://news.example/w3",
+            "淮南某化工厂爆炸案一审宣判",
+            "凤台县人民法院对该厂2019年爆炸致15人死亡一案一审宣判,3人获刑。",
+            t0,
+        ),
+        (
+            "https://news.example/w4",
+            "强降雨致安徽多地受灾",
+            "强降雨已导致死亡10人,直接经济损失六点八三亿元。",
+            t0,
+        ),
     ]
     feed_server.route("/news.xml", rss(items))
     cfg = write_config(tmp_path, f"  - name: 新闻A\n    url: {feed_server.url('/news.xml')}\n")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from responder.text import normalize
 from responder.grading import (
     DEFAULT_THRESHOLDS,
     Bar,
@@ -20,6 +19,7 @@ from responder.grading import (
     grade_text,
     parse_number,
 )
+from responder.text import normalize
 
 N = None
 一般, 较大, 重大, 特别重大 = Grade.一般, Grade.较大, Grade.重大, Grade.特别重大

@@ -26,7 +26,12 @@ def test_scan_json_groups_grades_and_reports_errors(
         ("https://a.example/1", "淮南市潘集区一化工厂发生爆炸", "已造成3人死亡。", t0),
         ("https://a.example/2", "合肥一小区举行消防演练 模拟火灾", "演练现场", t0),
         ("https://a.example/3", "六安天气晴好", "无事", t0),
-        ("https://a.example/4", "安徽一季度安全生产形势平稳", "一季度,全省共发生生产安全事故51起、死亡34人,同比下降。", t0),
+        (
+            "https://a.example/4",
+            "安徽一季度安全生产形势平稳",
+            "一季度,全省共发生生产安全事故51起、死亡34人,同比下降。",
+            t0,
+        ),
     ]
     b = [
         (
@@ -61,7 +66,12 @@ def test_scan_json_groups_grades_and_reports_errors(
     first = by_link["https://a.example/1"]
     assert set(first) == {"source", "link", "title", "published", "relevant", "kind", "scheme", "hits", "grade",
                           "deaths", "serious_injuries", "loss_cny", "incident"}  # fmt: skip
-    assert first["relevant"] and first["kind"] == "accident" and first["grade"] == "较大" and first["deaths"] == 3
+    assert (
+        first["relevant"]
+        and first["kind"] == "accident"
+        and first["grade"] == "较大"
+        and first["deaths"] == 3
+    )
     # A statistics bulletin is kept to watch: relevant, no grade, its own watch incident.
     bulletin = by_link["https://a.example/4"]
     assert bulletin["relevant"] and bulletin["kind"] == "bulletin" and bulletin["grade"] is None

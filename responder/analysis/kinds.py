@@ -38,14 +38,25 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "investigation",
         re.compile(
             r"调查报告|调查组(?:调查)?认定|事故调查(?:处理)?(?:结果|报告)|追责问责|被追责|追究[^,，。]{0,6}责任|问责|"
-            r"瞒报|谎报|迟报|处分|被查处|责任人被|批复|结案|(?:对|建议对)" + _N + r"[名人]?(?:责任人|公职人员|人)?(?:追责|问责|处理)"
+            r"瞒报|谎报|迟报|处分|被查处|责任人被|批复|结案|(?:对|建议对)"
+            + _N
+            + r"[名人]?(?:责任人|公职人员|人)?(?:追责|问责|处理)"
         ),
     ),
-    ("judicial", re.compile(r"开庭|宣判|判决|判处|获刑|被判|一审|二审|终审|公诉|被告人?|刑事案|责任事故罪|有期徒刑|法院")),
+    (
+        "judicial",
+        re.compile(
+            r"开庭|宣判|判决|判处|获刑|被判|一审|二审|终审|公诉|被告人?|刑事案|责任事故罪|有期徒刑|法院"
+        ),
+    ),
     (
         "bulletin",
         re.compile(
-            r"(?:共|累计|全年|全省|全市|全国|全县|全区)[^,，。]{0,12}发生[^,，。]{0,16}事故" + _N + r"起|事故" + _N + r"起[、,，]?(?:共)?死亡|"
+            r"(?:共|累计|全年|全省|全市|全国|全县|全区)[^,，。]{0,12}发生[^,，。]{0,16}事故"
+            + _N
+            + r"起|事故"
+            + _N
+            + r"起[、,，]?(?:共)?死亡|"
             r"(?:全国|全省|全市)[^,，。]{0,8}未发生|发生\d{2,}起|\d{1,2}月份全|"
             r"(?:生产安全|安全生产)事故情况|形势(?:总体)?(?:稳定|平稳)|双下降|同比(?:分别)?(?:下降|上升|增加|减少)|统计(?:数据|公报|显示)|公报|"
             r"(?:一|二|三|四|前三|第[一二三四])季度|上半年|下半年|" + _N + r"(?:至|-|—|~)" + _N + r"月份?"
@@ -67,9 +78,16 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "retrospective",
-        re.compile(r"周年|" + _N + r"年前|年后|天后|祭|悼念|纪念|回顾|全纪录|幸存者|应急档案|遇难[^,，。]{0,4}家属|家属还在"),
+        re.compile(
+            r"周年|"
+            + _N
+            + r"年前|年后|天后|祭|悼念|纪念|回顾|全纪录|幸存者|应急档案|遇难[^,，。]{0,4}家属|家属还在"
+        ),
     ),
-    ("notice", re.compile(r"通知|安全生产月|大检查|专项整治|打非治违|排查整治|隐患排查|部署|安委办|安委会|活动")),
+    (
+        "notice",
+        re.compile(r"通知|安全生产月|大检查|专项整治|打非治违|排查整治|隐患排查|部署|安委办|安委会|活动"),
+    ),
 )
 _ACCIDENT = re.compile(
     r"事故|爆炸|燃爆|闪爆|爆燃|爆鸣|起火|着火|失火|火灾|大火|坍塌|垮塌|倒塌|塌方|冒顶|透水|泄漏|泄露|中毒|窒息|触电|"
@@ -99,10 +117,9 @@ def classify(title: str, summary: str) -> str:
         return in_title
     in_summary = _first(summary)
     if in_summary is not None and not (in_summary in _WEAK and current_title):
-        if in_summary in _WEAK and _ACCIDENT.search(title) and not _first(title):
-            # The title tells of an accident; the summary's aside ("事故原因正在调查") does not change it.
-            if in_summary == "notice":
-                return "accident"
+        # The title tells of an accident; a campaign announced in the summary does not change it.
+        if in_summary == "notice" and _ACCIDENT.search(title) and not _first(title):
+            return "accident"
         return in_summary
     if _ACCIDENT.search(title) or _ACCIDENT.search(summary):
         return "accident"

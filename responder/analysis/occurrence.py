@@ -17,7 +17,20 @@ from typing import Any
 
 __all__ = ["Occurrence", "read_occurrence"]
 
-_CN = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _NUM = r"(?:\d{1,2}|[零一二三四五六七八九十廿]{1,3})"
 _DATE = re.compile(
     rf"(?P<y>\d{{4}})年(?P<m>{_NUM})月(?P<d>{_NUM})[日号]"
@@ -106,7 +119,9 @@ class Occurrence:
         if not data:
             return cls()
         hours = data.get("h")
-        return cls(data.get("y"), data.get("m"), data.get("d"), data.get("min"), tuple(hours) if hours else None)
+        return cls(
+            data.get("y"), data.get("m"), data.get("d"), data.get("min"), tuple(hours) if hours else None
+        )
 
 
 def _times_overlap(a: Occurrence, b: Occurrence) -> bool:
@@ -158,7 +173,9 @@ def _year_from_text(o: Occurrence, text: str) -> Occurrence:
 def _best_date(s: str, ref: date | None, written_only: bool) -> Occurrence | None:
     ranked: list[tuple[int, int, Occurrence]] = []
     for m in _DATE.finditer(s):
-        if _STATUS_BEFORE.search(s, max(0, m.start() - 8), m.start()) or s.startswith(_NOT_OCCURRENCE_AFTER, m.end()):
+        if _STATUS_BEFORE.search(s, max(0, m.start() - 8), m.start()) or s.startswith(
+            _NOT_OCCURRENCE_AFTER, m.end()
+        ):
             continue
         g = m.groupdict()
         rank = 0 if (g["y"] or g["y2"]) else 1 if (g["m3"] or g["m5"] or g["m6"]) else 2 if g["d4"] else 3
