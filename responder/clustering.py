@@ -1,230 +1,87 @@
 """Pure-ish: which open or recent incident a new relevant report belongs to.
 
 No database here: the caller loads the open and recent incidents as `Candidate`s into
-a `Clusterer` once, asks `assign` for every new report, and tells the clusterer what
-it decided (`add` for a new incident, `update` when a report joined one).
+a `Clusterer` once, asks `match` for every new report's `ReportKey`, and tells the
+clusterer what it decided (`add` for a new incident, `update` when a report joined one).
 
-The rule (also in README, "Grouping reports into incidents"). A report joins
-candidate C when C is live (C.last_report_at >= now - grouping.window) and either
+Reports of one event are written independently by different outlets: they share the
+facts, not the wording. The rule (README, "Grouping reports into incidents") weighs
+what both reports say and joins the best live candidate that reaches
+`grouping.join_score` points without a contradiction:
 
-1. near-duplicate: the Hamming distance between the report's SimHash and any
-   fingerprint of C's reports is <= grouping.near_duplicate_distance; or
-2. same place, same type: the report's place and accident type are both known, the
-   type equals C's, the report's most specific place is one of the places C's
-   reports named or C's place is one the report names (province names never count:
-   "安徽" alone says nothing about which event; 蜀山区 never matches 包河区 through
-   their shared 合肥), and the report's publication time lies within
-   grouping.same_place_type_window of C's span [first_published, last_report_at].
+| evidence | points |
+|---|---|
+| near-duplicate text (SimHash within `near_duplicate_distance` bits) | 4 |
+| a named site or company in common (浩业化工, 谢桥煤矿) | 3 |
+| same county or district / same city | 2 / 1 |
+| same day of occurrence read from the text / and time of day within 2 h | 2 / +1 |
+| same accident type family (爆炸, 燃爆, 爆鸣 and 起火 are one family) | 1 |
+| same death toll | 1 |
+| published within `same_place_type_window` of the incident's reports (accidents only) | 1 |
+| word similarity (segmented words: cosine ≥ 0.5 / 0.3 / 0.2, or 6 / 4 / 2 words in common) | 3 / 2 / 1 |
 
-Among several, near-duplicates win over place/type matches; near-duplicates are
-ranked by distance, then by the most recent last report; place/type matches by how
-close in time the report is to C's span, then by distance. No match: a new incident.
-
-Fingerprints are 64-bit SimHashes over character 3-grams of the text with punctuation
-and spaces removed and every digit run replaced by "0". 3-grams rather than 2-grams:
-Chinese accident news shares most of its bigrams (安徽, 事故, 发生, 爆炸, 死亡), which
-pulls unrelated stories together; trigrams (淮南市, 化工厂, 发生爆) carry the event.
-Digits are folded so that "3人死亡" and "12人死亡" are the same feature: a report
-that only updates the toll stays a near-duplicate of the first one.
-
-Near-duplicate search uses a banded index (pigeonhole): the 64 bits are cut into B
-bands; two fingerprints within distance d agree on some band up to floor(d/B) bits,
-so each band's table is probed with every flip of at most that many bits. B is
-chosen for the configured distance to minimise probes plus bucket hits at 10,000
-fingerprints (d=12: 5 bands of 12-13 bits, radius 2, about 460 probes and ~600
-popcounts instead of 10,000).
+A watch item (not a current accident) needs one point more than `join_score`, and no
+report joins on time alone: a place, a site, shared words or near-duplicate text must
+be among the evidence.
+Contradictions veto: one a current accident and the other a watch item (bulletin,
+verdict …); places neither inside the other (蜀山区 and 包河区, 合肥 and 淮南); days or
+times of day that differ; accident types of different families; named units (plants,
+buildings) that share no name, or companies that share none. Place and type points
+count only for reports published within `same_place_type_window` of the incident.
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import math
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
+from .analysis.gazetteer import Division, gazetteer
+from .analysis.occurrence import Occurrence
+from .analysis.sites import share_a_name
+from .analysis.words import similarity
 from .config import Grouping
+from .simhash import MASK64, BandIndex, fingerprint, hamming
 
 __all__ = [
-    "ACCIDENT_TYPES",
-    "PROVINCES",
+    "ACCIDENT_FAMILIES",
     "Candidate",
     "Clusterer",
     "Match",
     "ReportKey",
+    "accident_families",
     "clamp_published",
-    "extract_accident_type",
-    "extract_place",
-    "extract_places",
     "fingerprint",
     "hamming",
-    "report_key",
 ]
 
-_MASK64 = (1 << 64) - 1
-_SHINGLE = 3
-
-# ---------------------------------------------------------------- fingerprint
-
-_NOT_CONTENT = re.compile(r"[\s\W_]+", re.UNICODE)
-_DIGITS = re.compile(r"\d+")
-
-
-def _features(text: str) -> set[str]:
-    s = _DIGITS.sub("0", _NOT_CONTENT.sub("", text))
-    if len(s) <= _SHINGLE:
-        return {s} if s else set()
-    return {s[i : i + _SHINGLE] for i in range(len(s) - _SHINGLE + 1)}
-
-
-def _hash64(feature: str) -> int:
-    # blake2b, not hash(): the same text must give the same fingerprint in every process
-    return int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "big")
-
-
-def fingerprint(text: str) -> int:
-    """64-bit SimHash of normalised `text`, as a signed int (for a BIGINT column).
-
-    Stable across processes and machines; 0 for a text without letters or digits.
-    """
-    feats = _features(text)
-    if not feats:
-        return 0
-    hashes = [_hash64(f) for f in feats]
-    half = len(hashes) / 2
-    value = 0
-    for bit in range(64):
-        ones = sum((h >> bit) & 1 for h in hashes)
-        if ones > half:
-            value |= 1 << bit
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def hamming(a: int, b: int) -> int:
-    """Number of differing bits between two fingerprints (signed or unsigned)."""
-    return ((a ^ b) & _MASK64).bit_count()
-
-
-# ---------------------------------------------------------------- place and type
-
-# Province-level names: present in nearly every report of a provincial scheme, so
-# they never identify an event on their own.
-PROVINCES: frozenset[str] = frozenset(
-    n + suffix
-    for n, suffixes in {
-        "北京": ("", "市"), "天津": ("", "市"), "上海": ("", "市"), "重庆": ("", "市"),
-        "河北": ("", "省"), "山西": ("", "省"), "辽宁": ("", "省"), "吉林": ("", "省"),
-        "黑龙江": ("", "省"), "江苏": ("", "省"), "浙江": ("", "省"), "安徽": ("", "省"),
-        "福建": ("", "省"), "江西": ("", "省"), "山东": ("", "省"), "河南": ("", "省"),
-        "湖北": ("", "省"), "湖南": ("", "省"), "广东": ("", "省"), "海南": ("", "省"),
-        "四川": ("", "省"), "贵州": ("", "省"), "云南": ("", "省"), "陕西": ("", "省"),
-        "甘肃": ("", "省"), "青海": ("", "省"), "台湾": ("", "省"), "内蒙古": ("", "自治区"),
-        "广西": ("", "壮族自治区"), "西藏": ("", "自治区"), "宁夏": ("", "回族自治区"),
-        "新疆": ("", "维吾尔自治区"), "香港": ("", "特别行政区"), "澳门": ("", "特别行政区"),
-    }.items()
-    for suffix in suffixes
-)  # fmt: skip
-_LOCAL_SUFFIX = ("县", "区", "旗", "镇", "乡", "街道", "村", "园区")
-
-
-def _level(word: str) -> int:
-    if word in PROVINCES:
-        return 0
-    if word.endswith(_LOCAL_SUFFIX):
-        return 2
-    return 1
-
-
-def extract_places(text: str, region_words: Sequence[str]) -> list[str]:
-    """Every region word in `text`, most specific first (see `extract_place`)."""
-    words = sorted({w for w in region_words if w}, key=len, reverse=True)
-    hits: list[tuple[int, int, str]] = []  # (start, end, word), longest word wins a spot
-    taken = [False] * len(text)
-    for w in words:
-        start = text.find(w)
-        while start != -1:
-            end = start + len(w)
-            if not any(taken[start:end]):
-                hits.append((start, end, w))
-                for i in range(start, end):
-                    taken[i] = True
-            start = text.find(w, end)
-    hits.sort()
-    # A word written right after another (安徽省淮南市潘集区) is inside it: one level deeper.
-    ranked: dict[str, tuple[int, int]] = {}
-    prev_end, prev_level = -10, -1
-    for start, end, w in hits:
-        level = _level(w)
-        if start - prev_end <= 1 and level > 0:
-            level = max(level, prev_level + 1)
-        prev_end, prev_level = end, level
-        best = ranked.get(w)
-        if best is None or level > best[0]:
-            ranked[w] = (level, start if best is None else best[1])
-    return sorted(ranked, key=lambda w: (-ranked[w][0], ranked[w][1]))
-
-
-def extract_place(text: str, region_words: Sequence[str]) -> str | None:
-    """The most specific region word in `text`: a county beats a city beats the province.
-
-    Specificity: a province name ranks lowest, a word ending in 县/区/镇/乡... ranks
-    highest, and a word written right after another (淮南市潘集区) ranks above the one
-    it follows. Ties go to the earliest mention (the title comes first).
-    """
-    places = extract_places(text, region_words)
-    return places[0] if places else None
-
-
-# (type, words) from the gravest or most telling down: the first type with a word in
-# the text wins. 瓦斯爆炸 and 煤尘爆炸 are 爆炸 (reposts often just say 爆炸); 瓦斯 is
-# kept for outbursts and over-limit gas without an explosion.
-ACCIDENT_TYPES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("爆炸", ("爆炸", "燃爆", "闪爆", "爆燃", "炸响")),
+# (family, words): the first family named is the report's accident type.
+ACCIDENT_FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("爆炸", ("爆炸", "燃爆", "闪爆", "爆燃", "爆鸣", "炸响", "爆管", "爆裂", "火灾", "起火", "着火", "失火", "大火",
+             "燃烧", "火情", "过火", "著火")),
     ("透水", ("透水", "突水", "涌水")),
-    ("冒顶", ("冒顶", "片帮")),
-    ("坍塌", ("坍塌", "垮塌", "倒塌", "塌方", "塌陷", "坍落")),
-    ("火灾", ("火灾", "起火", "着火", "失火", "大火", "燃烧")),
-    ("中毒窒息", ("中毒", "窒息")),
-    ("泄漏", ("泄漏", "泄露")),
-    ("瓦斯", ("瓦斯",)),
+    ("坍塌", ("坍塌", "垮塌", "倒塌", "塌方", "塌陷", "坍落", "冒顶", "片帮", "倾覆", "倾倒", "倾塌", "掩埋", "塔吊",
+             "龙门吊", "塔机", "起重", "吊车")),
+    ("中毒窒息", ("中毒", "窒息", "泄漏", "泄露", "漏气", "瓦斯", "有毒气体", "煤气")),
     ("交通", ("车祸", "交通事故", "相撞", "追尾", "侧翻", "翻车", "撞车")),
     ("触电", ("触电",)),
-    ("坠落", ("坠落", "坠亡", "坠楼", "高处跌落")),
+    ("坠落", ("坠落", "坠亡", "坠楼", "高处跌落", "高空坠物", "坠下")),
     ("淹溺", ("溺水", "淹溺", "溺亡")),
     ("机械伤害", ("机械伤害", "卷入")),
-    ("起重伤害", ("起重伤害", "吊车倾覆", "塔吊倒")),
-)
+)  # fmt: skip
+FAMILY_WORDS: frozenset[str] = frozenset(w for _, words in ACCIDENT_FAMILIES for w in words)
+_MAX_WORDS = 120
+# Evidence that both reports are about the same thing (not only the same moment).
+_ABOUT_THE_SAME = frozenset(
+    {"same_county", "same_city", "same_site", "similar_words", "near_duplicate"}
+)  # words an incident keeps for similarity (its first reports')
+_COMMON_WORD = 60  # a word held by more incidents than this finds no candidates
 
 
-def extract_accident_type(text: str) -> str | None:
-    """The accident type named in `text` (爆炸, 火灾, 透水, 坍塌, ...), or None."""
-    for kind, words in ACCIDENT_TYPES:
-        if any(w in text for w in words):
-            return kind
-    return None
-
-
-@dataclass(frozen=True)
-class ReportKey:
-    """What grouping reads from one report's text."""
-
-    fingerprint: int
-    place: str | None
-    places: tuple[str, ...]
-    accident_type: str | None
-
-
-def report_key(text: str, region_words: Sequence[str]) -> ReportKey:
-    """Fingerprint, most specific place, every place and accident type of normalised `text`."""
-    places = extract_places(text, region_words)
-    return ReportKey(
-        fingerprint(text), places[0] if places else None, tuple(places), extract_accident_type(text)
-    )
-
-
-# ---------------------------------------------------------------- time
+def accident_families(text: str) -> tuple[str, ...]:
+    """Every accident type family named in `text`, in the order of ACCIDENT_FAMILIES."""
+    return tuple(name for name, words in ACCIDENT_FAMILIES if any(w in text for w in words))
 
 
 def clamp_published(published: datetime | None, detected_at: datetime, grouping: Grouping) -> datetime:
@@ -240,125 +97,155 @@ def clamp_published(published: datetime | None, detected_at: datetime, grouping:
     return published
 
 
-# ---------------------------------------------------------------- candidates
+@dataclass(frozen=True)
+class ReportKey:
+    """What grouping reads from one report (stored with the report as JSON)."""
+
+    fingerprint: int
+    watch: bool = False  # not a current accident: groups with other watch items only
+    place: str | None = None  # code of the most specific division named
+    occurrence: Occurrence = field(default_factory=Occurrence)
+    families: frozenset[str] = frozenset()
+    companies: frozenset[str] = frozenset()
+    units: frozenset[str] = frozenset()
+    deaths: int | None = None
+    words: frozenset[str] = frozenset()
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict (without the fingerprint, which has its own column)."""
+        return {"watch": self.watch, "place": self.place, "occurrence": self.occurrence.to_json(),
+                "families": sorted(self.families), "companies": sorted(self.companies), "units": sorted(self.units),
+                "deaths": self.deaths, "words": sorted(self.words)}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, fp: int, data: dict[str, Any]) -> ReportKey:
+        """The inverse of `to_json`."""
+        return cls(fp, bool(data.get("watch")), data.get("place"), Occurrence.from_json(data.get("occurrence")),
+                   frozenset(data.get("families", ())), frozenset(data.get("companies", ())),
+                   frozenset(data.get("units", ())), data.get("deaths"), frozenset(data.get("words", ())))  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """An open or recent incident as grouping sees it.
-
-    `fingerprints` holds the fingerprints of its other reports (the incident's own
-    `fingerprint` is always used); `places` every region word its reports named.
-    """
+    """An open or recent incident as grouping sees it: what its reports said, together."""
 
     incident_id: int
-    fingerprint: int
-    place: str | None
-    accident_type: str | None
     first_published: datetime
     last_report_at: datetime
-    places: frozenset[str] = field(default_factory=frozenset)
-    fingerprints: tuple[int, ...] = ()
+    watch: bool = False
+    place: str | None = None  # the most specific place any report named
+    occurrence: Occurrence = field(default_factory=Occurrence)
+    families: frozenset[str] = frozenset()
+    companies: frozenset[str] = frozenset()
+    units: frozenset[str] = frozenset()
+    deaths: int | None = None
+    words: frozenset[str] = frozenset()
+    fingerprints: frozenset[int] = frozenset()
 
-    def all_fingerprints(self) -> set[int]:
-        """Every fingerprint of this incident, unsigned."""
-        return {fp & _MASK64 for fp in (self.fingerprint, *self.fingerprints)}
+    @classmethod
+    def of(cls, incident_id: int, key: ReportKey, published: datetime) -> Candidate:
+        """A new incident opened by one report."""
+        return cls(incident_id, published, published, key.watch, key.place, key.occurrence, key.families,
+                   key.companies, key.units, key.deaths, key.words, frozenset({key.fingerprint & MASK64}))  # fmt: skip
 
-    def all_places(self) -> set[str]:
-        """Places that identify this incident (province names excluded)."""
-        return {p for p in (self.place, *self.places) if p and p not in PROVINCES}
+    def joined(self, key: ReportKey, published: datetime) -> Candidate:
+        """This incident after `key`'s report joined it."""
+        return replace(
+            self,
+            first_published=min(self.first_published, published),
+            last_report_at=max(self.last_report_at, published),
+            place=_deeper(self.place, key.place),
+            occurrence=self.occurrence if self.occurrence.known else key.occurrence,
+            families=self.families | key.families,
+            companies=self.companies | key.companies,
+            units=self.units | key.units,
+            deaths=max((d for d in (self.deaths, key.deaths) if d is not None), default=None),
+            words=self.words if len(self.words) >= _MAX_WORDS else frozenset(sorted(self.words | key.words)[:_MAX_WORDS]),
+            fingerprints=self.fingerprints | {key.fingerprint & MASK64},
+        )  # fmt: skip
+
+
+def _division(code: str | None) -> Division | None:
+    return gazetteer().by_code.get(code) if code else None
+
+
+def _deeper(a: str | None, b: str | None) -> str | None:
+    da, db = _division(a), _division(b)
+    if da is None:
+        return b
+    if db is None:
+        return a
+    return b if db.level > da.level and da.contains(db) else a
 
 
 @dataclass(frozen=True)
 class Match:
-    """Why a report joins an incident: 'near_duplicate' or 'same_place_type'."""
+    """Why a report joins an incident: its points and the evidence that gave them."""
 
     incident_id: int
-    reason: str
-    distance: int
+    score: int
+    reasons: tuple[str, ...]
 
 
-class _BandIndex:
-    """Exact search of 64-bit fingerprints within Hamming distance d (pigeonhole bands)."""
-
-    def __init__(self, distance: int, expected: int = 10_000) -> None:
-        self.distance = distance
-        self.bands, self.radius = self._plan(distance, expected)
-        widths = [64 // self.bands + (1 if i < 64 % self.bands else 0) for i in range(self.bands)]
-        self._spans: list[tuple[int, int]] = []
-        shift = 0
-        for w in widths:
-            self._spans.append((shift, (1 << w) - 1))
-            shift += w
-        self._flips: list[list[int]] = [
-            [
-                sum(1 << b for b in bits)
-                for r in range(self.radius + 1)
-                for bits in itertools.combinations(range(w), r)
-            ]
-            for w in widths
-        ]
-        self._tables: list[dict[int, set[tuple[int, int]]]] = [{} for _ in widths]
-
-    @staticmethod
-    def _plan(distance: int, expected: int) -> tuple[int, int]:
-        best: tuple[float, int, int] | None = None
-        for bands in range(1, min(distance + 1, 64) + 1):
-            radius = distance // bands
-            cost = 0.0
-            for i in range(bands):
-                w = 64 // bands + (1 if i < 64 % bands else 0)
-                probes = sum(math.comb(w, r) for r in range(radius + 1))
-                cost += probes * (1 + expected / 2**w)
-            if best is None or cost < best[0]:
-                best = (cost, bands, radius)
-        assert best is not None
-        if best[0] >= expected:  # no index beats a scan (a very loose distance): scan
-            return 0, 0
-        return best[1], best[2]
-
-    def add(self, fp: int, key: int) -> None:
-        for (shift, mask), table in zip(self._spans, self._tables, strict=True):
-            table.setdefault((fp >> shift) & mask, set()).add((fp, key))
-
-    def discard(self, fp: int, key: int) -> None:
-        for (shift, mask), table in zip(self._spans, self._tables, strict=True):
-            band = (fp >> shift) & mask
-            bucket = table.get(band)
-            if bucket is not None:
-                bucket.discard((fp, key))
-                if not bucket:
-                    del table[band]
-
-    def near(self, fp: int) -> dict[int, int]:
-        """key -> smallest distance, for every entry within the distance (bands > 0)."""
-        found: dict[int, int] = {}
-        d = self.distance
-        for (shift, mask), table, flips in zip(self._spans, self._tables, self._flips, strict=True):
-            band = (fp >> shift) & mask
-            get = table.get
-            # An entry found through several bands is simply measured again: cheaper
-            # than remembering which were seen.
-            for bucket in [b for flip in flips if (b := get(band ^ flip))]:
-                for other, key in bucket:
-                    dist = (fp ^ other).bit_count()
-                    if dist <= d and dist < found.get(key, 65):
-                        found[key] = dist
-        return found
+def score(
+    key: ReportKey, c: Candidate, near: bool, close_in_time: bool
+) -> tuple[int, tuple[str, ...]] | None:
+    """Points for `key` joining `c`, or None when something contradicts (see the module docstring)."""
+    if key.watch != c.watch:
+        return None
+    points: list[tuple[str, int]] = []
+    dk, dc = _division(key.place), _division(c.place)
+    if dk is not None and dc is not None:
+        if not dk.related(dc):
+            return None
+        if close_in_time and dk.code == dc.code and dk.level >= 2:
+            points.append(("same_county" if dk.level == 3 else "same_city", 2 if dk.level == 3 else 1))
+        elif close_in_time and dk.level >= 2 and dc.level >= 2 and dk.city == dc.city:
+            points.append(("same_city", 1))
+    if not key.occurrence.compatible(c.occurrence):
+        return None
+    if key.occurrence.same_day(c.occurrence):
+        points.append(("same_day", 2))
+        if key.occurrence.minute is not None and c.occurrence.minute is not None:
+            points.append(("same_time", 1))
+    if key.families and c.families:
+        if not key.families & c.families:
+            return None
+        if close_in_time:
+            points.append(("same_type", 1))
+    if key.units and c.units and not share_a_name(key.units, c.units):
+        return None
+    site = share_a_name(key.companies | key.units, c.companies | c.units)
+    if key.companies and c.companies and not site:
+        return None
+    if site:
+        points.append(("same_site", 3))
+    if key.deaths and c.deaths and key.deaths == c.deaths:
+        points.append(("same_toll", 1))
+    sim = similarity(key.words, c.words)
+    shared = len(key.words & c.words)
+    words = max(3 if sim >= 0.5 else 2 if sim >= 0.3 else 1 if sim >= 0.2 else 0,
+                3 if shared >= 6 else 2 if shared >= 4 else 1 if shared >= 2 else 0)  # fmt: skip
+    if words:
+        points.append(("similar_words", words))
+    if near:
+        points.append(("near_duplicate", 4))
+    if close_in_time and not key.watch:  # bulletins and verdicts on different things appear together
+        points.append(("close_in_time", 1))
+    reasons = tuple(r for r, _ in points)
+    if not set(reasons) & _ABOUT_THE_SAME:  # time alone never makes two reports one event
+        return None
+    return sum(p for _, p in points), reasons
 
 
 class Clusterer:
-    """Open and recent incidents in memory, indexed for `assign` (see module docstring)."""
+    """Open and recent incidents in memory, indexed so `match` looks at a few of them only."""
 
-    def __init__(self, grouping: Grouping, region_words: Sequence[str] = (), expected: int = 10_000) -> None:
+    def __init__(self, grouping: Grouping, expected: int = 10_000) -> None:
         self.grouping = grouping
-        self.region_words = list(region_words)
         self._candidates: dict[int, Candidate] = {}
-        self._fps: dict[int, set[int]] = {}  # incident -> unsigned fingerprints indexed
-        self._index = _BandIndex(grouping.near_duplicate_distance, expected)
-        # (place, type) -> incidents: by any place their reports named, and by their main place
-        self._by_any: dict[tuple[str, str], set[int]] = {}
-        self._by_main: dict[tuple[str, str], set[int]] = {}
+        self._index = BandIndex(grouping.near_duplicate_distance, expected)
+        self._by: dict[str, set[int]] = {}  # "p:<code>", "s:<bigram>", "w:<word>" -> incidents
 
     def __len__(self) -> int:
         return len(self._candidates)
@@ -370,93 +257,49 @@ class Clusterer:
         """The candidate for `incident_id`, if held."""
         return self._candidates.get(incident_id)
 
-    # -- features of a report
-
-    def key_of(self, text: str) -> ReportKey:
-        """`report_key` with this clusterer's region words."""
-        return report_key(text, self.region_words)
-
-    # -- keeping the candidates
+    def _keys(self, c: Candidate) -> set[str]:
+        keys = {f"w:{w}" for w in c.words}
+        keys |= {f"s:{n[i : i + 2]}" for n in c.companies | c.units for i in range(len(n) - 1)}
+        d = _division(c.place)
+        if d is not None and d.level >= 2:
+            keys.add(f"p:{d.code}")
+            if c.occurrence.day is not None:
+                keys.add(f"d:{d.city}:{c.occurrence.month}-{c.occurrence.day}")
+        return keys
 
     def add(self, candidate: Candidate) -> None:
         """Hold `candidate` (replacing any held with the same incident id)."""
-        if candidate.incident_id in self._candidates:
-            self.remove(candidate.incident_id)
+        self.remove(candidate.incident_id)
         iid = candidate.incident_id
         self._candidates[iid] = candidate
-        self._fps[iid] = set()
-        for fp in candidate.all_fingerprints():
-            self._index_fp(iid, fp)
-        for table, key in self._place_keys(candidate):
-            table.setdefault(key, set()).add(iid)
-
-    def _place_keys(self, c: Candidate) -> list[tuple[dict[tuple[str, str], set[int]], tuple[str, str]]]:
-        if not c.accident_type:
-            return []
-        keys = [(self._by_any, (p, c.accident_type)) for p in c.all_places()]
-        if c.place and c.place not in PROVINCES:
-            keys.append((self._by_main, (c.place, c.accident_type)))
-        return keys
-
-    def _index_fp(self, iid: int, fp: int) -> None:
-        fps = self._fps[iid]
-        if fp not in fps:
-            fps.add(fp)
+        for fp in candidate.fingerprints:
             if self._index.bands:
                 self._index.add(fp, iid)
+        for k in self._keys(candidate):
+            self._by.setdefault(k, set()).add(iid)
 
     def remove(self, incident_id: int) -> None:
         """Forget an incident (closed, dismissed and expired, or merged)."""
         cand = self._candidates.pop(incident_id, None)
         if cand is None:
             return
-        for fp in self._fps.pop(incident_id, set()):
-            if self._index.bands:
+        if self._index.bands:
+            for fp in cand.fingerprints:
                 self._index.discard(fp, incident_id)
-        for table, key in self._place_keys(cand):
-            ids = table.get(key)
+        for k in self._keys(cand):
+            ids = self._by.get(k)
             if ids is not None:
                 ids.discard(incident_id)
                 if not ids:
-                    del table[key]
+                    del self._by[k]
 
-    def update(
-        self,
-        incident_id: int,
-        *,
-        fingerprint: int | None = None,
-        published: datetime | None = None,
-        place: str | None = None,
-        places: Iterable[str] = (),
-        accident_type: str | None = None,
-    ) -> Candidate:
-        """Record that a report joined `incident_id`; returns the updated candidate.
-
-        Its fingerprint becomes searchable, its publication time widens the span, and
-        its places and type fill in what the incident did not know yet.
-        """
+    def update(self, incident_id: int, key: ReportKey, published: datetime) -> Candidate:
+        """Record that the report of `key` joined `incident_id`; returns the updated candidate."""
         cand = self._candidates.get(incident_id)
         if cand is None:
             raise KeyError(f"incident {incident_id} is not held by the clusterer; add() it first")
-        extra = set(cand.places) | set(places) | ({place} if place else set())
-        new = replace(
-            cand,
-            place=cand.place or place,
-            accident_type=cand.accident_type or accident_type,
-            first_published=min(cand.first_published, published) if published else cand.first_published,
-            last_report_at=max(cand.last_report_at, published) if published else cand.last_report_at,
-            places=frozenset(extra),
-            fingerprints=(*cand.fingerprints, fingerprint) if fingerprint is not None else cand.fingerprints,
-        )
-        if (new.place, new.accident_type) != (cand.place, cand.accident_type):
-            self.add(new)  # its keys in the place tables change: index it afresh
-            return new
-        # The common case, a repost: index only what is new (an incident may have hundreds of reports).
-        self._candidates[incident_id] = new
-        if fingerprint is not None:
-            self._index_fp(incident_id, fingerprint & _MASK64)
-        for table, key in self._place_keys(new):
-            table.setdefault(key, set()).add(incident_id)
+        new = cand.joined(key, published)
+        self.add(new)
         return new
 
     def expire(self, now: datetime) -> list[int]:
@@ -467,79 +310,66 @@ class Clusterer:
             self.remove(iid)
         return old
 
-    # -- deciding
+    def _near(self, fp: int) -> dict[int, int]:
+        if self._index.bands:
+            return self._index.near(fp)
+        d = self.grouping.near_duplicate_distance
+        return {
+            iid: 0 for iid, c in self._candidates.items() if any(hamming(fp, f) <= d for f in c.fingerprints)
+        }
 
-    def match(
-        self,
-        report_fp: int,
-        place: str | None,
-        accident_type: str | None,
-        published: datetime,
-        now: datetime,
-        places: Iterable[str] = (),
-    ) -> Match | None:
-        """The incident the report belongs to and why, or None for a new incident.
-
-        `published` is the report's clamped publication time (`clamp_published`);
-        `places` may add the report's other region words to `place`.
-        """
+    def match(self, key: ReportKey, published: datetime, now: datetime) -> Match | None:
+        """The incident the report belongs to and why, or None for a new incident."""
         g = self.grouping
         cutoff = now - g.window
-        fp = report_fp & _MASK64
-        if self._index.bands:
-            near = self._index.near(fp)
-        else:
-            near = {}
-            for iid, fps in self._fps.items():
-                dist = min(hamming(fp, f) for f in fps)
-                if dist <= g.near_duplicate_distance:
-                    near[iid] = dist
-        best: tuple[tuple[int, float, float, float, int], Match] | None = None
-        for iid, dist in near.items():
-            cand = self._candidates[iid]
-            if cand.last_report_at < cutoff:
+        near = self._near(key.fingerprint & MASK64)
+        found: dict[int, int] = {}
+        probe = [f"w:{w}" for w in key.words]
+        probe += [f"s:{n[i : i + 2]}" for n in key.companies | key.units for i in range(len(n) - 1)]
+        # Every candidate that could reach join_score shares one of these keys: its own place
+        # (or the report's city), its city and occurrence day, a site bigram, a word, or is a
+        # near-duplicate. Words held by more than _COMMON_WORD incidents find no one.
+        d = _division(key.place)
+        if d is not None and d.level >= 2:
+            probe += [f"p:{d.code}", f"p:{d.city}"]
+            occ = key.occurrence
+            if occ.day is not None:
+                cities = [d.city] if occ.month is not None else []
+                probe += [f"d:{city}:{occ.month}-{occ.day}" for city in cities]
+        for k in probe:
+            ids = self._by.get(k)
+            if ids and (len(ids) <= _COMMON_WORD or not k.startswith("w:")):
+                for iid in ids:
+                    found[iid] = found.get(iid, 0) + 1
+        pool = near.keys() | found.keys()
+        best: tuple[tuple[int, float], Match] | None = None
+        for iid in pool:
+            c = self._candidates[iid]
+            if c.last_report_at < cutoff:
                 continue
-            key = (0, float(dist), -cand.last_report_at.timestamp(), 0.0, iid)
-            if best is None or key < best[0]:
-                best = (key, Match(iid, "near_duplicate", dist))
-        if best is not None:
-            return best[1]
-        if accident_type is None:
-            return None
-        # The report's main place among any of C's places, or C's main place among any
-        # of the report's: 合肥 matches 合肥市蜀山区, but 蜀山区 never matches 包河区
-        # through their shared 合肥.
-        ids: set[int] = set()
-        if place and place not in PROVINCES:
-            ids |= self._by_any.get((place, accident_type), set())
-        for p in {place, *places}:
-            if p and p not in PROVINCES:
-                ids |= self._by_main.get((p, accident_type), set())
-        for iid in ids:
-            cand = self._candidates[iid]
-            if cand.last_report_at < cutoff:
+            gap = _gap(published, c.first_published, c.last_report_at)
+            scored = score(key, c, iid in near, gap <= g.same_place_type_window)
+            # Watch items (bulletins, verdicts …) rarely name a day or an accident type, and two of
+            # them on different matters share words easily: they need one point more.
+            if scored is None or scored[0] < g.join_score + (1 if key.watch else 0):
                 continue
-            gap = _gap(published, cand.first_published, cand.last_report_at)
-            if gap > g.same_place_type_window:
-                continue
-            dist = min(hamming(fp, f) for f in self._fps[iid])
-            key = (1, gap.total_seconds(), float(dist), -cand.last_report_at.timestamp(), iid)
-            if best is None or key < best[0]:
-                best = (key, Match(iid, "same_place_type", dist))
+            rank = (scored[0], c.last_report_at.timestamp())
+            if best is None or rank > best[0]:
+                best = (rank, Match(iid, scored[0], scored[1]))
         return best[1] if best is not None else None
 
-    def assign(
-        self,
-        report_fp: int,
-        place: str | None,
-        accident_type: str | None,
-        published: datetime,
-        now: datetime,
-        places: Iterable[str] = (),
-    ) -> int | None:
+    def assign(self, key: ReportKey, published: datetime, now: datetime) -> int | None:
         """The incident id the report joins, or None when it opens a new incident."""
-        m = self.match(report_fp, place, accident_type, published, now, places)
+        m = self.match(key, published, now)
         return m.incident_id if m is not None else None
+
+
+def candidates_from(reports: Iterable[tuple[int, ReportKey, datetime]]) -> dict[int, Candidate]:
+    """Incidents rebuilt from their reports (incident id, key, published), in publication order."""
+    out: dict[int, Candidate] = {}
+    for iid, key, published in sorted(reports, key=lambda r: r[2]):
+        out[iid] = out[iid].joined(key, published) if iid in out else Candidate.of(iid, key, published)
+    return out
 
 
 def _gap(t: datetime, start: datetime, end: datetime) -> timedelta:

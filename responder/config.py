@@ -153,6 +153,7 @@ class Grouping(Strict):
     window: Duration = timedelta(hours=72)
     near_duplicate_distance: int = Field(default=12, ge=0, le=64)
     same_place_type_window: Duration = timedelta(hours=24)
+    join_score: int = Field(default=4, ge=1, le=20)
     max_future: Duration = timedelta(minutes=10)
     max_age: Duration = timedelta(days=7)
 

@@ -5,6 +5,11 @@ once whatever the number of schemes and words (hundreds per scheme is normal in
 this field). Overlapping matches are collected, because scheme words overlap
 (`淮南` inside `淮南市`, `演练` inside `应急演练`), and an exclusion word hidden inside
 a longer event word must still be seen.
+
+A region word that names a division (安徽省, 滁州, 肥西县) stands for every division
+inside it, in full and short form (responder.analysis.gazetteer): `安徽省` matches
+定远县, 定远 and 淮南市潘集区. A short form counts only where it stands as a word
+(not 带来安全's 来安); the hit shows the name as written in the report.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import NamedTuple
 
 import ahocorasick_rs
 
+from .analysis.gazetteer import gazetteer, short_form_stands
 from .config import Scheme
 from .text import normalize
 
@@ -74,6 +80,7 @@ class Matcher:
         self._compiled = [_Compiled(s.name, frozenset(s.applies_to), bool(s.topic)) for s in self.schemes]
         # pattern (normalised) -> every (scheme index, group index, config spelling) it stands for
         owners: dict[str, list[tuple[int, int, str]]] = {}
+        self._checked: set[str] = set()  # short forms from the gazetteer: checked where they occur
         for si, s in enumerate(self.schemes):
             for gi, words in enumerate((s.region, s.event, s.exclude, s.topic)):
                 for w in words:
@@ -81,6 +88,7 @@ class Matcher:
                     if not key:
                         raise ValueError(f"scheme {s.name!r}: word {w!r} is empty after normalisation")
                     owners.setdefault(key, []).append((si, gi, w))
+            self._expand_region(si, s, owners)
         self._patterns: list[str] = list(owners)
         # Chinese words have no case; skip lower() on every report when no word has letters.
         self._fold = any(p != p.upper() for p in self._patterns)
@@ -95,6 +103,20 @@ class Matcher:
             if self._patterns
             else None
         )
+
+    def _expand_region(self, si: int, scheme: Scheme, owners: dict[str, list[tuple[int, int, str]]]) -> None:
+        """Every division inside a region word that names one, as a region word of this scheme."""
+        roots = [d for w in scheme.region for d in gazetteer().resolve(w)]
+        if not roots:
+            return
+        written = {_key(w) for w in scheme.region}
+        for alias, short in gazetteer().aliases_within(roots).items():
+            key = _key(alias)
+            if key in written or any(o[0] == si and o[1] == _REGION for o in owners.get(key, ())):
+                continue
+            owners.setdefault(key, []).append((si, _REGION, alias))
+            if short:
+                self._checked.add(key)
 
     @property
     def word_count(self) -> int:
@@ -123,7 +145,13 @@ class Matcher:
         # found[scheme] = [region, event, exclude, topic] sets of config spellings hit
         found: dict[int, list[set[str]]] = {}
         owners = self._owners
-        for pattern in set(self._ac.find_matches_as_strings(text, overlapping=True)):
+        checked = self._checked
+        seen: set[str] = set()
+        for idx, start, end in self._ac.find_matches_as_indexes(text, overlapping=True):
+            pattern = self._patterns[idx]
+            if pattern in seen or (pattern in checked and not short_form_stands(text, start, end)):
+                continue
+            seen.add(pattern)
             for si, gi, word in owners[pattern]:
                 groups = found.get(si)
                 if groups is None:

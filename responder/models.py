@@ -116,12 +116,19 @@ class Report(SQLModel, table=True):
     grade: str | None = None
     fingerprint: int | None = Field(default=None, sa_column=Column(sa.BigInteger()))
     incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    # What the report is (accident, bulletin, disaster … responder.analysis.kinds); None before 0002.
+    kind: str | None = None
+    injured: int | None = None
+    # What grouping reads (place, occurrence, sites, words …: clustering.ReportKey.to_json).
+    grouping: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Incident(SQLModel, table=True):
     """One event (many reports) or one upstream policy item to repost.
 
-    `kind` is 'event' for accidents found in news, 'policy' for upstream items.
+    `kind` is 'event' for current accidents found in news, 'watch' for other relevant news
+    (bulletins, verdicts, disasters …: sentiment to watch, no statutory clock), 'policy'
+    for upstream items.
     `first_published` starts every playbook clock.
     """
 

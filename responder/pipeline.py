@@ -1,23 +1,42 @@
-"""Pure: one feed entry → everything intake knows about it (identity, text, hits, figures, place).
+"""Pure: one feed entry → everything intake knows about it: analyse → kind → figures → grouping key.
 
-Both `scan` (the operator's dry run, nothing stored) and the engine's ingest (which
-persists) call `analyse`, so the dry run shows exactly what the service would do.
+Both `scan` (the operator's dry run) and the engine's ingest call `analyse`, and both
+group through `responder.engine.ingest` (scan on a scratch database), so the dry run
+shows exactly what the service would do.
+
+Steps: normalise; blank datelines and bylines (新华社合肥…电 is not the place); match
+the schemes; read the places (gazetteer), the report's kind (accident, bulletin,
+disaster …), the occurrence time, sites and words; read the figures from the sentences
+about the scheme's region only (a roundup's other accidents never count); grade only a
+current accident report.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from .clustering import clamp_published, extract_accident_type, extract_places, fingerprint
+from .analysis.datelines import mask_datelines
+from .analysis.gazetteer import Division, PlaceHit, gazetteer
+from .analysis.kinds import classify
+from .analysis.occurrence import Occurrence, read_occurrence
+from .analysis.sites import read_sites
+from .analysis.words import content_words
+from .clustering import ReportKey, accident_families, clamp_published, fingerprint
 from .config import FeedsConfig, Source
 from .feeds.parse import FeedEntry
-from .grading import Figures, Grade, grade_for
+from .grading import Figures, Grade, extract_figures, grade_for
 from .identity import normalize_link, report_identity
 from .matching import Matcher, MatchResult
-from .text import normalize, report_text
+from .text import html_to_text, normalize
 
 __all__ = ["Analysed", "Intake", "analyse"]
+
+# An accident whose written date is this much older than the page is told again, not reported.
+_OLD_NEWS = timedelta(days=60)
+_SENTENCE = re.compile(r"[^。;；!！?？\n]+[。;；!！?？\n]?")
 
 
 @dataclass(frozen=True)
@@ -26,18 +45,27 @@ class Intake:
 
     config: FeedsConfig
     matcher: Matcher
-    region_words: tuple[str, ...]
+    regions: dict[str, tuple[Division, ...]] = field(default_factory=dict)  # scheme -> divisions it names
 
     @classmethod
     def from_config(cls, config: FeedsConfig) -> Intake:
-        """Build the matcher and the region vocabulary (for places) from feeds.yaml."""
+        """Build the matcher and each scheme's region (its words that name divisions)."""
+        regions = {s.name: tuple(d for w in s.region for d in gazetteer().resolve(w)) for s in config.schemes}
+        return cls(config, Matcher(config.schemes), regions)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return self.config.tz
+
+    @property
+    def region_words(self) -> tuple[str, ...]:
+        """Every scheme's region words as written (normalised), in config order."""
         words: list[str] = []
-        for scheme in config.schemes:
+        for scheme in self.config.schemes:
             for w in scheme.region:
-                nw = normalize(w)
-                if nw not in words:
+                if (nw := normalize(w)) not in words:
                     words.append(nw)
-        return cls(config, Matcher(config.schemes), tuple(words))
+        return tuple(words)
 
 
 @dataclass(frozen=True)
@@ -56,21 +84,27 @@ class Analysed:
     raw_published: datetime | None
     published: datetime
     match: MatchResult
+    kind: str | None  # for news: accident, bulletin, disaster … (analysis.kinds); None otherwise
     figures: Figures
     grade: Grade | None
-    fingerprint: int
-    places: tuple[str, ...]
+    key: ReportKey
+    place: str | None  # the most specific division named, as written
     accident_type: str | None
 
     @property
-    def place(self) -> str | None:
-        """The most specific place named (extract_places orders them so)."""
-        return self.places[0] if self.places else None
+    def fingerprint(self) -> int:
+        """The text's SimHash (signed 64-bit, as stored)."""
+        return self.key.fingerprint
 
     @property
     def opens_incident(self) -> bool:
-        """A relevant news report: grouped into an event incident."""
-        return self.match.relevant and self.source_kind == "news"
+        """A relevant current accident report: grouped into an event incident with clocks."""
+        return self.match.relevant and self.source_kind == "news" and self.kind == "accident"
+
+    @property
+    def watch(self) -> bool:
+        """A relevant news report of another kind: kept on a watch incident, no clock."""
+        return self.match.relevant and self.source_kind == "news" and self.kind != "accident"
 
 
 def _signed64(v: int) -> int:
@@ -79,15 +113,70 @@ def _signed64(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
+def _most_specific(hits: list[PlaceHit], region: tuple[Division, ...]) -> PlaceHit | None:
+    """The deepest division named; inside the scheme's region when it names one; first mention on ties."""
+    inside = [h for h in hits if any(r.contains(h.division) for r in region)] if region else []
+    pool = inside or hits
+    return max(pool, key=lambda h: (h.division.level, -h.start), default=None)
+
+
+def focus(text: str, hits: list[PlaceHit], region: tuple[Division, ...]) -> str:
+    """The sentences about the scheme's region: others name only places outside it (a roundup's
+    other accidents); a sentence without a place goes with the one before it."""
+    if not region or not hits:
+        return text
+    kept: list[str] = []
+    mixed: list[str] = []
+    inside_now = True
+    for m in _SENTENCE.finditer(text):
+        here = [h for h in hits if m.start() <= h.start < m.end()]
+        ins = [h for h in here if any(r.contains(h.division) for r in region)]
+        outs = [h for h in here if not any(r.contains(h.division) for r in region)]
+        if here:
+            inside_now = bool(ins)
+        if ins and outs:
+            mixed.append(m.group(0))
+        elif inside_now:
+            kept.append(m.group(0))
+    return "".join(kept) if kept else "".join(mixed) or text
+
+
 def analyse(
     entry: FeedEntry, source: Source, intake: Intake, now: datetime, *, feed_guids_unique: bool = True
 ) -> Analysed:
-    """Normalise, match, grade and fingerprint one entry. Pure."""
-    from .grading import extract_figures
-
-    text = report_text(entry.title, entry.summary_html)
-    match = intake.matcher.match(text, source.kind)
-    figures = extract_figures(text) if source.kind == "news" and match.relevant else Figures()
+    """Normalise, match, classify, read figures and the grouping key of one entry. Pure."""
+    title = normalize(entry.title or "")
+    summary = normalize(html_to_text(entry.summary_html or ""))
+    text = title + "\n" + summary
+    masked = mask_datelines(text)
+    match = intake.matcher.match(masked, source.kind)
+    published = clamp_published(entry.published, now, intake.config.grouping)
+    news = source.kind == "news"
+    readable = news or source.kind == "own"  # own outlets' items are matched to incidents too
+    hits = gazetteer().find(masked) if readable else []
+    region = intake.regions.get(match.scheme or "", ()) if match.relevant else ()
+    # Relative days (昨日, 周五) need the page's own date: never the scan or detection time.
+    local = entry.published.astimezone(intake.tz) if entry.published else None
+    occurrence = read_occurrence(text, local) if news else Occurrence()
+    kind = _kind(title, summary, occurrence, entry.published, intake) if news else None
+    figures = extract_figures(focus(masked, hits, region)) if news and match.relevant else Figures()
+    place = _most_specific(hits, region)
+    families = accident_families(text) if readable else ()
+    sites = read_sites(masked, [h.word for h in hits]) if readable else None
+    key = ReportKey(
+        fingerprint=_signed64(fingerprint(text)),
+        watch=kind not in (None, "accident"),
+        place=place.division.code if place else None,
+        occurrence=occurrence,
+        families=frozenset(families),
+        companies=sites.companies if sites else frozenset(),
+        units=sites.units if sites else frozenset(),
+        deaths=figures.deaths,
+        # Places are weighed on their own: words are what else the reports share.
+        words=content_words(masked) - {h.word for h in hits}
+        if (news and match.relevant) or source.kind == "own"
+        else frozenset(),
+    )
     return Analysed(
         source=source.name,
         source_kind=source.kind,
@@ -97,13 +186,26 @@ def analyse(
         guid=entry.guid,
         link=entry.link,
         title=(entry.title or "").strip(),
-        text=text,
+        text=text.strip(),
         raw_published=entry.published,
-        published=clamp_published(entry.published, now, intake.config.grouping),
+        published=published,
         match=match,
+        kind=kind,
         figures=figures,
-        grade=grade_for(figures),
-        fingerprint=_signed64(fingerprint(text)),
-        places=tuple(extract_places(text, intake.region_words)),
-        accident_type=extract_accident_type(text),
+        grade=grade_for(figures) if kind == "accident" else None,
+        key=key,
+        place=place.word if place else None,
+        accident_type=families[0] if families else None,
     )
+
+
+def _kind(title: str, summary: str, occurrence: Occurrence, raw: datetime | None, intake: Intake) -> str:
+    kind = classify(title, summary)
+    if kind == "accident" and occurrence.year and occurrence.month and occurrence.day and raw is not None:
+        try:
+            told = datetime(occurrence.year, occurrence.month, occurrence.day, tzinfo=intake.tz)
+        except ValueError:
+            return kind
+        if raw - told > _OLD_NEWS:  # an old accident told again (a case study, a rewrite)
+            return "retrospective"
+    return kind

@@ -1,5 +1,7 @@
-"""`python main.py scan`: the operator's dry run. Fetch every source once, analyse and group in
-memory, print a table or one JSON document. Writes nothing, sends nothing.
+"""`python main.py scan`: the operator's dry run. Fetch every source once, then run the
+service's own intake (analyse → kind → figures → group, `engine.ingest`) on a scratch
+SQLite database in a temporary directory, and print a table or one JSON document. The
+service's database is never touched and nothing is sent.
 
 The JSON field names are a contract operators script against: keep them stable.
 """
@@ -8,25 +10,36 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from .clustering import Candidate, Clusterer
+from sqlmodel import Session, col, select
+
 from .config import Source
+from .db import create_all, make_engine, session_scope
+from .engine.grouper import Grouper
+from .engine.ingest import ingest
 from .feeds.fetch import Fetcher, Validators
-from .feeds.parse import FeedParseError, parse_feed
+from .feeds.parse import FeedEntry, FeedParseError, parse_feed
 from .identity import guids_unique
-from .pipeline import Analysed, analyse
+from .models import Incident, Report
+from .pipeline import Analysed, Intake, analyse
 from .runtime import Settings
 
-__all__ = ["ScanResult", "render_json", "render_table", "scan"]
+__all__ = ["ScanIncident", "ScanResult", "render_json", "render_table", "scan", "scan_entries"]
 
 
 @dataclass
-class _Group:
+class ScanIncident:
+    """An incident the service would open: its key (scan-1 …), kind and reports."""
+
     key: str
-    first: Analysed
+    kind: str
+    grade: str | None
     reports: list[Analysed] = field(default_factory=list)
 
 
@@ -35,7 +48,7 @@ class ScanResult:
     """Reports (with the incident key each joined), incidents, and per-source errors."""
 
     reports: list[tuple[Analysed, str | None]] = field(default_factory=list)
-    incidents: list[_Group] = field(default_factory=list)
+    incidents: list[ScanIncident] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -49,84 +62,103 @@ async def _fetch_all(settings: Settings) -> list[tuple[Source, str | None, str |
 
 
 def scan(settings: Settings, now: datetime) -> ScanResult:
-    """Fetch, normalise, match, grade and group; nothing is stored."""
+    """Fetch every enabled source once and preview intake; nothing is stored or sent."""
+    batches: list[tuple[Source, list[FeedEntry]]] = []
+    errors: list[tuple[str, str]] = []
+    for src, text, error in asyncio.run(_fetch_all(settings)):
+        if text is None:
+            errors.append((src.name, error or "no content"))
+            continue
+        try:
+            batches.append((src, parse_feed(text, naive_tz=settings.tz).entries))
+        except FeedParseError as exc:
+            errors.append((src.name, str(exc)))
+    result = scan_entries(settings.intake, batches, now)
+    result.errors = errors
+    return result
+
+
+def scan_entries(
+    intake: Intake, batches: Sequence[tuple[Source, Sequence[FeedEntry]]], now: datetime
+) -> ScanResult:
+    """Analyse the entries and ingest them, as the service would, into a scratch database."""
     out = ScanResult()
     items: list[Analysed] = []
     seen: set[str] = set()
-    for src, text, error in asyncio.run(_fetch_all(settings)):
-        if text is None:
-            out.errors.append((src.name, error or "no content"))
-            continue
-        try:
-            parsed = parse_feed(text, naive_tz=settings.tz)
-        except FeedParseError as exc:
-            out.errors.append((src.name, str(exc)))
-            continue
-        unique = guids_unique(e.guid for e in parsed.entries)
-        for e in parsed.entries:
-            a = analyse(e, src, settings.intake, now, feed_guids_unique=unique)
+    for src, entries in batches:
+        unique = guids_unique(e.guid for e in entries)
+        for e in entries:
+            a = analyse(e, src, intake, now, feed_guids_unique=unique)
             # The same report seen twice (same identity or link) is listed once, as the service stores it once.
             keys = {a.identity, a.link_key or a.identity}
             if keys & seen:
                 continue
             seen |= keys
             items.append(a)
-    clusterer = Clusterer(settings.feeds.grouping, settings.intake.region_words)
-    groups: dict[int, _Group] = {}
-    for a in sorted(items, key=lambda a: a.published):
-        key: str | None = None
-        if a.opens_incident:
-            gid = clusterer.assign(a.fingerprint, a.place, a.accident_type, a.published, now, a.places)
-            if gid is None:
-                gid = len(groups) + 1
-                groups[gid] = _Group(f"scan-{gid}", a)
-                clusterer.add(Candidate(gid, a.fingerprint, a.place, a.accident_type, a.published, a.published,
-                                        frozenset(a.places)))  # fmt: skip
-            else:
-                clusterer.update(gid, fingerprint=a.fingerprint, published=a.published, places=a.places,
-                                 place=a.place, accident_type=a.accident_type)  # fmt: skip
-            groups[gid].reports.append(a)
-            key = groups[gid].key
-        out.reports.append((a, key))
-    out.incidents = list(groups.values())
+    with tempfile.TemporaryDirectory(prefix="responder-scan-") as tmp:
+        engine = make_engine(f"sqlite:///{Path(tmp) / 'scan.sqlite3'}")
+        try:
+            create_all(engine)
+            with session_scope(engine) as session:
+                ingest(session, Grouper(intake.config.grouping), items, now)
+            with Session(engine) as session:
+                _collect(session, items, out)
+        finally:
+            engine.dispose()
     return out
+
+
+def _collect(session: Session, items: list[Analysed], out: ScanResult) -> None:
+    by_identity = {a.identity: a for a in items}
+    incidents = session.exec(select(Incident).order_by(col(Incident.id))).all()
+    keys = {inc.id: f"scan-{n}" for n, inc in enumerate(incidents, 1)}
+    groups = {inc.id: ScanIncident(keys[inc.id], inc.kind, inc.grade) for inc in incidents}
+    joined: dict[str, str | None] = {}
+    for rep in session.exec(select(Report).order_by(col(Report.published), col(Report.id))).all():
+        a = by_identity.get(rep.identity)
+        if a is None:
+            continue
+        key = keys.get(rep.incident_id) if rep.incident_id is not None else None
+        joined[a.identity] = key
+        if rep.incident_id in groups:
+            groups[rep.incident_id].reports.append(a)
+    out.reports = [(a, joined.get(a.identity)) for a in items]
+    out.incidents = [g for g in groups.values() if g.reports]
 
 
 def _iso(d: datetime | None) -> str | None:
     return d.isoformat() if d else None
 
 
-def _grade(g: _Group) -> str | None:
-    grades = [a.grade for a in g.reports if a.grade is not None]
-    return max(grades).label if grades else None
+def _report_json(a: Analysed, key: str | None) -> dict[str, Any]:
+    return {
+        "source": a.source,
+        "link": a.link,
+        "title": a.title,
+        "published": _iso(a.raw_published),
+        "relevant": a.match.relevant,
+        "kind": a.kind,
+        "scheme": a.match.scheme,
+        "hits": {k: a.match.hits.get(k, []) for k in ("region", "event", "exclude")}
+        | ({"topic": a.match.hits["topic"]} if "topic" in a.match.hits else {}),
+        "grade": a.grade.label if a.grade else None,
+        "deaths": a.figures.deaths,
+        "serious_injuries": a.figures.serious_injuries,
+        "loss_cny": a.figures.loss_cny,
+        "incident": key,
+    }
 
 
 def render_json(result: ScanResult) -> str:
     """The stable JSON document of the README."""
     doc: dict[str, Any] = {
-        "reports": [
-            {
-                "source": a.source,
-                "link": a.link,
-                "title": a.title,
-                "published": _iso(a.raw_published),
-                "relevant": a.match.relevant,
-                "scheme": a.match.scheme,
-                "hits": {k: a.match.hits.get(k, []) for k in ("region", "event", "exclude")}
-                | ({"topic": a.match.hits["topic"]} if "topic" in a.match.hits else {}),
-                "grade": a.grade.label if a.grade else None,
-                "deaths": a.figures.deaths,
-                "serious_injuries": a.figures.serious_injuries,
-                "loss_cny": a.figures.loss_cny,
-                "incident": key,
-            }
-            for a, key in result.reports
-        ],
+        "reports": [_report_json(a, key) for a, key in result.reports],
         "incidents": [
             {
                 "key": g.key,
+                "kind": g.kind,
                 "title": min(g.reports, key=lambda a: a.published).title,
-                "grade": _grade(g),
+                "grade": g.grade,
                 "first_published": _iso(min(a.published for a in g.reports)),
                 "reports": [a.link for a in g.reports],
                 "sources": len({a.source for a in g.reports}),
@@ -139,14 +171,15 @@ def render_json(result: ScanResult) -> str:
 
 
 def render_table(result: ScanResult, settings: Settings) -> str:
-    """A readable table: relevant reports first, then incidents, then errors."""
+    """A readable table: every report, then incidents, then errors."""
     tz = settings.tz
     lines = []
     for a, key in result.reports:
         mark = "✔" if a.match.relevant else " "
         when = a.published.astimezone(tz).strftime("%m-%d %H:%M")
         grade = a.grade.label if a.grade else ""
-        lines.append(f"{mark} {when} [{a.source}] {a.title} {grade} {key or ''}".rstrip())
+        kind = a.kind if a.match.relevant and a.kind and a.kind != "accident" else ""
+        lines.append(f"{mark} {when} [{a.source}] {a.title} {kind} {grade} {key or ''}".rstrip())
         if a.match.relevant or any(a.match.hits.values()):
             hits = "; ".join(f"{k}: {','.join(v)}" for k, v in a.match.hits.items() if v)
             lines.append(f"      {a.match.scheme or ''} {hits}")
@@ -154,7 +187,8 @@ def render_table(result: ScanResult, settings: Settings) -> str:
     lines.append(f"incidents: {len(result.incidents)}")
     for g in result.incidents:
         title = min(g.reports, key=lambda a: a.published).title
-        lines.append(f"  {g.key} [{_grade(g) or '未定级'}] {title} ({len(g.reports)} reports, "
+        label = g.grade or ("未定级" if g.kind == "event" else g.kind)
+        lines.append(f"  {g.key} [{label}] {title} ({len(g.reports)} reports, "
                      f"{len({a.source for a in g.reports})} sources)")  # fmt: skip
     if result.errors:
         lines.append("")

@@ -40,6 +40,10 @@ _BLOCK = frozenset(
 _SPACES = re.compile(r"[^\S\n]+")  # any whitespace except newline (includes NBSP, ideographic space)
 _NEWLINES = re.compile(r"\s*\n\s*")
 _CUT_MARKUP = re.compile(r"<[!/?A-Za-z]")
+# Mirror sites gloss characters with pinyin inside words: 經(jīng)搶救無(wú)效. A gloss is a
+# parenthesised syllable with a tone mark right after a Chinese character; a reader skips it.
+_TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜńňǹḿ"
+_PINYIN_GLOSS = re.compile(rf"(?<=[\u4e00-\u9fff])\((?=[a-zü]*[{_TONED}])[a-zü{_TONED}]{{1,7}}\)")
 
 
 class _Visible(HTMLParser):
@@ -108,7 +112,8 @@ def _t2s() -> opencc.OpenCC:
 
 
 def normalize(s: str) -> str:
-    """NFKC (full-width → ASCII), traditional → simplified (OpenCC t2s), whitespace collapsed.
+    """NFKC (full-width → ASCII), pinyin glosses dropped, traditional → simplified (OpenCC t2s),
+    whitespace collapsed.
 
     Idempotent: normalize(normalize(s)) == normalize(s). Used on report text and on
     the scheme words alike, so both sides meet in the same form.
@@ -116,6 +121,8 @@ def normalize(s: str) -> str:
     if not s:
         return ""
     s = unicodedata.normalize("NFKC", s)
+    if "(" in s:
+        s = _PINYIN_GLOSS.sub("", s)
     s = _t2s().convert(s)
     return _collapse(s)
 

@@ -10,7 +10,7 @@ from kit.feedserver import FeedServer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from responder.models import Incident, IncidentEvent, Step
+from responder.models import Incident, IncidentEvent, Report, Step
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 
@@ -155,3 +155,52 @@ def test_grouper_forgets_what_a_rolled_back_ingest_grouped(db_engine: Engine, tm
     # Had the rolled-back incident stayed a candidate, report 3 (its twin) would have been
     # steered to it and, finding no such row, opened a second incident for the same event.
     assert len(incidents(db_engine)) == 1
+
+
+def test_bulletins_verdicts_and_disasters_are_watched_without_a_clock(
+    sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    t0 = NOW - timedelta(hours=1)
+    items = [
+        (
+            "https://news.example/w1",
+            "淮南市潘集区一化工厂发生爆炸",
+            "21日上午,潘集区一化工厂发生爆炸,已造成3人死亡。",
+            t0,
+        ),
+        (
+            "https://news.example/w2",
+            "安徽一季度安全形势平稳",
+            "一季度,全省共发生生产安全事故514起、死亡348人,同比下降。",
+            t0,
+        ),
+        (
+            "https://news.example/w3",
+            "淮南某化工厂爆炸案一审宣判",
+            "凤台县人民法院对该厂2019年爆炸致15人死亡一案一审宣判,3人获刑。",
+            t0,
+        ),
+        (
+            "https://news.example/w4",
+            "强降雨致安徽多地受灾",
+            "强降雨已导致死亡10人,直接经济损失六点八三亿元。",
+            t0,
+        ),
+    ]
+    feed_server.route("/news.xml", rss(items))
+    cfg = write_config(tmp_path, f"  - name: 新闻A\n    url: {feed_server.url('/news.xml')}\n")
+    svc = Service.start(sqlite_engine, cfg, t0)
+    svc.step(NOW)
+    by_kind: dict[str, list[Incident]] = {}
+    for inc in incidents(sqlite_engine):
+        by_kind.setdefault(inc.kind, []).append(inc)
+    [accident] = by_kind["event"]
+    assert accident.grade == "较大"  # the bulletin's 348 and the flood's 10 never reach it
+    assert {s.playbook for s in steps_of(sqlite_engine, accident.id)} == {"serious-incident"}
+    watched = by_kind["watch"]
+    assert len(watched) == 3 and all(w.grade is None for w in watched)
+    assert all(steps_of(sqlite_engine, w.id) == [] for w in watched)  # no statutory clock
+    with Session(sqlite_engine) as s:
+        kinds = {r.link: r.kind for r in s.exec(select(Report)).all()}
+    assert kinds == {"https://news.example/w1": "accident", "https://news.example/w2": "bulletin",
+                     "https://news.example/w3": "judicial", "https://news.example/w4": "disaster"}  # fmt: skip

@@ -19,6 +19,7 @@ from responder.grading import (
     grade_text,
     parse_number,
 )
+from responder.text import normalize
 
 N = None
 一般, 较大, 重大, 特别重大 = Grade.一般, Grade.较大, Grade.重大, Grade.特别重大
@@ -90,8 +91,9 @@ CASES: list[tuple[str, tuple[int | None, int | None, float | None], Grade | None
     ("井下被困12人,救援正在进行", (N, N, N), N),
     ("仍有12人失联", (N, N, N), N),
     ("5人送医治疗,生命体征平稳", (N, N, N), N),
-    ("事故致30人受伤", (N, N, N), N),
-    ("另有6人轻伤", (N, N, N), N),
+    # plain injuries never raise a grade, but they are a figure: the accident is 一般
+    ("事故致30人受伤", (N, N, N), 一般),
+    ("另有6人轻伤", (N, N, N), 一般),
     ("过火面积300平方米", (N, N, N), N),
     ("2026年11月21日14时30分许,合肥市蜀山区一小区发生火灾", (N, N, N), N),
     ("如有线索请拨打电话0551-62999515", (N, N, N), N),
@@ -118,7 +120,32 @@ def test_phrasing(
     text: str, figures: tuple[int | None, int | None, float | None], grade: Grade | None
 ) -> None:
     got, got_grade = grade_text(text)
-    assert got == Figures(*figures)
+    assert (got.deaths, got.serious_injuries, got.loss_cny) == figures
+    assert got_grade == grade
+
+
+# Shapes real outlets use that the first release missed (sentences of our own making).
+REAL_SHAPES = [
+    ("某花炮厂发生爆炸 2人当场炸死", (2, None, None, None), Grade.一般),
+    ("一名工人送院后死亡", (1, None, None, None), Grade.一般),
+    ("發(fā)生爆炸,3人經(jīng)搶救無(wú)效死亡", (3, None, None, None), Grade.较大),
+    ("一仓库起火,直接经济损失10多万", (None, None, 100_000, None), Grade.一般),
+    ("燃气爆炸致12人受伤,其中危重2人", (None, 2, None, 12), Grade.一般),
+    ("洪灾造成直接经济损失六点八三亿元", (None, None, 683_000_000, None), Grade.特别重大),
+    ("工地塔吊倒塌,3名重伤者在送医途中死亡,另有5人轻伤", (3, None, None, 5), Grade.较大),
+    ("化工厂爆炸致16人轻重伤", (None, None, None, 16), Grade.一般),
+    ("槽罐车侧翻,司机当场身亡", (1, None, None, None), Grade.一般),
+    ("车间闪爆,1人当场死亡、4人送医院抢救无效后死亡", (5, None, None, None), Grade.较大),
+    ("厂房起火,致13人受伤", (None, None, None, 13), Grade.一般),
+    ("烧烤店爆炸已致廿五人死亡", (25, None, None, None), Grade.重大),
+    ("所幸事故没有造成人员伤亡", (0, 0, None, 0), Grade.一般),
+]
+
+
+@pytest.mark.parametrize(("text", "figures", "grade"), REAL_SHAPES, ids=[c[0][:20] for c in REAL_SHAPES])
+def test_real_shapes(text: str, figures: tuple[int | None, ...], grade: Grade | None) -> None:
+    got, got_grade = grade_text(normalize(text))
+    assert (got.deaths, got.serious_injuries, got.loss_cny, got.injured) == figures
     assert got_grade == grade
 
 

@@ -26,6 +26,12 @@ def test_scan_json_groups_grades_and_reports_errors(
         ("https://a.example/1", "淮南市潘集区一化工厂发生爆炸", "已造成3人死亡。", t0),
         ("https://a.example/2", "合肥一小区举行消防演练 模拟火灾", "演练现场", t0),
         ("https://a.example/3", "六安天气晴好", "无事", t0),
+        (
+            "https://a.example/4",
+            "安徽一季度安全生产形势平稳",
+            "一季度,全省共发生生产安全事故51起、死亡34人,同比下降。",
+            t0,
+        ),
     ]
     b = [
         (
@@ -56,16 +62,27 @@ def test_scan_json_groups_grades_and_reports_errors(
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"reports", "incidents", "errors"}
     by_link = {r["link"]: r for r in doc["reports"]}
-    assert len(doc["reports"]) == 4  # the same URL from a second source is one report
+    assert len(doc["reports"]) == 5  # the same URL from a second source is one report
     first = by_link["https://a.example/1"]
-    assert set(first) == {"source", "link", "title", "published", "relevant", "scheme", "hits", "grade",
+    assert set(first) == {"source", "link", "title", "published", "relevant", "kind", "scheme", "hits", "grade",
                           "deaths", "serious_injuries", "loss_cny", "incident"}  # fmt: skip
-    assert first["relevant"] and first["grade"] == "较大" and first["deaths"] == 3
+    assert (
+        first["relevant"]
+        and first["kind"] == "accident"
+        and first["grade"] == "较大"
+        and first["deaths"] == 3
+    )
+    # A statistics bulletin is kept to watch: relevant, no grade, its own watch incident.
+    bulletin = by_link["https://a.example/4"]
+    assert bulletin["relevant"] and bulletin["kind"] == "bulletin" and bulletin["grade"] is None
+    assert bulletin["incident"] not in (None, first["incident"])
     assert "淮南" in first["hits"]["region"] and "爆炸" in first["hits"]["event"]
     drill = by_link["https://a.example/2"]
     assert not drill["relevant"] and drill["hits"]["exclude"] == ["演练"] and drill["incident"] is None
     assert by_link["https://b.example/9"]["incident"] == first["incident"]
-    [inc] = doc["incidents"]
+    [inc] = [i for i in doc["incidents"] if i["kind"] == "event"]
+    [watch] = [i for i in doc["incidents"] if i["kind"] == "watch"]
+    assert watch["grade"] is None and watch["key"] == bulletin["incident"]
     assert inc["grade"] == "重大" and inc["sources"] == 2 and inc["title"] == "淮南市潘集区一化工厂发生爆炸"
     assert inc["first_published"] == t0.isoformat()
     assert [e["source"] for e in doc["errors"]] == ["坏"]

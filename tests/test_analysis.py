@@ -1,0 +1,114 @@
+"""Reading real-shaped news: report kinds, places from the gazetteer, datelines, occurrence, sites.
+
+Every sentence here is of our own making, with the shapes real outlets use.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from responder.analysis.datelines import mask_datelines
+from responder.analysis.gazetteer import gazetteer
+from responder.analysis.kinds import KINDS, classify
+from responder.analysis.occurrence import Occurrence, read_occurrence
+from responder.analysis.sites import read_sites, share_a_name
+from responder.text import normalize
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize(
+    ("title", "summary", "kind"),
+    [
+        ("淮南一化工厂发生爆炸 已致3人死亡", "21日上午,淮南市潘集区一化工厂发生爆炸。", "accident"),
+        ("一季度全省安全形势平稳", "一季度,全省共发生生产安全事故51起、死亡34人,同比下降12%。", "bulletin"),
+        ("前三季度全国事故起数下降", "全国共发生各类生产安全事故1万余起,同比分别下降。", "bulletin"),
+        ("强降雨致多地受灾", "强降雨已导致死亡10人,直接经济损失六点八三亿元。", "disaster"),
+        ("某化工厂爆炸案今日开庭", "该厂去年发生爆炸致5人死亡,今日在市中级人民法院开庭审理。", "judicial"),
+        (
+            "某煤矿透水事故调查报告获批复",
+            "经调查认定,该事故是一起生产安全责任事故,建议对12人追责问责。",
+            "investigation",
+        ),
+        ("某矿难十周年:那些逝去的生命", "十年前的今天,某煤矿发生瓦斯爆炸,32人遇难。", "retrospective"),
+        ("某区举行危化品泄漏事故应急演练", "演练模拟储罐泄漏引发火灾,造成2名工人中毒。", "drill"),
+        ("全市开展安全生产大检查", "市安委会部署开展为期一个月的隐患排查整治。", "notice"),
+        ("山西、安徽同日发生煤矿事故,12人死亡", "两起事故分别造成5人和7人死亡。", "roundup"),
+        ("热电厂发生闪爆致6人死亡 全市将开展安全生产大检查", "该市随即部署安全生产大检查。", "accident"),
+        ("某地今日天气晴", "气温回升。", "other"),
+    ],
+)
+def test_kind_of_a_report(title: str, summary: str, kind: str) -> None:
+    assert kind in KINDS
+    assert classify(normalize(title), normalize(summary)) == kind
+
+
+def test_gazetteer_names_full_short_and_old_forms() -> None:
+    g = gazetteer()
+    assert [d.name for d in g.resolve("肥西")] == ["肥西县"]
+    assert [d.name for d in g.resolve("广德县")] == ["广德市"]  # renamed 2019: old reports still place
+    [anhui] = g.resolve("安徽省")
+    [dingyuan] = g.resolve("定远县")
+    assert anhui.contains(dingyuan) and not dingyuan.contains(anhui) and anhui.related(dingyuan)
+    assert "定远" in g.aliases_within([anhui]) and "无为市" in g.aliases_within([anhui])
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("无为一化工厂爆炸", ["无为市"]),
+        ("隐患排查带来安全", []),  # 来安 inside 带来安全 is no place
+        ("合肥市徽州大道与九华山路交口发生爆炸", ["合肥市"]),  # 徽州 of 徽州大道 is a road, 交口 a crossing
+        (
+            "河南三门峡义马一气化厂爆炸",
+            ["河南省", "三门峡市", "义马市"],
+        ),  # 河南 also names a county in Qinghai
+        ("天长地久", []),
+    ],
+)
+def test_places_named_in_text(text: str, places: list[str]) -> None:
+    assert [h.division.name for h in gazetteer().find(normalize(text))] == places
+
+
+def test_datelines_and_bylines_are_blanked() -> None:
+    text = normalize("新华社合肥11月21日电(记者 张某)21日上午,安庆市岳西县一化工厂发生爆炸。")
+    masked = mask_datelines(text)
+    assert len(masked) == len(text) and "合肥" not in masked and "记者" not in masked and "岳西县" in masked
+    assert [h.division.name for h in gazetteer().find(masked)] == ["安庆市", "岳西县"]
+    assert "合肥" not in mask_datelines(normalize("中新网合肥6月16日电 当涂县一化工厂发生爆炸"))
+    assert mask_datelines("本报讯 某厂起火").startswith("   ")
+
+
+def test_occurrence_read_against_the_page_date() -> None:
+    page = datetime(2026, 11, 22, 9, 0, tzinfo=SHANGHAI)
+    assert read_occurrence("昨日凌晨3时许,某化工厂发生爆炸。", page) == Occurrence(None, 11, 21, 180, None)
+    assert read_occurrence("11月21日下午,某煤矿发生透水事故。", page) == Occurrence(
+        None, 11, 21, None, (12, 19)
+    )
+    # A status line's date is not the accident's; a later written date is.
+    occ = read_occurrence("截至22日6时,事故已造成5人死亡。21日16时22分,某厂房发生火灾。", page)
+    assert (occ.day, occ.minute) == (21, 16 * 60 + 22)
+    # The “8·12” label of an accident gives its day; a year written elsewhere completes it.
+    assert read_occurrence("2015年8月12日,天津港“8·12”特别重大火灾爆炸事故", None).year == 2015
+    # Without the page's date, 昨日 says nothing.
+    assert read_occurrence("昨日某厂起火。", None) == Occurrence()
+
+
+def test_occurrences_that_contradict() -> None:
+    afternoon = Occurrence(None, 11, 21, 15 * 60, None)
+    assert afternoon.compatible(Occurrence(None, 11, 21, None, (12, 19)))
+    assert not afternoon.compatible(Occurrence(None, 11, 21, 3 * 60, None))  # 凌晨 is another event
+    assert not afternoon.compatible(Occurrence(None, 11, 22))
+    assert afternoon.compatible(Occurrence()) and not afternoon.same_day(Occurrence())
+
+
+def test_sites_and_two_plants_of_one_company() -> None:
+    a = read_sites(normalize("马钢股份炼铁总厂发生漏灰事故"), [])
+    b = read_sites(normalize("马钢股份第四钢轧总厂煤气泄漏"), [])
+    c = read_sites(normalize("盘锦市盘山县浩业化工有限公司发生爆炸"), ["盘锦市", "盘山县"])
+    assert share_a_name(a.companies, b.companies)  # one company …
+    assert not share_a_name(a.units, b.units)  # … two plants
+    assert c.companies == {"浩业"}
