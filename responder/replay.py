@@ -15,6 +15,7 @@ rewritten only when an item appears, so the poller sees an unchanged file as suc
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -111,10 +112,8 @@ class Replay:
         stamp = directory / _STARTED_FILE
         started = now.replace(microsecond=0)  # feed dates carry whole seconds
         if not fresh and stamp.exists():
-            try:
+            with contextlib.suppress(ValueError):  # an unreadable stamp starts the timeline afresh
                 started = datetime.fromisoformat(stamp.read_text(encoding="utf-8").strip())
-            except ValueError:
-                pass  # an unreadable stamp: start the timeline afresh
         stamp.write_text(started.isoformat() + "\n", encoding="utf-8")
         offset = started - settings.feeds.replay.recorded_start
         files = {}

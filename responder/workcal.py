@@ -265,11 +265,18 @@ class ScheduleFile(BaseModel):
 
     @model_validator(mode="after")
     def _dates_in_their_year(self) -> ScheduleFile:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         for year, sched in self.years.items():
-            # 元旦 may start on 30 or 31 December of the year before (2019's did).
-            stray = [d for d in (*sched.holidays, *sched.workdays) if d.year not in (year - 1, year)]
-            if stray:
-                raise ValueError(t("calendar_schedule_stray", year=year, day=stray[0].isoformat()))
+            for field in ("holidays", "workdays"):
+                for i, d in enumerate(getattr(sched, field)):
+                    # 元旦 may start on 30 or 31 December of the year before (2019's did).
+                    if d.year != year and not (d.year == year - 1 and d.month == 12):
+                        message = t("calendar_schedule_stray", year=year, day=d.isoformat())
+                        problems.append((("years", year, field, i), message))
+        if problems:
+            from .configfile import FieldProblems
+
+            raise FieldProblems(problems)
         return self
 
 
