@@ -83,6 +83,7 @@ class _Walker:
         self.problems: list[Problem] = []
 
     def walk(self, node: yaml.Node, loc: Loc) -> Any:
+        """The plain value of `node` found at `loc`, noting its line and those of everything in it."""
         self.lines.setdefault(loc, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, loc)

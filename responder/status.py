@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
@@ -14,6 +15,9 @@ from .db import redact_url
 from .i18n import t
 from .models import FeedState, Incident, Outbox, Step
 from .workcal import WorkCalendar, unknown_year_warning
+
+if TYPE_CHECKING:
+    from .runtime import Settings
 
 __all__ = ["foreign_sources", "has_feed_states", "render_status"]
 
@@ -28,14 +32,14 @@ def has_feed_states(engine: Engine) -> bool:
         return s.exec(select(FeedState.source).limit(1)).first() is not None
 
 
-def foreign_sources(engine: Engine, settings: object) -> list[str]:
+def foreign_sources(engine: Engine, settings: Settings) -> list[str]:
     """Sources recorded in the database that the configuration does not name, in order.
 
     They come from another feeds.yaml run on the same database (the offline example's
     sources under the real configuration) or from sources since removed; either way their
     incidents are still in this database, so `run` warns and names them.
     """
-    configured = {s.name for s in settings.feeds.sources}  # type: ignore[attr-defined]
+    configured = {s.name for s in settings.feeds.sources}
     with Session(engine) as s:
         recorded = s.exec(select(FeedState.source).order_by(col(FeedState.source))).all()
     return [name for name in recorded if name not in configured]
