@@ -1,18 +1,31 @@
-"""Command line: run, scan, check-config, migrate, status, summary, report, web."""
+"""Command line: run, scan, check-config, migrate, status, summary, report, calendar, web.
+
+Every command answers a problem an operator can meet — a config mistake, a database
+that is down or not migrated, a URL that cannot be read, a missing folder, a closed
+pipe (`status | head`) — with one line (or one line per config problem), never a
+traceback; `-v` shows the traceback of an unexpected error.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .configfile import ConfigError
+from .i18n import t
 from .models import utcnow
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 log = logging.getLogger("responder")
+
+EXIT_CONFIG = 2
+EXIT_NOT_MIGRATED = 3
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a process ended by SIGPIPE
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -29,113 +42,164 @@ def _print_problems(exc: ConfigError) -> int:
     print(f"配置有误 / config problems ({len(exc.problems)}):", file=sys.stderr)
     for p in exc.problems:
         print(f"  {p}", file=sys.stderr)
-    return 2
+    return EXIT_CONFIG
+
+
+def _optional_settings(args: argparse.Namespace) -> Any:
+    """The settings of --config when given (its problems end the command), else of ./feeds.yaml
+    when it is there and valid (a note otherwise), else None."""
+    from .runtime import load_settings
+
+    if args.config:
+        return load_settings(Path(args.config))
+    if not Path("feeds.yaml").is_file():
+        return None
+    try:
+        return load_settings(Path("feeds.yaml"))
+    except ConfigError as exc:
+        print(t("cli_config_ignored", n=len(exc.problems)), file=sys.stderr)
+        return None
+
+
+def _database(args: argparse.Namespace, settings: Any = None) -> str:
+    """The database URL for this command (noted on `args` for error messages)."""
+    from .db import database_url
+
+    configured = settings.database_path if settings is not None else None
+    args.db_url = database_url(getattr(args, "database", None), configured)
+    return args.db_url
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate feeds.yaml, the playbooks and the roster together; print what loaded."""
     from .runtime import load_settings
+    from .workcal import unknown_year_warning
 
-    try:
-        st = load_settings(Path(args.config))
-    except ConfigError as exc:
-        return _print_problems(exc)
+    st = load_settings(Path(args.config))
     f = st.feeds
     print(f"{args.config}: {len(f.sources)} sources ({sum(s.enabled for s in f.sources)} enabled), "
           f"{len(f.schemes)} schemes, {st.intake.matcher.word_count} words, time zone {f.timezone}")  # fmt: skip
     print(f"playbooks: {', '.join(sorted(st.playbooks))}")
     print(f"roster: {len(st.roster.people)} people; on duty now: "
           f"{(p.name if (p := st.roster.on_duty(utcnow())) else '-')}")  # fmt: skip
+    if st.database_path is not None:
+        print(t("cli_own_database", path=st.database_path))
+    print(st.calendar.describe_years())
+    warning = unknown_year_warning(st.calendar, utcnow())
+    if warning is not None:
+        print(warning.text)
     return 0
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
     """Fetch every source once and show what the service would do; writes and sends nothing."""
+    import tempfile
+
+    from .replay import Replay
     from .runtime import load_settings
     from .scan import render_json, render_table, scan
 
-    try:
-        st = load_settings(Path(args.config))
-    except ConfigError as exc:
-        return _print_problems(exc)
-    result = scan(st, utcnow())
+    st = load_settings(Path(args.config))
+    now = utcnow()
+    with tempfile.TemporaryDirectory(prefix="responder-scan-") as tmp:
+        if st.feeds.replay is not None:
+            # The example's feeds as they stand now: the items dated up to this moment.
+            st = Replay.prepare(st, Path(tmp), now, fresh=True).replayed_settings()
+        result = scan(st, now)
     print(render_json(result) if args.json else render_table(result, st))
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the service until SIGINT/SIGTERM."""
+    """Run the service until SIGINT/SIGTERM; SIGHUP reloads the configuration."""
     import asyncio
-    import os
 
-    from .db import DEFAULT_SQLITE, database_url, make_engine, redact_url
-    from .engine.deliver import TelegramSender, make_sender
-    from .migrate import NotMigratedError, check_migrated, upgrade
+    from .db import DEFAULT_SQLITE, make_engine, redact_url, sqlite_path
+    from .engine.deliver import make_sender
+    from .migrate import check_migrated, upgrade
     from .runtime import load_settings
-    from .service import Service
+    from .status import foreign_sources, has_feed_states
+    from .supervise import Supervisor
 
-    try:
-        st = load_settings(Path(args.config))
-    except ConfigError as exc:
-        return _print_problems(exc)
-    url = database_url()
-    if url == f"sqlite:///{DEFAULT_SQLITE}":
-        # The embedded default must start in one command: it migrates itself.
+    st = load_settings(Path(args.config))
+    url = _database(args, st)
+    own = sqlite_path(url)
+    if st.database_path is not None or (own is not None and own == Path(DEFAULT_SQLITE)):
+        # The embedded default and a config's own file must start in one command: they migrate themselves.
         upgrade(url)
     engine = make_engine(url)
+    check_migrated(engine)
+    log.info("database %s", redact_url(url))
+    if st.database_path is not None:
+        log.info(t("cli_own_database", path=st.database_path))
+    others = foreign_sources(engine, st)
+    if others:
+        log.warning(
+            t("run_foreign_sources", n=len(others), names="、".join(others[:10]), url=redact_url(url))
+        )
     try:
-        check_migrated(engine)
-    except NotMigratedError as exc:
-        print(str(exc), file=sys.stderr)
-        return 3
-    try:
-        sender = make_sender()
+        first = [make_sender()]
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
+    base = st.database_path.parent if st.database_path is not None else st.base_dir / "var"
+    supervisor = Supervisor(
+        st, engine, lambda settings: _build_service(args, engine, settings, first),
+        replay_dir=base / "replay", fresh_database=not has_feed_states(engine),
+    )  # fmt: skip
+    from .engine.deliver import TelegramSender
+    from .web.server import ConsoleServer, run_with_console
+
+    # The web console runs in the same loop; in console mode (no bot) it prints sign-in links.
+    console_mode = not isinstance(first[0], TelegramSender)
+    console = ConsoleServer(st, engine, console_mode=console_mode) if st.feeds.web.enabled else None
+    asyncio.run(run_with_console(supervisor, console))
+    return 0
+
+
+def _build_service(args: argparse.Namespace, engine: Any, settings: Any, first: list[Any]) -> Any:
+    """A Service on `settings` with its own sender and Telegram application (one per (re)start:
+    a stopped service closes them)."""
+    from .engine.deliver import TelegramSender, make_sender
+    from .service import Service
+
+    sender = first.pop() if first else make_sender()
     application = None
     if isinstance(sender, TelegramSender):
         from .chat.telegram import build_application
 
         application = build_application(
-            st, engine, os.environ["TELEGRAM_BOT_TOKEN"].strip(),
+            settings, engine, os.environ["TELEGRAM_BOT_TOKEN"].strip(),
             base_url=os.environ.get("TELEGRAM_BASE_URL") or None,
             base_file_url=os.environ.get("TELEGRAM_FILE_BASE_URL") or None,
         )  # fmt: skip
-    log.info("database %s", redact_url(url))
-    service = Service(st, engine, sender, application=application, cycle_every=args.cycle_seconds)
-    from .web.server import ConsoleServer, run_with_console
-
-    # The web console runs in the same loop; in console mode (no bot) it prints sign-in links.
-    console = ConsoleServer(st, engine, console_mode=application is None) if st.feeds.web.enabled else None
-    asyncio.run(run_with_console(service, console))
-    return 0
+    return Service(settings, engine, sender, application=application, cycle_every=args.cycle_seconds)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Feeds, open incidents and the outbox, as the database has them now."""
     from .db import make_engine
+    from .migrate import check_migrated
     from .status import render_status
 
-    print(render_status(make_engine(), utcnow(), args.tz))
+    st = _optional_settings(args)
+    engine = make_engine(_database(args, st))
+    try:
+        check_migrated(engine)
+        tz = args.tz or (st.feeds.timezone if st is not None else "Asia/Shanghai")
+        print(render_status(engine, utcnow(), tz, calendar=st.calendar if st is not None else None))
+    finally:
+        engine.dispose()
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    """Bring the database (DATABASE_URL, else the SQLite file) to the newest schema."""
-    from sqlalchemy.exc import OperationalError
-
-    from .db import database_url, redact_url
-    from .i18n import t
+    """Bring the database (--config's own file, else DATABASE_URL, else the SQLite file) to the newest schema."""
+    from .db import redact_url
     from .migrate import upgrade
 
-    url = database_url()
-    try:
-        before, after = upgrade(url)
-    except OperationalError as exc:
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        print(t("db_connect_failed", url=redact_url(url), error=reason), file=sys.stderr)
-        return 1
+    url = _database(args, _optional_settings(args) if args.config else None)
+    before, after = upgrade(url)
     if before == after:
         print(t("db_up_to_date", url=redact_url(url), rev=after))
     else:
@@ -144,17 +208,73 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database_problem(exc: Exception, args: argparse.Namespace) -> str:
+    """One line for a database error, with the URL's password hidden."""
+    from .db import redact_url
+
+    url = redact_url(getattr(args, "db_url", None) or os.environ.get("DATABASE_URL") or "sqlite:///")
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+        return t("db_no_schema", url=url)
+    return t("db_connect_failed", url=url, error=reason)
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """Run the command; turn every error an operator can meet into one line and an exit status."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from .db import DatabaseUrlError
+    from .migrate import NotMigratedError
+
+    try:
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, not at exit
+        return status
+    except BrokenPipeError:
+        # `status | head`: the reader has gone. Say nothing more, on a stdout that cannot fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        return 130
+    except ConfigError as exc:
+        return _print_problems(exc)
+    except DatabaseUrlError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    except NotMigratedError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_NOT_MIGRATED
+    except (OperationalError, DBAPIError) as exc:
+        print(_database_problem(exc, args), file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else ""
+        print(t("cli_os_error", path=where, error=exc.strerror or type(exc).__name__), file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if args.verbose:
+            raise
+        print(t("cli_unexpected", kind=type(exc).__name__, error=str(exc).splitlines()[0] if str(exc) else ""),
+              file=sys.stderr)  # fmt: skip
+        return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; one sub-command per operator task."""
     p = argparse.ArgumentParser(prog="responder", description=__doc__)
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging; tracebacks of unexpected errors"
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("check-config", help="validate feeds.yaml, playbooks/ and roster.yaml")
     c.add_argument("--config", default="feeds.yaml", help="path to feeds.yaml")
     c.set_defaults(func=cmd_check_config)
 
-    r = sub.add_parser("run", help="run the service (feeds, deadlines, Telegram) until stopped")
+    r = sub.add_parser(
+        "run", help="run the service (feeds, deadlines, Telegram) until stopped; SIGHUP reloads"
+    )
     r.add_argument("--config", default="feeds.yaml", help="path to feeds.yaml")
     r.add_argument("--cycle-seconds", type=float, default=5.0, help="how often the engine cycle runs")
     r.set_defaults(func=cmd_run)
@@ -164,16 +284,22 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--json", action="store_true", help="one JSON document (stable field names)")
     sc.set_defaults(func=cmd_scan)
 
-    stt = sub.add_parser("status", help="feeds, open incidents and outbox depth from the database")
-    stt.add_argument("--tz", default="Asia/Shanghai", help="time zone for display")
+    stt = sub.add_parser("status", help="feeds, open incidents, outbox depth and the calendar's years")
+    stt.add_argument(
+        "--config", help="feeds.yaml (default: ./feeds.yaml when present): its database and calendar"
+    )
+    stt.add_argument("--tz", help="time zone for display (default: the config's, else Asia/Shanghai)")
     stt.set_defaults(func=cmd_status)
 
     m = sub.add_parser("migrate", help="upgrade the database (DATABASE_URL) to the newest schema")
+    m.add_argument("--config", help="feeds.yaml whose own database (database:) to migrate")
     m.set_defaults(func=cmd_migrate)
 
+    from .calendar_import import add_command as add_calendar_command
     from .reports.commands import add_commands as add_report_commands
 
     add_report_commands(sub)  # summary, report annual
+    add_calendar_command(sub)  # calendar import
     from .web.commands import add_commands as add_web_commands
 
     add_web_commands(sub)  # web passwd, web login
@@ -184,4 +310,4 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command; returns the exit status."""
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    return int(args.func(args) or 0)
+    return _run_command(args)

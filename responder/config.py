@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -18,8 +18,9 @@ from pydantic import (
     model_validator,
 )
 
-from .configfile import load_model
+from .configfile import ConfigError, FieldProblems, Loc, Problem, load_yaml, validate_all
 from .durations import parse_duration
+from .i18n import t
 
 __all__ = [
     "CHANNELS",
@@ -27,6 +28,7 @@ __all__ = [
     "FeedsConfig",
     "Grouping",
     "Polling",
+    "Replay",
     "Scheme",
     "Source",
     "TimeZoneName",
@@ -34,6 +36,9 @@ __all__ = [
     "check_timezone",
     "load_feeds",
 ]
+
+# A value the shipped feeds.yaml asks the bureau to replace (an account id, a column address).
+PLACEHOLDER = "REPLACE_WITH_"
 
 Kind = Literal["news", "upstream", "own"]
 Channel = Literal["portal", "weibo", "wechat", "app"]
@@ -193,6 +198,24 @@ class WebConsole(Strict):
         return self
 
 
+class Replay(Strict):
+    """Replay of local feed files on a live timeline (the offline example).
+
+    The files were written as if it were `recorded_start`; at run time every date in
+    them is moved by (start of the first run − recorded_start), and an item appears only
+    once its moved date has come. See responder/replay.py.
+    """
+
+    recorded_start: datetime
+
+    @field_validator("recorded_start")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError(t("config_replay_naive"))
+        return v
+
+
 class FeedsConfig(Strict):
     """The whole of `feeds.yaml`."""
 
@@ -201,6 +224,10 @@ class FeedsConfig(Strict):
     # Paths relative to this file: the playbook directory and the duty roster.
     playbooks: str = "playbooks"
     roster: str = "roster.yaml"
+    # A SQLite file of this config's own, relative to this file (the offline example's),
+    # chosen over DATABASE_URL so that trying the example never touches the real database.
+    database: str | None = None
+    replay: Replay | None = None
     polling: Polling = Polling()
     grouping: Grouping = Grouping()
     web: WebConsole = WebConsole()
@@ -209,17 +236,39 @@ class FeedsConfig(Strict):
 
     @model_validator(mode="after")
     def _cross(self) -> FeedsConfig:
+        # Checked here rather than per field, so that they are reported with the sources' problems.
+        problems = self._source_problems()
+        base = self.rsshub_base
+        if base is not None and (urlsplit(base).scheme not in ("http", "https") or not urlsplit(base).netloc):
+            problems.append((("rsshub_base",), t("config_rsshub_scheme", value=base)))
+        if self.database is not None and ("://" in self.database or not self.database.strip()):
+            problems.append((("database",), t("config_database_not_file")))
+        if not any(s.enabled for s in self.sources):
+            problems.append((("sources",), t("config_no_sources")))
+        if not self.schemes:
+            problems.append((("schemes",), t("config_no_schemes")))
         seen: set[str] = set()
-        for s in self.sources:
+        for i, scheme in enumerate(self.schemes):
+            if scheme.name in seen:
+                problems.append((("schemes", i, "name"), t("config_scheme_twice", name=scheme.name)))
+            seen.add(scheme.name)
+        if problems:
+            raise FieldProblems(problems)
+        return self
+
+    def _source_problems(self) -> list[tuple[Loc, str]]:
+        problems: list[tuple[Loc, str]] = []
+        seen: set[str] = set()
+        for i, s in enumerate(self.sources):
             if s.name in seen:
-                raise ValueError(f"two sources are named {s.name!r}; names must be unique")
+                problems.append((("sources", i, "name"), t("config_source_twice", name=s.name)))
             seen.add(s.name)
             if s.route is not None and not self.rsshub_base:
-                raise ValueError(f"source {s.name!r} uses an RSSHub route but rsshub_base is not set")
-        names = [s.name for s in self.schemes]
-        if len(names) != len(set(names)):
-            raise ValueError("scheme names must be unique")
-        return self
+                problems.append((("sources", i, "route"), t("config_route_needs_rsshub", name=s.name)))
+            field = "route" if s.route is not None else "url"
+            if s.enabled and PLACEHOLDER in (s.route or s.url or ""):
+                problems.append((("sources", i, field), t("config_placeholder", name=s.name)))
+        return problems
 
     def path_of(self, relative: str, base_dir: Path) -> Path:
         """A path from this file, made absolute against the file's own directory."""
@@ -242,7 +291,14 @@ class FeedsConfig(Strict):
             return source.url
         return (base_dir / source.url).resolve().as_uri()
 
+    def database_path(self, base_dir: Path) -> Path | None:
+        """The SQLite file this config keeps its records in, if it names one."""
+        return None if self.database is None else (base_dir / self.database).resolve()
+
 
 def load_feeds(path: Path) -> FeedsConfig:
     """Load and validate `feeds.yaml`; raises ConfigError naming file, line and field."""
-    return load_model(path, FeedsConfig)
+    data, lines = load_yaml(path)
+    if not data:  # empty, or nothing but comments
+        raise ConfigError([Problem(str(path), None, "", t("config_empty_file"))])
+    return validate_all(FeedsConfig, data, str(path), lines)

@@ -1,4 +1,10 @@
-"""YAML loading that remembers line numbers, so every config error names file, line and field."""
+"""YAML loading that remembers line numbers, so every config error names file, line and field.
+
+Config files are small, hand-written and read by a service with alerting duties, so
+the loader refuses what no hand-written config needs: files over `MAX_CONFIG_BYTES`,
+YAML aliases (`*name`, the "billion laughs" expansion that would keep the loader busy
+for minutes) and a key written twice in one mapping (YAML would silently keep the last).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,25 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-__all__ = ["ConfigError", "Problem", "load_model", "load_yaml"]
+from .i18n import t
+
+__all__ = [
+    "MAX_CONFIG_BYTES",
+    "ConfigError",
+    "FieldProblems",
+    "Loc",
+    "Problem",
+    "load_model",
+    "load_yaml",
+    "problems_from",
+    "validate_all",
+]
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
+
+# The shipped feeds.yaml is about 10 KB; a config a hundred times larger is a mistake.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -37,6 +58,15 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class FieldProblems(ValueError):
+    """Raised by a model validator that checks across fields: each problem names the field
+    (relative to the model) it belongs to, so it is reported at that field's own line."""
+
+    def __init__(self, items: list[tuple[Loc, str]]):
+        self.items = items
+        super().__init__("; ".join(message for _, message in items))
+
+
 def _field_name(loc: Loc) -> str:
     out = ""
     for part in loc:
@@ -44,42 +74,103 @@ def _field_name(loc: Loc) -> str:
     return out
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
-    lines[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+class _Walker:
+    """Turns a composed YAML node into plain data, noting the line of every field."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.lines: dict[Loc, int] = {}
+        self.problems: list[Problem] = []
+
+    def walk(self, node: yaml.Node, loc: Loc) -> Any:
+        """The plain value of `node` found at `loc`, noting its line and those of everything in it."""
+        self.lines.setdefault(loc, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, loc)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.walk(item, (*loc, i)) for i, item in enumerate(node.value)]
+        # Scalars: let PyYAML's safe constructor resolve ints, bools, dates.
+        return yaml.safe_load(yaml.serialize(node))
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
+        first_line: dict[Any, int] = {}
         for key_node, value_node in node.value:
             key = (
                 yaml.safe_load(yaml.serialize(key_node))
                 if key_node.tag != "tag:yaml.org,2002:str"
                 else key_node.value
             )
-            out[key] = _walk(value_node, (*loc, key), lines)
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                message = t("config_duplicate_key", first=first_line[key])
+                self.problems.append(Problem(self.file, line, _field_name((*loc, key)), message))
+                continue
+            first_line[key] = line
+            # A field is reported at its key's line: `poling:` is on the line that says so,
+            # not on the first line of its block.
+            self.lines[(*loc, key)] = line
+            out[key] = self.walk(value_node, (*loc, key))
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_walk(item, (*loc, i), lines) for i, item in enumerate(node.value)]
-    # Scalars: let PyYAML's safe constructor resolve ints, bools, dates.
-    return yaml.safe_load(yaml.serialize(node))
+
+
+def _read_text(path: Path) -> str:
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            message = t("config_too_large", size=size, limit=MAX_CONFIG_BYTES)
+            raise ConfigError([Problem(name, None, "", message)])
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([Problem(name, None, "", "file not found")]) from None
+    except IsADirectoryError:
+        raise ConfigError([Problem(name, None, "", t("config_is_directory"))]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(name, None, "", f"not UTF-8 text ({exc.reason})")]) from None
+
+
+def _syntax_problem(name: str, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    problem = str(exc.problem or exc.context or "")
+    if "'\\t'" in problem or "\t" in problem:
+        return Problem(name, line, "", t("config_tab"))
+    return Problem(name, line, "", f"YAML syntax: {problem}")
+
+
+def _alias_problems(name: str, text: str) -> list[Problem]:
+    """Every alias in the file, found in one linear pass over the parser's events."""
+    found = []
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            message = t("config_alias", anchor=event.anchor)
+            found.append(Problem(name, event.start_mark.line + 1, "", message))
+    return found
 
 
 def load_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
-    """Parse a YAML file; return its data and a map from field path to line number."""
+    """Parse a YAML file; return its data and a map from field path to line number.
+
+    Raises ConfigError for an unreadable, oversized or malformed file, for aliases and
+    for keys written twice.
+    """
     name = str(path)
+    text = _read_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(name, None, "", "file not found")]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError([Problem(name, None, "", f"not UTF-8 text ({exc.reason})")]) from None
-    try:
+        aliases = _alias_problems(name, text)
+        if aliases:
+            raise ConfigError(aliases)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ConfigError([Problem(name, line, "", f"YAML syntax: {exc.problem}")]) from None
-    lines: dict[Loc, int] = {}
+        raise ConfigError([_syntax_problem(name, exc)]) from None
+    walker = _Walker(name)
     if node is None:
-        return {}, lines
-    return _walk(node, (), lines), lines
+        return {}, walker.lines
+    data = walker.walk(node, ())
+    if walker.problems:
+        raise ConfigError(walker.problems)
+    return data, walker.lines
 
 
 def _line_for(loc: Loc, lines: dict[Loc, int]) -> int | None:
@@ -96,6 +187,12 @@ def problems_from(exc: ValidationError, file: str, lines: dict[Loc, int], prefix
     out = []
     for err in exc.errors():
         loc = (*prefix, *(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-"))))
+        located = (err.get("ctx") or {}).get("error")
+        if isinstance(located, FieldProblems):
+            for sub, message in located.items:
+                where = (*loc, *sub)
+                out.append(Problem(file, _line_for(where, lines), _field_name(where), message))
+            continue
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check the spelling against the README)"
@@ -105,12 +202,45 @@ def problems_from(exc: ValidationError, file: str, lines: dict[Loc, int], prefix
     return out
 
 
+def _without(data: Any, locs: list[Loc]) -> Any:
+    """A copy of `data` without the fields at `locs` (the unknown keys pydantic named)."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for loc in locs:
+        parent = out
+        try:
+            for part in loc[:-1]:
+                parent = parent[part]
+            del parent[loc[-1]]
+        except (KeyError, IndexError, TypeError):
+            continue
+    return out
+
+
+def validate_all(model: type[M], data: Any, file: str, lines: dict[Loc, int]) -> M:
+    """Validate `data`, raising ConfigError with every problem pydantic can find.
+
+    Checks across fields run only once every field is valid, so a misspelt optional key
+    would hide them; the data is validated a second time without the unknown keys, and
+    what that finds is added.
+    """
+    try:
+        return model.model_validate(data, context={"file": file})
+    except ValidationError as exc:
+        problems = problems_from(exc, file, lines)
+        unknown = [tuple(e["loc"]) for e in exc.errors() if e["type"] == "extra_forbidden"]
+    if unknown:
+        try:
+            model.model_validate(_without(data, unknown), context={"file": file})
+        except ValidationError as again:
+            problems += [p for p in problems_from(again, file, lines) if p not in problems]
+    raise ConfigError(problems)
+
+
 def load_model(path: Path, model: type[M]) -> M:
     """Load a YAML file into a pydantic model, raising ConfigError with lines on any mistake."""
     data, lines = load_yaml(path)
     if data is None:
         data = {}
-    try:
-        return model.model_validate(data, context={"file": str(path)})
-    except ValidationError as exc:
-        raise ConfigError(problems_from(exc, str(path), lines)) from None
+    return validate_all(model, data, str(path), lines)

@@ -3,40 +3,142 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlmodel import Session, SQLModel, create_engine
 
 from . import models  # noqa: F401  (registers the tables)
+from .i18n import t
 
-__all__ = ["DEFAULT_SQLITE", "database_url", "insert_ignore", "make_engine", "redact_url", "session_scope"]
+__all__ = [
+    "DEFAULT_SQLITE",
+    "DatabaseUrlError",
+    "database_url",
+    "insert_ignore",
+    "make_engine",
+    "parse_database_url",
+    "redact_url",
+    "session_scope",
+    "sqlite_path",
+]
 
 DEFAULT_SQLITE = "var/responder.sqlite3"
 
+# scheme://userinfo@host:port/database?query, read from the right: a password may hold
+# any character (@ : / # ? …), written raw or percent-encoded.
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://(.*)$", re.S)
+_HOSTPART = re.compile(
+    r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._\-,%]*)(?::(?P<port>\d{1,5}))?"
+    r"(?:/(?P<database>[^?#]*))?(?:\?(?P<query>[^#]*))?$",
+    re.S,
+)
 
-def database_url(explicit: str | None = None) -> str:
-    """DATABASE_URL from the environment, else a SQLite file under ./var."""
-    url = explicit or os.environ.get("DATABASE_URL")
-    if url:
-        return url
-    Path(DEFAULT_SQLITE).parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{DEFAULT_SQLITE}"
+
+class DatabaseUrlError(ValueError):
+    """The database URL cannot be used. The message never repeats the URL: it may hold a password."""
 
 
-def redact_url(url: str) -> str:
-    """The URL with any password replaced, safe for a log line."""
-    from sqlalchemy.engine import make_url
+def parse_database_url(raw: str) -> URL:
+    """Read a database URL whatever characters its password holds; never echoes it on error.
 
-    return make_url(url).render_as_string(hide_password=True)
+    SQLAlchemy's own parser splits at the first `@`, so a password such as `p@ss#1` turns
+    into a host name that then appears in error messages. Here the credentials end at the
+    last `@`, the user name at the first `:` of what precedes it, and both are
+    percent-decoded (an encoded `%40` and a raw `@` mean the same).
+    """
+    text = (raw or "").strip()
+    m = _SCHEME.match(text)
+    if not m:
+        raise DatabaseUrlError(t("db_url_malformed", reason=t("db_url_no_scheme")))
+    driver, rest = m.groups()
+    if driver.split("+", 1)[0] == "sqlite":
+        try:
+            return make_url(text)
+        except ArgumentError:
+            raise DatabaseUrlError(t("db_url_malformed", reason=t("db_url_bad_sqlite"))) from None
+    creds, at, hostpart = rest.rpartition("@")
+    hm = _HOSTPART.match(hostpart)
+    if not hm:
+        raise DatabaseUrlError(t("db_url_malformed", reason=t("db_url_bad_host")))
+    user = password = None
+    if at:
+        user_raw, colon, pw_raw = creds.partition(":")
+        user = unquote(user_raw) or None
+        password = unquote(pw_raw) if colon else None
+    query: dict[str, list[str]] = {}
+    for key, value in parse_qsl(hm["query"] or "", keep_blank_values=True):
+        query.setdefault(key, []).append(value)
+    return URL.create(
+        driver,
+        username=user,
+        password=password,
+        host=unquote(hm["host"]) or None,
+        port=int(hm["port"]) if hm["port"] else None,
+        database=unquote(hm["database"]) if hm["database"] else None,
+        query={k: v[0] if len(v) == 1 else tuple(v) for k, v in query.items()},
+    )
+
+
+def database_url(explicit: str | None = None, configured: Path | None = None) -> str:
+    """The database to use, as a URL string SQLAlchemy parses back correctly.
+
+    In order: `explicit` (a --database option); `configured`, the SQLite file a config
+    names with `database:` (the offline example keeps its own); DATABASE_URL; else the
+    SQLite file under ./var. Raises DatabaseUrlError (without the URL) when unusable.
+    """
+    if explicit:
+        raw = explicit
+    elif configured is not None:
+        raw = f"sqlite:///{configured}"
+    else:
+        raw = os.environ.get("DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE}"
+    return parse_database_url(raw).render_as_string(hide_password=False)
+
+
+def redact_url(url: str | URL) -> str:
+    """The URL with its password hidden, safe for a log line; a placeholder if it cannot be read."""
+    try:
+        parsed = url if isinstance(url, URL) else parse_database_url(url)
+    except DatabaseUrlError:
+        return t("db_url_unreadable")
+    return parsed.render_as_string(hide_password=True)
+
+
+def sqlite_path(url: str | URL) -> Path | None:
+    """The file of a SQLite URL (None for PostgreSQL, in-memory or URI databases)."""
+    parsed = url if isinstance(url, URL) else parse_database_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    name = parsed.database or ""
+    if not name or name == ":memory:" or name.startswith("file:") or parsed.query.get("uri"):
+        return None
+    return Path(name)
+
+
+def _create_private(path: Path) -> None:
+    """Create the folder (0700) and the empty database file (0600) before SQLite does.
+
+    SQLite gives its -wal and -shm files the mode of the database file, so they stay
+    private too. An existing file or folder keeps the mode it has.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _enable_wal(cur: sqlite3.Cursor) -> None:
@@ -60,9 +162,13 @@ def _enable_wal(cur: sqlite3.Cursor) -> None:
 
 
 def make_engine(url: str | None = None) -> Engine:
-    """Create the engine. SQLite gets WAL and a busy timeout so a briefly locked file is waited for."""
+    """Create the engine. SQLite gets WAL and a busy timeout so a briefly locked file is waited for,
+    and a new file is created private (0600 in a 0700 folder)."""
     url = database_url(url)
     if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        if path is not None:
+            _create_private(path)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

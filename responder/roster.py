@@ -24,11 +24,19 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from .config import TimeZoneName
-from .configfile import load_model
-from .workcal import CalendarConfig, WorkCalendar
+from .configfile import ConfigError, FieldProblems, Loc, Problem, load_model
+from .workcal import CalendarConfig, ScheduleFile, WorkCalendar, load_schedules
 
 __all__ = ["ROLES", "Chats", "DutyRange", "Person", "Roster", "Rotation", "load_roster"]
 
@@ -112,10 +120,14 @@ class Rotation(_Strict):
             raise ValueError("give the rotation an order (names, in turn) or ranges (from/to/person)")
         if self.order and self.start is None:
             raise ValueError("a rotation order needs start: the date the first name's duty begins")
-        spans = sorted(self.ranges, key=lambda r: r.from_)
-        for a, b in pairwise(spans):
+        problems: list[tuple[Loc, str]] = []
+        spans = sorted(enumerate(self.ranges), key=lambda ir: ir[1].from_)
+        for (_, a), (j, b) in pairwise(spans):
             if b.from_ <= a.to:
-                raise ValueError(f"duty ranges overlap: {a.from_}..{a.to} and {b.from_}..{b.to}")
+                message = f"duty ranges overlap: {a.from_}..{a.to} and {b.from_}..{b.to}"
+                problems.append((("ranges", j), message))
+        if problems:
+            raise FieldProblems(problems)
         return self
 
 
@@ -127,29 +139,26 @@ class Roster(_Strict):
     chats: Chats
     rotation: Rotation
     calendar: CalendarConfig = CalendarConfig()
-
-    @field_validator("people")
-    @classmethod
-    def _unique(cls, people: list[Person]) -> list[Person]:
-        names = [p.name for p in people]
-        ids = [p.telegram_id for p in people]
-        for label, values in (("name", names), ("telegram_id", ids)):
-            dup = sorted({str(v) for v in values if values.count(v) > 1})
-            if dup:
-                raise ValueError(f"{label} {', '.join(dup)} appears twice; list each person once")
-        return people
+    # Confirmed State Council schedules from calendar.schedule_file (set by load_roster).
+    _schedules: ScheduleFile = PrivateAttr(default_factory=ScheduleFile)
 
     @model_validator(mode="after")
     def _cross(self) -> Roster:
+        problems = _duplicate_people(self.people)
         by_name = {p.name: p for p in self.people}
-        named = [*self.rotation.order, *(r.person for r in self.rotation.ranges)]
-        for n in named:
+        named: list[tuple[Loc, str]] = [
+            (("rotation", "order", i), n) for i, n in enumerate(self.rotation.order)
+        ]
+        named += [(("rotation", "ranges", i, "person"), r.person) for i, r in enumerate(self.rotation.ranges)]
+        for loc, n in named:
             if n not in by_name:
-                raise ValueError(f"rotation names {n!r}, who is not among people")
-            if not by_name[n].has("duty_officer"):
-                raise ValueError(f"rotation names {n!r}, who lacks the duty_officer role")
+                problems.append((loc, f"rotation names {n!r}, who is not among people"))
+            elif not by_name[n].has("duty_officer"):
+                problems.append((loc, f"rotation names {n!r}, who lacks the duty_officer role"))
         if not any(p.has("head") for p in self.people):
-            raise ValueError("nobody has the head role: level-3 escalations would reach no one")
+            problems.append((("people",), "nobody has the head role: level-3 escalations would reach no one"))
+        if problems:
+            raise FieldProblems(problems)
         return self
 
     @property
@@ -158,7 +167,7 @@ class Roster(_Strict):
 
     def work_calendar(self) -> WorkCalendar:
         """The working-day calendar with this file's overrides (build once, keep it)."""
-        return self.calendar.build(self.tz)
+        return self.calendar.build(self.tz, self._schedules)
 
     def duty_date(self, now: datetime) -> date:
         """The duty day `now` belongs to: before the handover time it is still yesterday's."""
@@ -234,6 +243,37 @@ class Roster(_Strict):
         return self.chats_for_role(LEVEL_ROLES.get(level, "head"), now)
 
 
+def _duplicate_people(people: list[Person]) -> list[tuple[Loc, str]]:
+    """A name or Telegram id listed a second time, reported at the second listing."""
+    problems: list[tuple[Loc, str]] = []
+    for label in ("name", "telegram_id"):
+        seen: set[object] = set()
+        for i, p in enumerate(people):
+            value = getattr(p, label)
+            if value in seen:
+                problems.append(
+                    (("people", i, label), f"{label} {value} appears twice; list each person once")
+                )
+            seen.add(value)
+    return problems
+
+
 def load_roster(path: Path) -> Roster:
-    """Load and validate `roster.yaml`; raises ConfigError naming file, line and field."""
-    return load_model(path, Roster)
+    """Load and validate `roster.yaml` and its schedule file (confirmed holiday schedules);
+    raises ConfigError naming file, line and field of every problem of both."""
+    problems: list[Problem] = []
+    roster = None
+    try:
+        roster = load_model(path, Roster)
+    except ConfigError as exc:
+        problems += exc.problems
+    schedule_file = roster.calendar.schedule_file if roster else CalendarConfig().schedule_file
+    try:
+        schedules = load_schedules(path.parent / schedule_file)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    assert roster is not None
+    roster._schedules = schedules
+    return roster

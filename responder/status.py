@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
@@ -10,19 +11,56 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from .chat.render import fmt_left
+from .db import redact_url
+from .i18n import t
 from .models import FeedState, Incident, Outbox, Step
+from .workcal import WorkCalendar, unknown_year_warning
 
-__all__ = ["render_status"]
+if TYPE_CHECKING:
+    from .runtime import Settings
+
+__all__ = ["foreign_sources", "has_feed_states", "render_status"]
 
 
 def _t(d: datetime | None, tz: ZoneInfo) -> str:
     return d.astimezone(tz).strftime("%Y-%m-%d %H:%M") if d else "-"
 
 
-def render_status(engine: Engine, now: datetime, tz_name: str = "Asia/Shanghai") -> str:
-    """A plain-text report of the service's state as stored (no running process needed)."""
+def has_feed_states(engine: Engine) -> bool:
+    """True once any feed has been recorded in this database (it is not a fresh one)."""
+    with Session(engine) as s:
+        return s.exec(select(FeedState.source).limit(1)).first() is not None
+
+
+def foreign_sources(engine: Engine, settings: Settings) -> list[str]:
+    """Sources recorded in the database that the configuration does not name, in order.
+
+    They come from another feeds.yaml run on the same database (the offline example's
+    sources under the real configuration) or from sources since removed; either way their
+    incidents are still in this database, so `run` warns and names them.
+    """
+    configured = {s.name for s in settings.feeds.sources}
+    with Session(engine) as s:
+        recorded = s.exec(select(FeedState.source).order_by(col(FeedState.source))).all()
+    return [name for name in recorded if name not in configured]
+
+
+def render_status(
+    engine: Engine, now: datetime, tz_name: str = "Asia/Shanghai", calendar: WorkCalendar | None = None
+) -> str:
+    """A plain-text report of the service's state as stored (no running process needed).
+
+    With the configuration's `calendar`, it also says which years the working-day
+    calendar knows, and warns from 60 days before a year it does not know begins.
+    """
     tz = ZoneInfo(tz_name)
-    out = [f"as of {_t(now, tz)} ({tz_name})", "", "feeds:"]
+    out = [f"as of {_t(now, tz)} ({tz_name})", t("status_database", url=redact_url(engine.url))]
+    if calendar is not None:
+        out.append(calendar.describe_years())
+        warning = unknown_year_warning(calendar, now)
+        if warning is not None:
+            out.append(warning.text)
+    out += ["", "feeds:"]
     with Session(engine) as s:
         for f in s.exec(select(FeedState).order_by(col(FeedState.source))).all():
             state = "OK" if not f.consecutive_failures else f"FAILING x{f.consecutive_failures}"

@@ -1,9 +1,11 @@
 """Working-day arithmetic on the official Chinese calendar (statutory holidays and 调休).
 
-The `chinese_calendar` package knows every year the State Council has announced.
-For a year it does not know yet it raises; we then fall back to Monday–Friday plus
-the holiday / make-up workday overrides from configuration, and log a WARNING once
-per year per calendar (build one calendar at start-up and keep it).
+The `chinese_calendar` package knows every year the State Council had announced
+when it was released. A year it does not know can be *confirmed* from the State
+Council's notice (`python main.py calendar import`, stored in the schedule file,
+`holidays.yaml` beside roster.yaml). For a year known neither way we fall back to
+Monday–Friday plus the overrides in roster.yaml, log a WARNING once per year per
+calendar, and `unknown_year_warning` tells the admins from 60 days before it starts.
 
 The counting rule for "within N working days" (N个工作日内) is the one Chinese
 procedure law uses for periods (民事诉讼法: 期间开始的时和日,不计算在期间内;
@@ -24,15 +26,34 @@ working day before the National Day break) must be reposted by 24:00 on Thursday
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+import yaml
+from chinese_calendar import constants as _cc_constants
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["CalendarConfig", "DeadlineAt", "WorkCalendar"]
+from .i18n import t
+
+__all__ = [
+    "WARN_DAYS_BEFORE",
+    "CalendarConfig",
+    "DeadlineAt",
+    "ScheduleFile",
+    "WorkCalendar",
+    "YearSchedule",
+    "YearWarning",
+    "load_schedules",
+    "package_years",
+    "save_schedule",
+    "unknown_year_warning",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +61,14 @@ DeadlineAt = Literal["end_of_day", "close_of_business"]
 
 # A bound on the search for the N-th working day: no real calendar has a month off.
 _MAX_SCAN_DAYS = 366 * 3
+# The State Council publishes next year's schedule in October or November.
+WARN_DAYS_BEFORE = 60
+
+
+def package_years() -> range:
+    """The years the installed chinese_calendar package has official data for."""
+    years = [d.year for d in _cc_constants.holidays]
+    return range(min(years), max(years) + 1)
 
 
 class WorkCalendar:
@@ -57,10 +86,13 @@ class WorkCalendar:
         workday_start: time = time(9),
         workday_end: time = time(17, 30),
         deadline_at: DeadlineAt = "end_of_day",
+        confirmed_years: Iterable[int] = (),
     ) -> None:
         self.tz = tz
         self.extra_holidays = frozenset(extra_holidays)
         self.extra_workdays = frozenset(extra_workdays)
+        # Years whose whole schedule is among the overrides (a confirmed State Council notice).
+        self.confirmed_years = frozenset(confirmed_years) - set(package_years())
         both = self.extra_holidays & self.extra_workdays
         if both:
             listed = ", ".join(sorted(d.isoformat() for d in both))
@@ -79,6 +111,8 @@ class WorkCalendar:
             return False
         if d in self.extra_workdays:
             return True
+        if d.year in self.confirmed_years:
+            return d.weekday() < 5  # its holidays and make-up workdays are in the overrides
         try:
             return bool(chinese_calendar.is_workday(d))
         except NotImplementedError:
@@ -91,6 +125,32 @@ class WorkCalendar:
                     d.year,
                 )
             return d.weekday() < 5
+
+    def knows_year(self, year: int) -> bool:
+        """True when the year's official schedule is known (the package, or a confirmed notice)."""
+        return year in package_years() or year in self.confirmed_years
+
+    def known_years(self) -> list[int]:
+        """Every year with a known official schedule, in order."""
+        return sorted({*package_years(), *self.confirmed_years})
+
+    def partial_years(self) -> list[int]:
+        """Years not otherwise known for which roster.yaml lists a few dates: not a schedule."""
+        listed = {d.year for d in self.extra_holidays | self.extra_workdays}
+        return sorted(y for y in listed if not self.knows_year(y))
+
+    def describe_years(self) -> str:
+        """One line for `status` and `check-config`: which years the calendar knows, and how."""
+        pkg = package_years()
+        parts = [t("calendar_years_package", first=pkg.start, last=pkg.stop - 1)]
+        if self.confirmed_years:
+            parts.append(
+                t("calendar_years_confirmed", years="、".join(map(str, sorted(self.confirmed_years))))
+            )
+        partial = self.partial_years()
+        if partial:
+            parts.append(t("calendar_years_partial", years="、".join(map(str, partial))))
+        return t("calendar_years", parts="；".join(parts))
 
     def local_date(self, moment: datetime) -> date:
         """The calendar date of `moment` in the bureau's time zone."""
@@ -141,6 +201,34 @@ def _aware(moment: datetime) -> datetime:
     return moment
 
 
+@dataclass(frozen=True)
+class YearWarning:
+    """An admin message: a year starts soon (or has started) whose official schedule is unknown."""
+
+    year: int
+    days_left: int  # until 1 January of `year`; 0 or less once it has started
+    key: str  # the outbox dedup key: one message per year, however often it is computed
+    text: str
+
+
+def unknown_year_warning(
+    cal: WorkCalendar, now: datetime, days_before: int = WARN_DAYS_BEFORE
+) -> YearWarning | None:
+    """The warning due at `now`, if any: the current year unknown, or next year unknown and
+    less than `days_before` days away. Pure; the cycle queues it under `key` to the admins."""
+    today = cal.local_date(now)
+    for year in (today.year, today.year + 1):
+        left = (date(year, 1, 1) - today).days
+        if left <= days_before and not cal.knows_year(year):
+            last = package_years().stop - 1
+            if left > 0:
+                text = t("calendar_unknown_year", year=year, days=left, last=last)
+            else:
+                text = t("calendar_unknown_year_now", year=year, last=last)
+            return YearWarning(year, left, f"calendar:unknown-year:{year}", text)
+    return None
+
+
 class OfficeHours(BaseModel):
     """Office hours, used when deadlines end at the close of business."""
 
@@ -156,6 +244,42 @@ class OfficeHours(BaseModel):
         return self
 
 
+class YearSchedule(BaseModel):
+    """One year's official schedule, confirmed by an admin from the State Council's notice."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    holidays: list[date] = Field(min_length=1)
+    workdays: list[date] = Field(default_factory=list)
+    source: str = ""
+    confirmed_at: datetime | None = None
+    confirmed_by: str = ""
+
+
+class ScheduleFile(BaseModel):
+    """The schedule file (`holidays.yaml`): confirmed years, written by `calendar import --confirm`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    years: dict[int, YearSchedule] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _dates_in_their_year(self) -> ScheduleFile:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for year, sched in self.years.items():
+            for field in ("holidays", "workdays"):
+                for i, d in enumerate(getattr(sched, field)):
+                    # 元旦 may start on 30 or 31 December of the year before (2019's did).
+                    if d.year != year and not (d.year == year - 1 and d.month == 12):
+                        message = t("calendar_schedule_stray", year=year, day=d.isoformat())
+                        problems.append((("years", year, field, i), message))
+        if problems:
+            from .configfile import FieldProblems
+
+            raise FieldProblems(problems)
+        return self
+
+
 class CalendarConfig(BaseModel):
     """The `calendar:` section of roster.yaml: overrides of the official calendar."""
 
@@ -165,6 +289,8 @@ class CalendarConfig(BaseModel):
     workdays: list[date] = Field(default_factory=list)
     deadline_at: DeadlineAt = "end_of_day"
     office_hours: OfficeHours = OfficeHours()
+    # Confirmed State Council schedules, relative to roster.yaml; a missing file is empty.
+    schedule_file: str = "holidays.yaml"
 
     @model_validator(mode="after")
     def _disjoint(self) -> CalendarConfig:
@@ -176,13 +302,62 @@ class CalendarConfig(BaseModel):
             )
         return self
 
-    def build(self, tz: ZoneInfo) -> WorkCalendar:
-        """A WorkCalendar in time zone `tz` with these overrides."""
+    def build(self, tz: ZoneInfo, schedules: ScheduleFile | None = None) -> WorkCalendar:
+        """A WorkCalendar in time zone `tz` with these overrides and the confirmed schedules.
+
+        roster.yaml's own dates win over a confirmed schedule where they disagree.
+        """
+        holidays, workdays = set(self.holidays), set(self.workdays)
+        years = schedules.years if schedules else {}
+        for sched in years.values():
+            holidays |= set(sched.holidays) - set(self.workdays)
+            workdays |= set(sched.workdays) - set(self.holidays)
         return WorkCalendar(
             tz,
-            extra_holidays=self.holidays,
-            extra_workdays=self.workdays,
+            extra_holidays=holidays,
+            extra_workdays=workdays,
             workday_start=self.office_hours.start,
             workday_end=self.office_hours.end,
             deadline_at=self.deadline_at,
+            confirmed_years=years,
         )
+
+
+_SCHEDULE_HEADER = """\
+# Official holiday schedules confirmed by an admin from the State Council's notice
+# (国务院办公厅关于20XX年部分节假日安排的通知), for years the chinese_calendar package
+# does not know yet. Written by `python main.py calendar import URL-or-FILE --confirm`;
+# copy it to every host with roster.yaml, then reload the service (systemctl reload responder).
+"""
+
+
+def load_schedules(path: Path) -> ScheduleFile:
+    """The schedule file at `path` (empty when there is none); ConfigError names line and field."""
+    from .configfile import load_model
+
+    if not path.exists():
+        return ScheduleFile()
+    return load_model(path, ScheduleFile)
+
+
+def save_schedule(path: Path, year: int, schedule: YearSchedule) -> None:
+    """Add or replace one year in the schedule file, atomically (a reader never sees half a file)."""
+    current = load_schedules(path)
+    years = {**current.years, year: schedule}
+    doc = {"years": {y: _plain(years[y]) for y in sorted(years)}}
+    text = _SCHEDULE_HEADER + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _plain(schedule: YearSchedule) -> dict[str, object]:
+    out: dict[str, object] = {
+        "holidays": list(schedule.holidays),
+        "workdays": list(schedule.workdays),
+        "source": schedule.source,
+        "confirmed_by": schedule.confirmed_by,
+    }
+    if schedule.confirmed_at is not None:
+        out["confirmed_at"] = schedule.confirmed_at.isoformat(timespec="seconds")
+    return out

@@ -110,7 +110,9 @@ def test_text_shows_the_reports_rows(y2026: AnnualFigures) -> None:
 
 
 def test_csv(y2026: AnnualFigures) -> None:
-    rows = list(csv.DictReader(io.StringIO(render_annual_csv(y2026, lang="zh"))))
+    text = render_annual_csv(y2026, lang="zh")
+    assert text.startswith("\ufeffyear,")  # byte-order mark: Excel on Chinese Windows reads it as UTF-8
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
     got = {r["code"]: (r["value"], r["supported"], r["unit"]) for r in rows}
     assert got == {
         "hotspots": ("6", "yes", "次"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from matplotlib import font_manager
 from PIL import Image
 from sqlalchemy.engine import Engine
 
-from responder.reports.chart import CHART_WIDTH_PX, CJK_FAMILY, chart_size, render_chart
+from responder.reports.chart import CHART_WIDTH_PX, CJK_FAMILY, chart_figure, chart_size, render_chart
 from responder.reports.weekly import WeeklySummary, compute_weekly
 
 
@@ -68,6 +69,44 @@ def test_an_empty_week_still_renders(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         png = render_chart(summary, lang="zh")
     assert Image.open(io.BytesIO(png)).size == (1080, 190 + 70 + 230 * 6)
+    # Each panel says plainly that nothing was due: no "本周 本周无到期 0/0".
+    texts = [t.get_text() for t in chart_figure(summary, lang="zh").texts]
+    assert texts.count("本周无到期") == 6
+    assert not [t for t in texts if "0/0" in t or t.count("本周") > 1]
+
+
+def _with_statement(w47: WeeklySummary, **figures: int) -> WeeklySummary:
+    """w47 with the current week's statement figures replaced."""
+    obligations = [replace(o, **figures) if o.name == "statement" else o for o in w47.current.obligations]
+    return replace(w47, current=replace(w47.current, obligations=obligations))
+
+
+def _headline(fig, label: str) -> str:  # type: ignore[no-untyped-def]
+    texts = [t for t in fig.texts]
+    title = next(t for t in texts if t.get_text() == label)
+    return next(
+        t.get_text() for t in texts if t is not title and t.get_position()[1] == title.get_position()[1]
+    )
+
+
+def test_a_zero_rate_is_drawn_and_labelled(w47: WeeklySummary) -> None:
+    zero = _with_statement(w47, due=2, on_time=0, late=1, open=0, overdue=1)
+    fig = chart_figure(zero, lang="zh")
+    assert _headline(fig, "权威信息发布") == "本周 0%  0/2"
+    statement_axes = fig.axes[0]
+    current_bar = statement_axes.patches[-1]
+    assert current_bar.get_height() >= 0.03  # a visible stub, not a 1-pixel sliver
+    assert "0%" in [t.get_text() for t in statement_axes.texts]
+    # In the picture: the red of a poor rate is there although the rate is zero.
+    image = Image.open(io.BytesIO(render_chart(zero, lang="zh"))).convert("RGB")
+    top_panel = image.crop((0, 190, 1080, 190 + 230))
+    assert (0xC6, 0x28, 0x28) in {c for _, c in top_panel.getcolors(maxcolors=1 << 20)}
+
+
+def test_a_week_with_only_open_obligations_says_so(w47: WeeklySummary) -> None:
+    waiting = _with_statement(w47, due=3, on_time=0, late=0, open=3, overdue=0)
+    assert _headline(chart_figure(waiting, lang="zh"), "权威信息发布") == "本周 3 项均未到期"
+    assert _headline(chart_figure(w47, lang="zh"), "权威信息发布") == "本周 50%  1/2"
 
 
 def test_chart_for_the_eye(w47: WeeklySummary, tmp_path: Path) -> None:

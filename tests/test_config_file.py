@@ -99,3 +99,127 @@ def test_a_broken_feeds_yaml_still_finds_its_playbooks(
     err = capsys.readouterr().err
     # Only the real mistake: the playbooks and roster it names were found and are fine.
     assert "schemes[0]" in err and "playbook" not in err and "roster" not in err
+
+
+# --------------------------------------------------------------------------- mistakes at their line
+
+
+def _problems(tmp_path: Path, feeds: str, roster: str = ROSTER, playbook: str | None = None) -> list[str]:
+    """check-config's problems for these three files, as "file:line: field: message" strings."""
+    (tmp_path / "roster.yaml").write_text(roster, encoding="utf-8")
+    books = tmp_path / "playbooks"
+    books.mkdir(exist_ok=True)
+    for f in (ROOT / "playbooks").glob("*.yaml"):
+        (books / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+    if playbook is not None:
+        (books / "extra.yaml").write_text(playbook, encoding="utf-8")
+    cfg = write(tmp_path, feeds)
+    from responder.runtime import load_settings
+
+    try:
+        load_settings(cfg)
+    except ConfigError as exc:
+        return [str(p).replace(str(tmp_path) + "/", "") for p in exc.problems]
+    return []
+
+
+def test_a_misspelt_block_key_is_reported_at_its_own_line(tmp_path: Path) -> None:
+    text = GOOD + "poling:\n  interval: 5m\n"
+    assert _problems(tmp_path, text) == [
+        "feeds.yaml:14: poling: unknown field (check the spelling against the README)"
+    ]
+
+
+def test_every_problem_of_all_three_files_at_once(tmp_path: Path) -> None:
+    roster = ROSTER.replace("order: [值班员甲]", "order: [值班员甲, 值班员乙]").replace(
+        "  admin: -300\n", "  admn: -300\n"
+    )
+    playbook = "name: extra\ntitle: 额外\ntrigger: {min_grade: 较大}\nsteps:\n  - key: x\n    title: X\n    deadlin: 1h\n"
+    found = _problems(tmp_path, GOOD.replace("event: [爆炸, 坍塌]", "event: []"), roster, playbook)
+    assert "feeds.yaml:10: schemes[0]: Value error, give both region and event words" in found[0]
+    # The misspelt chat and the rotation naming someone who is not on the roster, each at its line.
+    assert "roster.yaml:10: chats.admn: unknown field (check the spelling against the README)" in found
+    assert any(p.startswith("roster.yaml:15: rotation.order[1]: rotation names '值班员乙'") for p in found)
+    assert any(p.startswith("playbooks/extra.yaml:7: steps[0].deadlin: unknown field") for p in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        (GOOD + "  - name: [unclosed\n", 15, "YAML syntax"),
+        (GOOD.replace("  - name: 门户网站\n", "\t- name: 门户网站\n"), 5, "制表符"),
+        ("", None, "文件是空的"),
+        ("# 只有注释\n", None, "文件是空的"),
+    ],
+    ids=["syntax", "tab", "empty", "comments-only"],
+)
+def test_an_unreadable_feeds_yaml_adds_no_follow_on_errors(
+    tmp_path: Path, text: str, line: int | None, words: str
+) -> None:
+    """A syntax error, a tab or an empty file is the one problem: no "playbook directory not found"."""
+    (tmp_path / "roster.yaml").write_text(ROSTER, encoding="utf-8")
+    cfg = write(tmp_path, text)
+    from responder.runtime import load_settings
+
+    with pytest.raises(ConfigError) as exc:
+        load_settings(cfg)
+    assert len(exc.value.problems) == 1, exc.value.problems
+    [p] = exc.value.problems
+    assert p.line == line and words in p.message and "playbook" not in p.message
+
+
+def test_empty_placeholder_and_schemeless_configs_are_refused(tmp_path: Path) -> None:
+    placeholder = GOOD.replace(
+        "    url: https://example.org/ah.xml\n", "    route: /weibo/user/REPLACE_WITH_UID\n"
+    )
+    found = _problems(tmp_path, "rsshub_base: 127.0.0.1:1200\n" + placeholder)
+    assert any(p.startswith("feeds.yaml:1: rsshub_base:") and "http://" in p for p in found), found
+    assert any(p.startswith("feeds.yaml:5: sources[0].route:") and "REPLACE_WITH_" in p for p in found), found
+    # The same placeholder under enabled: false is what the shipped feeds.yaml does: accepted.
+    disabled = placeholder.replace("REPLACE_WITH_UID\n", "REPLACE_WITH_UID\n    enabled: false\n")
+    assert _problems(tmp_path, "rsshub_base: http://127.0.0.1:1200\n" + disabled) == []
+    no_schemes = GOOD.split("schemes:")[0]
+    assert any("schemes" in p and "没有监测方案" in p for p in _problems(tmp_path, no_schemes))
+    all_off = GOOD.replace(
+        "    url: https://example.org/ah.xml\n", "    url: https://example.org/ah.xml\n    enabled: false\n"
+    )
+    all_off = all_off.replace("    channel: portal\n", "    channel: portal\n    enabled: false\n")
+    assert any("sources" in p and "没有启用的信息源" in p for p in _problems(tmp_path, all_off))
+
+
+def test_duplicates_are_reported_where_they_are(tmp_path: Path) -> None:
+    text = GOOD.replace("  - name: 门户网站\n", "  - name: 新华网安徽\n").replace(
+        "timezone: Asia/Shanghai\n", "timezone: Asia/Shanghai\ntimezone: UTC\n"
+    )
+    found = _problems(tmp_path, text)
+    assert any(p.startswith("feeds.yaml:2: timezone:") and "第 1 行" in p for p in found), found
+
+
+def test_a_source_named_twice_is_reported_at_the_second(tmp_path: Path) -> None:
+    found = _problems(tmp_path, GOOD.replace("  - name: 门户网站\n", "  - name: 新华网安徽\n"))
+    assert found == ["feeds.yaml:5: sources[1].name: 来源名称 “新华网安徽” 重复；每个来源的名称必须唯一。"]
+
+
+def test_an_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    """The "billion laughs": nine levels of nine aliases would expand to 10^9 strings."""
+    import time
+
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, 10):
+        refs = ",".join([f"*a{i - 1}"] * 9)
+        lines.append(f"a{i}: &a{i} [{refs}]")
+    cfg = write(tmp_path, GOOD + "\n".join(lines) + "\n")
+    started = time.process_time()
+    with pytest.raises(ConfigError) as exc:
+        load_feeds(cfg)
+    assert time.process_time() - started < 5  # a quality floor: without the guard this runs for minutes
+    first = exc.value.problems[0]
+    assert first.line == 15 and "不允许使用 YAML 别名（*a0）" in first.message
+
+
+def test_a_huge_config_is_refused_without_being_read(tmp_path: Path) -> None:
+    from responder.configfile import MAX_CONFIG_BYTES
+
+    cfg = write(tmp_path, GOOD + "# " + "x" * MAX_CONFIG_BYTES + "\n")
+    with pytest.raises(ConfigError, match="文件过大"):
+        load_feeds(cfg)

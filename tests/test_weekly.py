@@ -289,21 +289,46 @@ def test_text_in_english_uses_the_same_figures(w47: WeeklySummary) -> None:
 
 
 def test_csv_has_one_row_per_figure_with_the_previous_week(w47: WeeklySummary) -> None:
-    rows = list(csv.DictReader(io.StringIO(render_weekly_csv(w47))))
+    text = render_weekly_csv(w47)
+    # A byte-order mark, so that Excel on Chinese Windows reads UTF-8 and not GBK.
+    assert text.startswith("\ufeffweek,") and text.encode("utf-8")[:3] == b"\xef\xbb\xbf"
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
     assert {r["week"] for r in rows} == {"2026-W47"}
     assert {r["timezone"] for r in rows} == {"Asia/Shanghai"}
     assert rows[0]["week_start"] == "2026-11-16T00:00:00+08:00"
     get = {(r["section"], r["item"], r["metric"]): (r["value"], r["previous"]) for r in rows}
-    assert get[("incidents", "较大", "opened")] == ("2", "1")
-    assert get[("obligation", "statement", "on_time_rate")] == ("0.5", "1")
-    assert get[("obligation", "repost_target", "late")] == ("2", "0")
-    assert get[("obligation", "press_conference", "p90_minutes")] == ("1482.0", "1380.0")
-    assert get[("first_ack", "level_2", "median_minutes")] == ("180.0", "")
-    assert get[("first_ack", "unacknowledged", "count")] == ("1", "0")
-    assert get[("feed_down", "新华网", "down_minutes")] == ("3090.0", "")
+    assert get[("incidents", "较大", "by_grade")] == ("2", "1")
+    assert get[("incidents", "ungraded", "by_grade")] == ("0", "0")
+    assert get[("incidents", "", "total")] == ("6", "2")
+    assert get[("obligations", "statement", "on_time_rate")] == ("0.5", "1")
+    assert get[("obligations", "repost_target", "late")] == ("2", "0")
+    assert get[("obligations", "press_conference", "p90_minutes")] == ("1482.0", "1380.0")
+    assert get[("acks", "level_2", "median_minutes")] == ("180.0", "")
+    assert get[("unacknowledged", "", "count")] == ("1", "0")
+    assert get[("feeds_down", "新华网", "down_minutes")] == ("3090.0", "")
     b = w47.current.overdue[1].incident_id
-    assert get[("overdue_item", f"{b}:statement", "holders")] == ("王局长", "")
-    assert get[("overdue_item", f"{b}:statement", "deadline")] == ("2026-11-19T12:00:00+08:00", "")
+    assert get[("overdue", f"{b}:statement", "holders")] == ("王局长", "")
+    assert get[("overdue", f"{b}:statement", "deadline")] == ("2026-11-19T12:00:00+08:00", "")
+
+
+def test_csv_and_json_use_the_same_words(w47: WeeklySummary) -> None:
+    """Every CSV section is a key of the JSON week, every metric one of its fields (durations
+    with a _minutes suffix), and the grade-less incidents are 'ungraded' in both."""
+    doc = json.loads(render_weekly_json(w47))["current"]
+    rows = list(csv.DictReader(io.StringIO(render_weekly_csv(w47).removeprefix("\ufeff"))))
+    assert {r["section"] for r in rows} <= set(doc)
+    fields = {
+        "incidents": set(doc["incidents"]),
+        "obligations": set(doc["obligations"][0]),
+        "acks": set(doc["acks"][0]),
+        "feeds_down": set(doc["feeds_down"][0]),
+        "overdue": set(doc["overdue"][0]) | {"count"},
+        "unacknowledged": {"count"},
+    }
+    for r in rows:
+        assert r["metric"].removesuffix("_minutes") in fields[r["section"]], r
+    assert set(doc["incidents"]["by_grade"]) == {r["item"] for r in rows if r["metric"] == "by_grade"}
+    assert "ungraded" in doc["incidents"]["by_grade"]
 
 
 def test_json_round_trips_the_figures(w47: WeeklySummary) -> None:
@@ -354,7 +379,8 @@ def test_command_line_summary(engine: Engine, capsys: pytest.CaptureFixture[str]
     assert json.loads(capsys.readouterr().out)["current"]["incidents"]["total"] == 6
     # Without --week: the last complete week before --as-of.
     assert main(["summary", "--database", url, "--as-of", "2026-11-23T09:00+08:00", "--format", "csv"]) == 0
-    assert "\n2026-W47,Asia/Shanghai," in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("\ufeffweek,") and "\n2026-W47,Asia/Shanghai," in out
     assert main(["summary", "--week", "2026-W60", "--database", url]) == 2
     assert "2026 has ISO weeks 1 to 53" in capsys.readouterr().err
     assert main(["summary", "--database", f"sqlite:///{tmp_path}/none.db"]) == 1

@@ -22,11 +22,11 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from ..i18n import catalogue
+from ..i18n import Catalogue, catalogue
 from .render import obligation_label
-from .weekly import CORE_OBLIGATIONS, WeeklySummary
+from .weekly import CORE_OBLIGATIONS, ObligationFigures, WeeklySummary
 
-__all__ = ["CHART_DPI", "CHART_WIDTH_PX", "CJK_FAMILY", "chart_size", "render_chart"]
+__all__ = ["CHART_DPI", "CHART_WIDTH_PX", "CJK_FAMILY", "chart_figure", "chart_size", "render_chart"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,10 @@ _SYSTEM_CJK = (
     "Microsoft YaHei",
     "SimHei",
 )
+
+# A 0% bar is drawn this high (a visible stub) and any bar under _LABEL_BELOW carries its value.
+_MIN_BAR = 0.03
+_LABEL_BELOW = 0.15
 
 _GOOD, _FAIR, _POOR, _PAST, _INK, _MUTED = "#2e7d32", "#ef8f00", "#c62828", "#b0bec5", "#212121", "#616161"
 
@@ -79,6 +83,16 @@ def _colour(rate: float) -> str:
     return _GOOD if rate >= 0.9 else _FAIR if rate >= 0.6 else _POOR
 
 
+def _headline(o: ObligationFigures | None, rate: float | None, cat: Catalogue) -> tuple[str, str]:
+    """The current week's figure at a panel's right, and its colour: the rate with on time / decided,
+    or in words when nothing was due or nothing due has been decided yet."""
+    if o is None or not o.due:
+        return cat("summary_chart_no_due"), _MUTED
+    if rate is None:
+        return cat("summary_chart_all_open", n=o.due), _MUTED
+    return f"{cat('summary_chart_this_week')} {rate * 100:.0f}%  {o.on_time}/{o.decided}", _colour(rate)
+
+
 def _panels(summary: WeeklySummary) -> list[str]:
     core = [name for name, _, _ in CORE_OBLIGATIONS]
     extra = [
@@ -97,6 +111,13 @@ def chart_size(summary: WeeklySummary) -> tuple[int, int]:
 
 def render_chart(summary: WeeklySummary, lang: str | None = None) -> bytes:
     """The PNG (bytes) of on-time rates: 1080 px wide, one panel per obligation."""
+    buf = io.BytesIO()
+    chart_figure(summary, lang).savefig(buf, format="png", dpi=CHART_DPI, facecolor="white")
+    return buf.getvalue()
+
+
+def chart_figure(summary: WeeklySummary, lang: str | None = None) -> Figure:
+    """The chart as a matplotlib Figure (what `render_chart` saves), for tests that read its texts."""
     cat = catalogue(lang)
     names = _panels(summary)
     _, height_px = chart_size(summary)
@@ -140,7 +161,11 @@ def render_chart(summary: WeeklySummary, lang: str | None = None) -> bytes:
                 ax.text(x, 0.04, "—", ha="center", va="bottom", fontsize=18, color=_MUTED, **font)
                 continue
             colour = _colour(r) if is_now else _PAST
-            ax.bar(x, max(r, 0.015), width=0.72, color=colour, edgecolor="none")
+            ax.bar(x, max(r, _MIN_BAR), width=0.72, color=colour, edgecolor="none")
+            if r < _LABEL_BELOW:
+                # A bar this low is a sliver: say its value above it, so 0% reads as 0%, not as no data.
+                ax.text(x, max(r, _MIN_BAR) + 0.03, f"{r * 100:.0f}%", ha="center", va="bottom",
+                        fontsize=17, color=colour if is_now else _MUTED, **font)  # fmt: skip
         ax.set_ylim(0, 1.08)
         ax.set_xlim(-0.6, len(rates) - 0.4)
         ax.set_yticks([0, 0.5, 1.0], ["0", "50%", "100%"], fontsize=17, color=_MUTED)
@@ -153,25 +178,13 @@ def render_chart(summary: WeeklySummary, lang: str | None = None) -> bytes:
             ax.spines[side].set_visible(False)
         ax.tick_params(length=0)
 
-        now_rate = rates[-1]
-        if now_rate is None:
-            value, colour = cat("summary_chart_no_due"), _MUTED
-        else:
-            value, colour = f"{now_rate * 100:.0f}%", _colour(now_rate)
-        detail = ""
-        if o is not None and o.due:
-            detail = f"  {o.on_time}/{o.decided}"
         head_y = bottom + panel_h * 0.86
         fig.text(0.04, head_y, obligation_label(name, cat), fontsize=28, color=_INK, va="center", **font)
-        fig.text(
-            0.96, head_y, f"{cat('summary_chart_this_week')} {value}{detail}",
-            fontsize=28, color=colour, ha="right", va="center", **font,
-        )  # fmt: skip
+        value, colour = _headline(o, rates[-1], cat)
+        fig.text(0.96, head_y, value, fontsize=28, color=colour, ha="right", va="center", **font)
 
     fig.text(
         0.04, _FOOT_PX / 2 / height_px, cat("summary_chart_footer", tz=summary.current.week.tz),
         fontsize=18, color=_MUTED, va="center", **font,
     )  # fmt: skip
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=CHART_DPI, facecolor="white")
-    return buf.getvalue()
+    return fig

@@ -10,6 +10,16 @@ from pathlib import Path
 __all__ = ["add_commands", "cmd_report_annual", "cmd_summary"]
 
 
+def _config_database(args: argparse.Namespace) -> Path | None:
+    """The SQLite file --config keeps its records in (`database:`), e.g. the offline example's."""
+    if not args.config:
+        return None
+    from ..config import load_feeds
+
+    path = Path(args.config)
+    return load_feeds(path).database_path(path.parent)
+
+
 def _zone_name(args: argparse.Namespace) -> str:
     """--tz, else the timezone of feeds.yaml (--config, or ./feeds.yaml when present), else Asia/Shanghai."""
     if args.tz:
@@ -44,7 +54,13 @@ def _run(args: argparse.Namespace, body) -> int:  # type: ignore[no-untyped-def]
     from ..db import database_url, make_engine, redact_url
     from ..i18n import t
 
-    url = database_url(args.database)
+    try:
+        url = database_url(args.database, _config_database(args))
+    except ConfigError as exc:
+        for p in exc.problems:
+            print(f"  {p}", file=sys.stderr)
+        return 2
+    args.db_url = url
     try:
         zone = _zone_name(args)
         now = _as_of(args.as_of)

@@ -244,41 +244,51 @@ def _num(v: float | None) -> str:
     return "" if v is None else f"{v:.4f}".rstrip("0").rstrip(".")
 
 
+# Excel on Chinese Windows reads a CSV without a byte-order mark as GBK: every Chinese cell mojibake.
+CSV_BOM = "\ufeff"
+# The word for "no grade yet" in both exports (the summary text says 未定级).
+UNGRADED = "ungraded"
+
+
 def _week_rows(w: WeekFigures) -> list[tuple[str, str, str, str]]:
+    """(section, item, metric, value) with the JSON export's names: section = its key, metric = its
+    field (durations in minutes, so `median` becomes `median_minutes`), item = the grade, obligation,
+    level or source the row is about ('' for a figure of the section itself)."""
     rows: list[tuple[str, str, str, str]] = []
     for g in (*GRADES, ""):
-        rows.append(("incidents", g or "ungraded", "opened", str(w.incidents.by_grade.get(g, 0))))
-    rows.append(("incidents", "policy", "opened", str(w.incidents.policy)))
-    rows.append(("incidents", "dismissed", "opened", str(w.incidents.dismissed)))
-    rows.append(("incidents", "total", "opened", str(w.incidents.total)))
+        rows.append(("incidents", g or UNGRADED, "by_grade", str(w.incidents.by_grade.get(g, 0))))
+    for metric in ("policy", "dismissed", "events", "total"):
+        rows.append(("incidents", "", metric, str(getattr(w.incidents, metric))))
     for o in w.obligations:
         for metric in ("due", "on_time", "late", "open", "overdue"):
-            rows.append(("obligation", o.name, metric, str(getattr(o, metric))))
-        rows.append(("obligation", o.name, "on_time_rate", _num(o.on_time_rate)))
-        rows.append(("obligation", o.name, "median_minutes", _minutes(o.median)))
-        rows.append(("obligation", o.name, "p90_minutes", _minutes(o.p90)))
+            rows.append(("obligations", o.name, metric, str(getattr(o, metric))))
+        rows.append(("obligations", o.name, "on_time_rate", _num(o.on_time_rate)))
+        rows.append(("obligations", o.name, "median_minutes", _minutes(o.median)))
+        rows.append(("obligations", o.name, "p90_minutes", _minutes(o.p90)))
     for a in w.acks:
-        rows.append(("first_ack", f"level_{a.level}", "count", str(a.count)))
-        rows.append(("first_ack", f"level_{a.level}", "median_minutes", _minutes(a.median)))
-        rows.append(("first_ack", f"level_{a.level}", "p90_minutes", _minutes(a.p90)))
-    rows.append(("first_ack", "unacknowledged", "count", str(w.unacknowledged)))
-    rows.append(("overdue", "total", "count", str(len(w.overdue))))
+        rows.append(("acks", f"level_{a.level}", "count", str(a.count)))
+        rows.append(("acks", f"level_{a.level}", "median_minutes", _minutes(a.median)))
+        rows.append(("acks", f"level_{a.level}", "p90_minutes", _minutes(a.p90)))
+    rows.append(("unacknowledged", "", "count", str(w.unacknowledged)))
+    rows.append(("overdue", "", "count", str(len(w.overdue))))
     for f in w.feeds_down:
-        rows.append(("feed_down", f.source, "outages", str(f.outages)))
-        rows.append(("feed_down", f.source, "down_minutes", _minutes(f.down)))
-        rows.append(("feed_down", f.source, "still_down", str(f.still_down).lower()))
+        rows.append(("feeds_down", f.source, "outages", str(f.outages)))
+        rows.append(("feeds_down", f.source, "down_minutes", _minutes(f.down)))
+        rows.append(("feeds_down", f.source, "still_down", str(f.still_down).lower()))
     return rows
 
 
 def render_weekly_csv(summary: WeeklySummary) -> str:
     """One row per figure: week, time zone, section, item, metric, value, previous week's value.
 
-    The overdue list follows as its own rows (section 'overdue_item'), one per obligation.
-    Durations are in minutes, rates are fractions (0.5 = 50%), times are ISO 8601 in the week's zone.
+    Names are the JSON export's (see `_week_rows`); the overdue list follows as rows of section
+    'overdue', one item per obligation. Durations are in minutes, rates are fractions (0.5 = 50%),
+    times are ISO 8601 in the week's zone. Starts with a UTF-8 byte-order mark for Excel.
     """
     cur, prev = summary.current, summary.previous
     tz = resolve_tz(cur.week.tz)
     out = io.StringIO()
+    out.write(CSV_BOM)
     w = csv.writer(out, lineterminator="\n")
     w.writerow(
         ["week", "timezone", "week_start", "week_end", "section", "item", "metric", "value", "previous"]
@@ -292,7 +302,7 @@ def render_weekly_csv(summary: WeeklySummary) -> str:
         detail = {
             "deadline": item.deadline.astimezone(tz).isoformat(),
             "done_at": item.done_at.astimezone(tz).isoformat() if item.done_at else "",
-            "late_minutes": _minutes(item.late_by),
+            "late_by_minutes": _minutes(item.late_by),
             "level": str(item.level),
             "holders": "、".join(item.holders),
             "acknowledged_by": item.acknowledged_by or "",
@@ -300,7 +310,7 @@ def render_weekly_csv(summary: WeeklySummary) -> str:
             "title": item.title,
         }
         for metric, value in detail.items():
-            w.writerow([*head, "overdue_item", ident, metric, value, ""])
+            w.writerow([*head, "overdue", ident, metric, value, ""])
     return out.getvalue()
 
 
@@ -321,6 +331,8 @@ def render_weekly_json(summary: WeeklySummary) -> str:
 
     def week(w: WeekFigures) -> dict[str, Any]:
         d = asdict(w)
+        # The same word as the CSV for incidents with no grade (not an empty key).
+        d["incidents"]["by_grade"] = {(g or UNGRADED): n for g, n in w.incidents.by_grade.items()}
         d["incidents"]["events"] = w.incidents.events
         d["incidents"]["total"] = w.incidents.total
         for od, o in zip(d["obligations"], w.obligations, strict=True):
@@ -369,9 +381,11 @@ def render_annual_text(figures: AnnualFigures, lang: str | None = None) -> str:
 
 
 def render_annual_csv(figures: AnnualFigures, lang: str | None = None) -> str:
-    """One row per report row: year, timezone, code, indicator, unit, value, supported, note."""
+    """One row per report row: year, timezone, code, indicator, unit, value, supported, note
+    (after a UTF-8 byte-order mark, for Excel)."""
     cat = catalogue(lang)
     out = io.StringIO()
+    out.write(CSV_BOM)
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["year", "timezone", "code", "indicator", "unit", "value", "supported", "note"])
     for row in figures.rows:

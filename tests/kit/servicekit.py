@@ -103,14 +103,17 @@ def write_service_config(
     """feeds.yaml (sources as (name, url)) and roster.yaml in `directory`; returns feeds.yaml."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "roster.yaml").write_text(ROSTER, encoding="utf-8")
+    # polling_extra may override a default here: a key written twice is a config error.
+    polling = {"interval": interval, "jitter": str(jitter), "timeout": "5s"}
+    for x in polling_extra.splitlines():
+        if x.strip():
+            key, _, value = x.strip().partition(":")
+            polling[key.strip()] = value.strip()
     lines = [
         f"playbooks: {ROOT / 'playbooks'}",
         "roster: roster.yaml",
         "polling:",
-        f"  interval: {interval}",
-        f"  jitter: {jitter}",
-        "  timeout: 5s",
-        *(f"  {x}" for x in polling_extra.splitlines() if x.strip()),
+        *(f"  {k}: {v}" for k, v in polling.items()),
         "sources:",
         *(f"  - {{name: {name}, url: '{url}'}}" for name, url in sources),
         "schemes:",

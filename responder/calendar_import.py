@@ -1,0 +1,167 @@
+"""`python main.py calendar import FILE|URL [--confirm]`: next year's holidays from the State Council.
+
+The admin gives the notice (国务院办公厅关于20XX年部分节假日安排的通知) as a saved page, a
+text file or its address. The command reads it (responder/holiday_notice.py), shows
+every holiday and make-up workday it found, what the notice's own weekdays and day
+counts say about them, and how they compare with the chinese_calendar package when the
+package already knows the year. Nothing is stored until the admin runs it again with
+`--confirm`; then the year goes into the schedule file (`calendar.schedule_file` of
+roster.yaml, `holidays.yaml` by default), which the working-day calendar reads at start
+and on every reload. A notice that did not check out is stored only with `--force`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import chinese_calendar
+
+from .holiday_notice import HolidayNotice, NoticeError, parse_notice
+from .i18n import t
+from .models import utcnow
+from .text import html_to_text
+from .workcal import YearSchedule, package_years, save_schedule
+
+__all__ = ["add_command", "cmd_calendar_import", "read_source", "render_review"]
+
+_MAX_PAGE_BYTES = 5 * 1024 * 1024
+_WEEKDAY = "一二三四五六日"
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    for encoding in filter(None, (charset, "utf-8", "gb18030")):
+        try:
+            return body.decode(encoding)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return body.decode("utf-8", errors="replace")
+
+
+def read_source(source: str, timeout: float = 20.0) -> str:
+    """The text of the notice at `source`: a local file (text or a saved page) or an http(s) address."""
+    if urlsplit(source).scheme in ("http", "https"):
+        import httpx
+
+        with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+            response = client.get(source)
+            response.raise_for_status()
+            body, charset = response.content[:_MAX_PAGE_BYTES], response.charset_encoding
+    else:
+        body, charset = Path(source).read_bytes()[:_MAX_PAGE_BYTES], None
+    text = _decode(body, charset)
+    return html_to_text(text) if "<" in text and ">" in text else text
+
+
+def _spans(days: tuple[date, ...]) -> list[tuple[date, date]]:
+    spans: list[tuple[date, date]] = []
+    for d in days:
+        if spans and d == spans[-1][1] + timedelta(days=1):
+            spans[-1] = (spans[-1][0], d)
+        else:
+            spans.append((d, d))
+    return spans
+
+
+def _day(d: date) -> str:
+    return f"{d.month}月{d.day}日（周{_WEEKDAY[d.weekday()]}）"
+
+
+def _span_text(days: tuple[date, ...]) -> str:
+    parts = []
+    for a, b in _spans(days):
+        parts.append(_day(a) if a == b else f"{_day(a)}至{_day(b)}")
+    return "、".join(parts)
+
+
+def _package_differences(notice: HolidayNotice) -> list[str]:
+    """Where the notice and the installed package disagree on that year's working days."""
+    if notice.year not in package_years():
+        return []
+    first = date(notice.year, 1, 1)
+    days = [first + timedelta(days=i) for i in range((date(notice.year + 1, 1, 1) - first).days)]
+    holidays, workdays = set(notice.holidays), set(notice.workdays)
+    out = []
+    for d in days:
+        ours = d in workdays or (d.weekday() < 5 and d not in holidays)
+        if ours != bool(chinese_calendar.is_workday(d)):
+            out.append(d.isoformat())
+    return out
+
+
+def render_review(notice: HolidayNotice, source: str) -> str:
+    """What an admin checks before confirming: every festival's days, the checks, the comparison."""
+    lines = [t("import_head", year=notice.year, source=source), ""]
+    for f in notice.festivals:
+        lines.append(t("import_festival", name=f.name, days=_span_text(f.holidays), n=len(f.holidays)))
+        if f.workdays:
+            lines.append(t("import_workdays", days=_span_text(f.workdays)))
+    lines += ["", t("import_totals", holidays=len(notice.holidays), workdays=len(notice.workdays))]
+    if notice.warnings:
+        lines.append(t("import_warnings_head"))
+        lines += [f"  - {w}" for w in notice.warnings]
+    else:
+        lines.append(t("import_checks_ok"))
+    if notice.year in package_years():
+        diffs = _package_differences(notice)
+        lines.append(
+            t("import_package_same")
+            if not diffs
+            else t("import_package_differs", n=len(diffs), days="、".join(diffs[:10]))
+        )
+    return "\n".join(lines)
+
+
+def cmd_calendar_import(args: argparse.Namespace) -> int:
+    """Show the dates read from a notice; with --confirm, store them in the schedule file."""
+    from .runtime import load_settings
+
+    try:
+        notice = parse_notice(read_source(args.source))
+    except NoticeError as exc:
+        print(t("import_unreadable", error=str(exc)), file=sys.stderr)
+        return 2
+    print(render_review(notice, args.source))
+    if not args.confirm:
+        print("\n" + t("import_how_to_confirm", source=args.source))
+        return 0
+    if notice.warnings and not args.force:
+        print(t("import_refused_warnings"), file=sys.stderr)
+        return 2
+    settings = load_settings(Path(args.config))
+    roster_path = settings.base_dir / settings.feeds.roster
+    target = roster_path.parent / settings.roster.calendar.schedule_file
+    schedule = YearSchedule(
+        holidays=list(notice.holidays),
+        workdays=list(notice.workdays),
+        source=args.source,
+        confirmed_at=utcnow().astimezone(settings.tz),
+        confirmed_by=args.by or getpass.getuser(),
+    )
+    save_schedule(target, notice.year, schedule)
+    print("\n" + t("import_saved", year=notice.year, path=target))
+    return 0
+
+
+def add_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register `calendar import` on the CLI's sub-parsers."""
+    c = sub.add_parser("calendar", help="the working-day calendar: import next year's official holidays")
+    csub = c.add_subparsers(dest="calendar_command", required=True)
+    i = csub.add_parser(
+        "import",
+        help="read the State Council's holiday notice (file or URL), show the dates, --confirm stores them",
+    )
+    i.add_argument("source", help="the notice: a text file, a saved web page, or its http(s) address")
+    i.add_argument("--confirm", action="store_true", help="store the dates (after reviewing them)")
+    i.add_argument(
+        "--force", action="store_true", help="with --confirm: store even though some checks failed"
+    )
+    i.add_argument("--by", help="who confirms (recorded in the file; default: the login name)")
+    i.add_argument(
+        "--config", default="feeds.yaml", help="feeds.yaml, to find roster.yaml and its schedule file"
+    )
+    i.set_defaults(func=cmd_calendar_import)

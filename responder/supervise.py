@@ -1,0 +1,142 @@
+"""`python main.py run` as a process: the service, reloaded on SIGHUP, with the example's replay.
+
+SIGHUP (`systemctl reload responder`) reads feeds.yaml, the playbooks and roster.yaml
+again and validates them as at start-up. A configuration with any problem is not
+applied: the running one stays in force, the problems are logged and the admins are
+told in chat. A valid one replaces the running service in this process: the service
+stops as on SIGTERM (the poll and cycle in flight finish, unsent messages stay in the
+outbox) and starts again on the new configuration. Nothing is lost in between because
+nothing lives outside the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from .chat.html import esc
+from .configfile import ConfigError
+from .db import session_scope
+from .engine.outbox import queue
+from .i18n import t
+from .models import utcnow
+from .replay import Replay
+from .runtime import Settings, reload_settings
+
+__all__ = ["REPLAY_REFRESH_SECONDS", "Supervisor"]
+
+log = logging.getLogger("responder.supervise")
+
+REPLAY_REFRESH_SECONDS = 5.0
+_MAX_PROBLEMS_IN_CHAT = 10
+
+
+class Supervisor:
+    """Runs one service at a time; `build(settings)` makes it (and its Telegram application)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        build: Callable[[Settings], Any],
+        replay_dir: Path | None = None,
+        fresh_database: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.build = build
+        self.replay_dir = replay_dir
+        self.fresh_database = fresh_database
+        self.replay: Replay | None = None
+        self._replayed = False
+        self.service: Any = None
+        self._reload = asyncio.Event()
+        self.reloads = 0  # applied reloads, for the log and the tests
+
+    def _effective(self, settings: Settings) -> Settings:
+        """The settings the service runs on: with the moved feed copies when replaying."""
+        if settings.feeds.replay is None or self.replay_dir is None:
+            self.replay = None
+            return settings
+        fresh = self.fresh_database and not self._replayed
+        self.replay = Replay.prepare(settings, self.replay_dir, utcnow(), fresh=fresh)
+        self._replayed = True
+        log.info(t("replay_started", at=self.replay.started_at.astimezone(settings.tz).strftime("%H:%M")))
+        return self.replay.replayed_settings()
+
+    def request_reload(self) -> None:
+        """Ask for a reload (the SIGHUP handler calls this)."""
+        self._reload.set()
+
+    async def run(self) -> None:
+        """Run until the service stops on SIGINT/SIGTERM; reload on every SIGHUP."""
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+            loop.add_signal_handler(signal.SIGHUP, self.request_reload)
+        refresher = asyncio.create_task(self._refresh_replay())
+        try:
+            while True:
+                self.service = self.build(self._effective(self.settings))
+                running = asyncio.create_task(self.service.run())
+                waiting = asyncio.create_task(self._next_valid_reload())
+                done, _ = await asyncio.wait({running, waiting}, return_when=asyncio.FIRST_COMPLETED)
+                if running in done:
+                    waiting.cancel()
+                    running.result()
+                    return
+                self.settings = waiting.result()
+                self.service.stop()
+                await running
+                self.reloads += 1
+                log.info(t("reload_done", sources=len(self.settings.feeds.sources),
+                           playbooks=len(self.settings.playbooks), people=len(self.settings.roster.people)))  # fmt: skip
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+                loop.remove_signal_handler(signal.SIGHUP)
+
+    async def _next_valid_reload(self) -> Settings:
+        """Wait for SIGHUP until a configuration loads without problems; report the others."""
+        while True:
+            await self._reload.wait()
+            self._reload.clear()
+            try:
+                return await asyncio.to_thread(reload_settings, self.settings)
+            except ConfigError as exc:
+                self._report_failed_reload(exc)
+
+    def _report_failed_reload(self, exc: ConfigError) -> None:
+        lines = [str(p) for p in exc.problems]
+        for line in lines:
+            log.error("reload refused: %s", line)
+        shown = lines[:_MAX_PROBLEMS_IN_CHAT]
+        if len(lines) > len(shown):
+            shown.append(t("reload_more", n=len(lines) - len(shown)))
+        text = t("reload_failed", problems=esc("\n".join(shown)))
+        now = utcnow()
+        # One message per attempt: the same mistake reported again after a second SIGHUP is news.
+        digest = hashlib.sha1("\n".join(lines).encode("utf-8")).hexdigest()[:12]
+        key = f"config-reload-failed:{digest}:{now.isoformat(timespec='seconds')}"
+        try:
+            with session_scope(self.engine) as s:
+                queue(s, key, self.settings.roster.chats_for_role("admin"), text, now)
+        except Exception as exc2:  # the database being down must not end the service here
+            log.error("could not queue the reload failure for the admins: %s", type(exc2).__name__)
+
+    async def _refresh_replay(self) -> None:
+        """Let the replayed feeds' items appear as their moved dates come."""
+        while True:
+            await asyncio.sleep(REPLAY_REFRESH_SECONDS)
+            if self.replay is not None:
+                try:
+                    await asyncio.to_thread(self.replay.refresh, utcnow())
+                except OSError as exc:
+                    log.warning("replay files not refreshed: %s", exc)
