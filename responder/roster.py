@@ -11,7 +11,13 @@ roles onto chats:
 | spokesperson | their private chats (press-conference steps) |
 | admin | the admin chat (feed health, configuration), else the duty chat |
 
-A Telegram user's private chat id is their user id, so people need no separate chat id.
+A chat is a Telegram group and/or group robots of WeCom, DingTalk and Feishu
+(`responder/channels/robots.py`); `chats_for_role` gives the Telegram chat ids and
+`robots_for_role` the robots. A Telegram user's private chat id is their user id, so people
+need no separate chat id; robots post only into their group, so a private alert has no
+robot counterpart. A person is known by their roster `name` (unique): the web console signs
+them in by it and logs their actions under it, so `telegram_id` is needed only to reach
+them on Telegram or take their chat commands.
 The duty day runs from one handover to the next (e.g. 09:00 to 09:00), so a call at
 03:00 on Tuesday reaches Monday's duty officer.
 """
@@ -30,10 +36,10 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    field_validator,
     model_validator,
 )
 
+from .channels.robots import ChatChannels, Robot, chat_shorthand
 from .config import TimeZoneName
 from .configfile import ConfigError, FieldProblems, Loc, Problem, load_model
 from .workcal import CalendarConfig, ScheduleFile, WorkCalendar, load_schedules
@@ -65,8 +71,10 @@ class _Strict(BaseModel):
 class Person(_Strict):
     """Someone the bot may alert or take commands from."""
 
-    name: str = Field(min_length=1)
-    telegram_id: int = Field(gt=0, description="the Telegram user id (also their private chat id)")
+    name: str = Field(min_length=1)  # unique: who they are in the log and in the web console
+    telegram_id: int | None = Field(
+        default=None, gt=0, description="the Telegram user id (also their private chat id); optional"
+    )
     roles: list[RosterRole] = Field(min_length=1)
 
     def has(self, role: str) -> bool:
@@ -74,19 +82,45 @@ class Person(_Strict):
         return role in self.roles
 
 
+Channels = Annotated[ChatChannels, BeforeValidator(chat_shorthand)]
+
+
 class Chats(_Strict):
-    """Group chats by purpose (Telegram group ids are negative, e.g. -1001234567890)."""
+    """Group chats by purpose. Each is a Telegram group id (negative, e.g. -1001234567890),
+    or a mapping of channels: `{telegram: -100…, wecom: {key_env: …}, dingtalk: …, feishu: …}`.
 
-    duty: int
-    policy_office: int
-    admin: int | None = None
+    `duty`, `policy_office` and `admin` are the Telegram ids (None where a chat has no
+    Telegram group), as chat commands compare them; `channels(purpose)` has the rest.
+    """
 
-    @field_validator("duty", "policy_office", "admin")
-    @classmethod
-    def _nonzero(cls, v: int | None) -> int | None:
-        if v == 0:
-            raise ValueError("0 is not a chat id; ask @userinfobot or the bot's /chatid in that chat")
-        return v
+    duty_channels: Channels = Field(alias="duty")
+    policy_office_channels: Channels = Field(alias="policy_office")
+    admin_channels: Channels | None = Field(default=None, alias="admin")
+
+    @property
+    def duty(self) -> int | None:
+        """The duty group's Telegram chat id."""
+        return self.duty_channels.telegram
+
+    @property
+    def policy_office(self) -> int | None:
+        """The policy office group's Telegram chat id."""
+        return self.policy_office_channels.telegram
+
+    @property
+    def admin(self) -> int | None:
+        """The admin group's Telegram chat id (None: the duty chat serves)."""
+        return self.admin_channels.telegram if self.admin_channels is not None else None
+
+    def channels(self, purpose: str) -> ChatChannels:
+        """The channels of chat `purpose` (duty, policy_office, admin: the duty chat's when unset)."""
+        if purpose == "duty":
+            return self.duty_channels
+        if purpose == "policy_office":
+            return self.policy_office_channels
+        if purpose == "admin":
+            return self.admin_channels or self.duty_channels
+        raise ValueError(f"unknown chat {purpose!r}; chats are duty, policy_office, admin")
 
 
 class DutyRange(_Strict):
@@ -206,7 +240,11 @@ class Roster(_Strict):
 
     def person(self, user_id: int) -> Person | None:
         """The person with this Telegram user id, if any."""
-        return next((p for p in self.people if p.telegram_id == user_id), None)
+        return next((p for p in self.people if p.telegram_id is not None and p.telegram_id == user_id), None)
+
+    def person_named(self, name: str) -> Person | None:
+        """The person with this roster name (how the web console and the log know people)."""
+        return next((p for p in self.people if p.name == name), None)
 
     def role_of(self, user_id: int) -> set[str]:
         """The roles of a Telegram user (empty for strangers: they may not ack or close)."""
@@ -214,10 +252,11 @@ class Roster(_Strict):
         return set(p.roles) if p else set()
 
     def chats_for_role(self, role: str, now: datetime | None = None) -> list[int]:
-        """Chat ids to alert for `role` (see the module docstring); `now` adds the
-        private chat of the duty officer on duty for the duty_officer role."""
+        """Telegram chat ids to alert for `role` (see the module docstring); `now` adds the
+        private chat of the duty officer on duty for the duty_officer role. Chats and people
+        without Telegram are left out (their robots: `robots_for_role`)."""
         c = self.chats
-        out: list[int]
+        out: list[int | None]
         if role == "duty_officer":
             out = [c.duty]
             officer = self.on_duty(now) if now is not None else None
@@ -228,12 +267,27 @@ class Roster(_Strict):
         elif role == "head":
             out = [p.telegram_id for p in self.people_with("head")] + [c.policy_office]
         elif role == "admin":
-            out = [c.admin if c.admin is not None else c.duty]
+            out = [c.channels("admin").telegram]
         elif role == "spokesperson":
             out = [p.telegram_id for p in self.people_with("spokesperson")]
         else:
             raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
-        return list(dict.fromkeys(out))
+        return list(dict.fromkeys(x for x in out if x is not None))
+
+    def robots_for_role(self, role: str) -> list[Robot]:
+        """The group robots to alert for `role`: the groups `chats_for_role` names (robots
+        post only into their group: private alerts have none)."""
+        purposes = {
+            "duty_officer": ["duty"],
+            "policy_office": ["policy_office"],
+            "head": ["policy_office"],
+            "admin": ["admin"],
+            "spokesperson": [],
+        }
+        if role not in purposes:
+            raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        robots = [r for purpose in purposes[role] for r in self.chats.channels(purpose).robots()]
+        return list({r.address: r for r in robots}.values())
 
     def chats_for_level(self, level: int, now: datetime | None = None) -> list[int]:
         """Chat ids for escalation `level` using the default level → role mapping
@@ -250,6 +304,8 @@ def _duplicate_people(people: list[Person]) -> list[tuple[Loc, str]]:
         seen: set[object] = set()
         for i, p in enumerate(people):
             value = getattr(p, label)
+            if value is None:
+                continue
             if value in seen:
                 problems.append(
                     (("people", i, label), f"{label} {value} appears twice; list each person once")

@@ -70,13 +70,14 @@ def can(roles: Iterable[str], action: str) -> bool:
 
 @dataclass(frozen=True)
 class Actor:
-    """The person acting: Telegram user id, the name recorded in the log, their roster roles.
+    """The person acting: Telegram user id (None for someone acting from the web console
+    who has none), the name recorded in the log (the roster name: who they are), their roles.
 
     `source` and `address` say where an action came from when it was not a chat (the web
     console: "web" and the client address); they are logged with every event it writes.
     """
 
-    id: int
+    id: int | None
     name: str
     roles: frozenset[str] = field(default_factory=frozenset)
     source: str | None = None

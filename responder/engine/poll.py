@@ -178,7 +178,7 @@ def _failed(s: Session, settings: Settings, st: FeedState, error: str, now: date
         st.health_alerted = True
         text = t("feed_down", source=st.source, since=fmt_time(st.down_since, settings.tz),
                  n=st.consecutive_failures, error=error, next=fmt_time(st.next_poll_at, settings.tz))  # fmt: skip
-        queue(s, f"feed:{st.source}:down:{st.down_since.isoformat()}", [_admin_chat(settings)], text, now)
+        queue(s, f"feed:{st.source}:down:{st.down_since.isoformat()}", _admin_chats(settings), text, now)
 
 
 def _recovered(s: Session, settings: Settings, st: FeedState, now: datetime) -> None:
@@ -192,9 +192,10 @@ def _recovered(s: Session, settings: Settings, st: FeedState, now: datetime) -> 
         s.add(outage)
     if st.health_alerted:
         text = t("feed_up", source=st.source, down=fmt_left(now - st.down_since))
-        queue(s, f"feed:{st.source}:up:{st.down_since.isoformat()}", [_admin_chat(settings)], text, now)
+        queue(s, f"feed:{st.source}:up:{st.down_since.isoformat()}", _admin_chats(settings), text, now)
     st.down_since, st.health_alerted = None, False
 
 
-def _admin_chat(settings: Settings) -> int:
-    return settings.roster.chats_for_role("admin")[0]
+def _admin_chats(settings: Settings) -> list[int]:
+    # Empty when the admin chat has no Telegram group (its robots are reached otherwise).
+    return settings.roster.chats_for_role("admin")[:1]
