@@ -75,6 +75,14 @@ async def test_dingtalk_wrong_secret_is_refused_for_good(ding: Rig) -> None:
     await c.aclose()
 
 
+async def test_dingtalk_signing_robot_without_secret_in_the_roster(ding: Rig) -> None:
+    ding.secret = None  # the roster forgot secret_env
+    c = ding.client()
+    outcome = await c.send(alert())
+    assert isinstance(outcome, Permanent) and outcome.robot_level and "sign not match" in outcome.reason
+    await c.aclose()
+
+
 @pytest.mark.parametrize(
     ("skew", "ok"), [(-59 * 60, True), (59 * 60, True), (-61 * 60, False), (61 * 60, False)]
 )

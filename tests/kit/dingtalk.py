@@ -6,7 +6,8 @@ and the answers DingTalk's servers give as reported against public SDKs (issues 
 prometheus-webhook-dingtalk, jenkinsci/dingtalk-plugin, nightingale, SecCrawler …):
 
 - Unknown token: errcode 300001 "token is not exist".
-- 加签: `timestamp` (ms) must be within one hour of the server's clock, else 310000
+- 加签: without `timestamp` and `sign`, 310000 "sign not match" (as reported when one is
+  missing); `timestamp` (ms) must be within one hour of the server's clock, else 310000
   "invalid timestamp"; `sign` must equal urlencode(base64(HmacSHA256(key=secret,
   msg=timestamp+"\n"+secret))), checked here as the server does, after URL-decoding the
   query (an unencoded "+" becomes a space and fails): else 310000 "sign not match".
@@ -121,6 +122,8 @@ class DingTalkEmulator(RobotEmulator):
         if robot.secret is None:
             return None
         timestamp, sign = query.get("timestamp", ""), query.get("sign", "")
+        if not timestamp or not sign:  # a signing robot called without a signature
+            return _error(310000, "sign not match")
         if not timestamp.isdigit() or abs(now * 1000 - int(timestamp)) > 3600 * 1000:
             return _error(310000, "invalid timestamp")
         if not hmac.compare_digest(sign, expected_sign(timestamp, robot.secret)):
