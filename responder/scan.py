@@ -14,7 +14,7 @@ from typing import Any
 
 from .clustering import Candidate, Clusterer
 from .config import Source
-from .feeds.fetch import Fetcher, Validators
+from .feeds.fetch import Fetcher, FetchResult, Validators
 from .feeds.parse import FeedParseError, parse_feed
 from .identity import guids_unique
 from .pipeline import Analysed, analyse
@@ -39,13 +39,13 @@ class ScanResult:
     errors: list[tuple[str, str]] = field(default_factory=list)
 
 
-async def _fetch_all(settings: Settings) -> list[tuple[Source, str | None, str | None]]:
+async def _fetch_all(settings: Settings) -> list[tuple[Source, FetchResult]]:
     async with Fetcher(settings.feeds.polling) as f:
         sources = [s for s in settings.feeds.sources if s.enabled]
         results = await asyncio.gather(
             *(f.fetch(settings.feeds.url_of(s, settings.base_dir), Validators()) for s in sources)
         )
-    return [(s, r.text, r.error) for s, r in zip(sources, results, strict=True)]
+    return list(zip(sources, results, strict=True))
 
 
 def scan(settings: Settings, now: datetime) -> ScanResult:
@@ -53,12 +53,12 @@ def scan(settings: Settings, now: datetime) -> ScanResult:
     out = ScanResult()
     items: list[Analysed] = []
     seen: set[str] = set()
-    for src, text, error in asyncio.run(_fetch_all(settings)):
-        if text is None:
-            out.errors.append((src.name, error or "no content"))
+    for src, res in asyncio.run(_fetch_all(settings)):
+        if res.text is None:
+            out.errors.append((src.name, res.error or "no content"))
             continue
         try:
-            parsed = parse_feed(text, naive_tz=settings.tz)
+            parsed = parse_feed(res.text, naive_tz=settings.feeds.tz_of(src), base_url=res.url, now=now)
         except FeedParseError as exc:
             out.errors.append((src.name, str(exc)))
             continue
