@@ -100,13 +100,14 @@ class _Context(NamedTuple):
 
 def _published(entry: Any, ctx: _Context) -> datetime | None:
     for key in ("published", "updated", "created"):
-        raw = str(entry.get(key) or "").strip()
+        # dict.get: FeedParserDict.get("updated") falls back to "published" with a warning.
+        raw = str(dict.get(entry, key) or "").strip()
         if not raw:
             continue
         when = parse_pubtime(raw, ctx.zone, ctx.now)
         if when is not None:
             return when
-        parsed = entry.get(f"{key}_parsed")
+        parsed = dict.get(entry, f"{key}_parsed")
         if parsed is None or _CJK.search(raw):
             continue
         # A shape only feedparser knows. It returns UTC and reads a date without a zone
