@@ -39,6 +39,9 @@ __all__ = ["ParsePool"]
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("!I")
+# Starting a worker (Python, then feedparser) takes a fraction of a second; on a loaded machine
+# more. It is not counted against the first parse's time limit.
+_START_TIMEOUT = 60.0
 # Classes a worker's reply may contain; anything else in it is refused.
 _ALLOWED = frozenset(
     {
@@ -51,6 +54,7 @@ _ALLOWED = frozenset(
         ("builtins", "set"),
         ("copyreg", "_reconstructor"),
         ("builtins", "object"),
+        ("builtins", "tuple"),
     }
 )
 
@@ -81,6 +85,13 @@ class _Worker:
     @property
     def pid(self) -> int:
         return self.proc.pid
+
+    def wait_ready(self) -> None:
+        """Until the worker said it is ready; _Overrun when it did not start."""
+        head = self._read(_HEADER.size, time.monotonic() + _START_TIMEOUT)
+        body = self._read(_HEADER.unpack(head)[0], time.monotonic() + _START_TIMEOUT)
+        if _ReplyUnpickler(io.BytesIO(body)).load() != ("ready", self.pid):
+            raise _Overrun("died")
 
     def call(self, payload: bytes, timeout: float) -> tuple[str, object]:
         """Send one request, wait for its reply until `timeout`; _Overrun when there is none."""
@@ -164,13 +175,16 @@ class ParsePool:
         return await loop.run_in_executor(self._executor, self._call, payload)
 
     def _call(self, payload: bytes) -> ParsedFeed:
-        worker = self._take()
+        try:
+            worker = self._take()
+        except _Overrun:
+            raise FeedParseError(t("feed_error_parse_crashed", detail="start-up failed")) from None
         try:
             kind, value = worker.call(payload, self.timeout)
         except _Overrun as exc:
             how = worker.kill()
             if str(exc) == "timeout":
-                log.warning("feed parser %d killed after %.0f s", worker.pid, self.timeout)
+                log.warning("feed parser %d killed after %g s", worker.pid, self.timeout)
                 raise FeedParseError(t("feed_error_parse_timeout", seconds=f"{self.timeout:g}")) from None
             raise FeedParseError(t("feed_error_parse_crashed", detail=how)) from None
         except pickle.UnpicklingError as exc:
@@ -194,7 +208,13 @@ class ParsePool:
                 if worker.proc.poll() is None:
                     return worker
                 worker.kill()
-        return _Worker(self.memory_mb)
+        worker = _Worker(self.memory_mb)
+        try:
+            worker.wait_ready()
+        except _Overrun:
+            worker.kill()
+            raise
+        return worker
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:

@@ -83,6 +83,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _limit_memory(int(argv[1]) if len(argv) > 1 else 256)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    write_message(stdout, ("ready", os.getpid()))  # start-up is not counted against a parse's time
     while True:
         try:
             request = read_message(stdin)
