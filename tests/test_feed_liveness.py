@@ -125,3 +125,19 @@ def test_rsshub_error_pages_are_named_in_the_feed_health_alert(
     assert st.last_error and named in st.last_error and message.split(":")[0] in st.last_error
     [down] = health(svc.outbox(), "down")
     assert named in down.text
+
+
+def test_quiet_periods_are_validated_and_set_per_kind(tmp_path: Path) -> None:
+    from responder.configfile import ConfigError
+    from responder.runtime import load_settings
+
+    cfg = write_config(tmp_path, "  - name: 源\n    url: http://127.0.0.1:9/a.xml\n    stale_after: soon\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(cfg)
+    assert "stale_after" in str(err.value) and "soon" in str(err.value)
+    cfg = write_config(
+        tmp_path, "  - name: 源\n    url: http://127.0.0.1:9/a.xml\n", extra="  stale_after: {news: 1d}\n"
+    )
+    feeds = load_settings(cfg).feeds
+    assert feeds.stale_after_of(feeds.sources[0]) == timedelta(days=1)
+    assert feeds.polling.stale_after.own == timedelta(days=14)

@@ -146,21 +146,7 @@ def ingest(
         grouper.sync(session, now)
     for a in fresh:
         report = _report_row(a, now)
-        try:
-            # Added inside the savepoint: begin_nested() flushes what is pending first, so a
-            # row added before it would hit the unique key outside the savepoint and spoil the
-            # whole transaction (the fetch lost, its feed claimed until the claim expired).
-            with session.begin_nested():
-                session.add(report)
-                session.flush()
-        except Exception as exc:
-            if report in session:  # the savepoint's rollback normally expunged it already
-                session.expunge(report)
-            if isinstance(exc, IntegrityError) and _unique_violation(exc):
-                stats.duplicate += 1  # stored concurrently by another instance
-            else:
-                log.warning("report %s of %s not stored: %s", a.link or a.identity, a.source, exc)
-                stats.failed.append((a.link or a.identity, f"{type(exc).__name__}: {exc}"))
+        if not _store(session, report, a, stats):
             continue
         stats.new += 1
         if _before_baseline(a, baseline_before):
@@ -174,6 +160,27 @@ def ingest(
         elif a.source_kind == "own":
             _own_report(session, grouper, a, report, now, stats)
     return stats
+
+
+def _store(session: Session, report: Report, a: Analysed, stats: IngestStats) -> bool:
+    """Insert one report in a savepoint; False (counted in `stats`) when the database refused it."""
+    try:
+        # Added inside the savepoint: begin_nested() flushes what is pending first, so a
+        # row added before it would hit the unique key outside the savepoint and spoil the
+        # whole transaction (the fetch lost, its feed claimed until the claim expired).
+        with session.begin_nested():
+            session.add(report)
+            session.flush()
+    except Exception as exc:
+        if report in session:  # the savepoint's rollback normally expunged it already
+            session.expunge(report)
+        if isinstance(exc, IntegrityError) and _unique_violation(exc):
+            stats.duplicate += 1  # stored concurrently by another instance
+        else:
+            log.warning("report %s of %s not stored: %s", a.link or a.identity, a.source, exc)
+            stats.failed.append((a.link or a.identity, f"{type(exc).__name__}: {exc}"))
+        return False
+    return True
 
 
 def _keep_earliest(
