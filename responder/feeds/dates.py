@@ -94,6 +94,7 @@ _BEIJING = re.compile(r"北京时间|中国标准时间|China Standard Time")
 _CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0, "两": 2}
 _CN_NUMBER = re.compile(r"[〇零一两二三四五六七八九十]+(?=[年月日号时点分秒])")
 _SPACES = re.compile(r"\s+")
+_OFFSET = re.compile(r"(?:GMT|UTC|UT)?([+-])(\d{1,2}):?(\d{2})?")
 
 
 def _cn_number(m: re.Match[str]) -> str:
@@ -108,6 +109,9 @@ def _cn_number(m: re.Match[str]) -> str:
 
 def _clean(raw: str) -> tuple[str, bool]:
     """NFKC, noise words dropped, Chinese numerals as digits; and whether Beijing time was named."""
+    if raw.isascii():  # RFC 822 and ISO dates, the common case: none of the Chinese forms apply
+        s = _NOISE.sub(" ", raw) if "(" in raw else raw
+        return " ".join(s.split()).strip(" ,"), "China Standard Time" in raw
     s = unicodedata.normalize("NFKC", raw)
     beijing = bool(_BEIJING.search(s))
     s = _BEIJING.sub(" ", _NOISE.sub(" ", s))
@@ -128,7 +132,7 @@ def _zone(token: str | None, source: tzinfo) -> tzinfo | None:
         return source
     if upper in _NAMED_OFFSETS:
         return timezone(timedelta(hours=_NAMED_OFFSETS[upper]))
-    m = re.fullmatch(r"(?:GMT|UTC|UT)?([+-])(\d{1,2}):?(\d{2})?", upper)
+    m = _OFFSET.fullmatch(upper)
     if m is None:
         return source  # an unknown zone name: local time is the likeliest meaning
     hours, minutes = int(m.group(2)), int(m.group(3) or 0)

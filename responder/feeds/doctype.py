@@ -15,7 +15,7 @@ Here the whole declaration, internal subset included, is cut out before any pars
   references, so the strict parser accepts them; unknown names become visible text
   (`&amp;name;`) instead of a fatal error;
 - C0 control characters (other than tab, newline, carriage return), which no XML parser
-  accepts, are dropped.
+  accepts, are dropped when a parse failed on them (`drop_forbidden_chars`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from ..i18n import t
 
-__all__ = ["EntityExpansion", "neutralise"]
+__all__ = ["EntityExpansion", "drop_forbidden_chars", "neutralise"]
 
 _DECLARATION = re.compile(r"<!(?:DOCTYPE|ENTITY)\b", re.IGNORECASE)
 _DECLARATION_OR_CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>|<!(?:DOCTYPE|ENTITY)\b", re.S | re.IGNORECASE)
@@ -135,7 +135,7 @@ def _references(text: str, entities: dict[str, str]) -> str:
 
 
 def neutralise(text: str) -> str:
-    """`text` without DOCTYPE/ENTITY declarations, odd named references or forbidden characters.
+    """`text` without DOCTYPE/ENTITY declarations; odd named references made harmless.
 
     Raises EntityExpansion (a ValueError with a message for the user) when the document
     defines nested entities or its simple entities would more than double it.
@@ -145,6 +145,13 @@ def neutralise(text: str) -> str:
         text, entities = _strip_declarations(text)
     if _ODD_REF.search(text):
         text = _references(text, entities)
-    if _FORBIDDEN_CHARS.search(text):
-        text = _FORBIDDEN_CHARS.sub("", text)
     return text
+
+
+def drop_forbidden_chars(text: str) -> str | None:
+    """`text` without the characters XML forbids (C0 controls but tab and line breaks); None if it has none.
+
+    Called only after a parse failed: scanning every healthy feed for them costs as much
+    as the rest of this module together.
+    """
+    return _FORBIDDEN_CHARS.sub("", text) if _FORBIDDEN_CHARS.search(text) else None

@@ -32,7 +32,7 @@ from ..i18n import t
 from ..text import clean_text
 from .dates import parse_pubtime
 from .decode import strip_xml_encoding
-from .doctype import EntityExpansion, neutralise
+from .doctype import EntityExpansion, drop_forbidden_chars, neutralise
 from .rsshub import rsshub_error
 
 __all__ = ["FeedEntry", "FeedParseError", "ParsedFeed", "parse_feed"]
@@ -49,6 +49,10 @@ _ONLY_CLOSING_TAGS = re.compile(r"(?:\s*</[\w:.-]+\s*>)*\s*")
 # feedparser invents dates from Chinese ones it cannot read (it keeps the year): never trust
 # its value for a string holding CJK characters that our own reader could not place.
 _CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+_EXPLICIT_ZONE = re.compile(
+    r"(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} (?:19|20)\d\d \d\d:\d\d(?::\d\d)? (?:[+-]\d{4}|GMT|UTC|UT|Z)"
+    r"|(?:19|20)\d\d-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)"
+)
 _WEB = ("http", "https")
 
 
@@ -104,10 +108,13 @@ def _published(entry: Any, ctx: _Context) -> datetime | None:
         raw = str(dict.get(entry, key) or "").strip()
         if not raw:
             continue
+        parsed = dict.get(entry, f"{key}_parsed")
+        if parsed is not None and _EXPLICIT_ZONE.fullmatch(raw):
+            # RFC 822 or ISO 8601 with a numeric offset or GMT/UTC: feedparser read it right already.
+            return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
         when = parse_pubtime(raw, ctx.zone, ctx.now)
         if when is not None:
             return when
-        parsed = dict.get(entry, f"{key}_parsed")
         if parsed is None or _CJK.search(raw):
             continue
         # A shape only feedparser knows. It returns UTC and reads a date without a zone
@@ -264,6 +271,10 @@ def parse_feed(
             return fast
 
     d = _feedparser(text)
+    if d.get("bozo") and (cleaned := drop_forbidden_chars(text)) is not None:
+        # A CMS that writes control characters breaks strict XML parsing: parse without them.
+        text, split = cleaned, _split(cleaned)
+        d = _feedparser(text)
     bozo = None
     if d.get("bozo"):
         exc = d.get("bozo_exception")
