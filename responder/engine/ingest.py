@@ -177,8 +177,11 @@ def _store(session: Session, report: Report, a: Analysed, stats: IngestStats) ->
         if isinstance(exc, IntegrityError) and _unique_violation(exc):
             stats.duplicate += 1  # stored concurrently by another instance
         else:
-            log.warning("report %s of %s not stored: %s", a.link or a.identity, a.source, exc)
-            stats.failed.append((a.link or a.identity, f"{type(exc).__name__}: {exc}"))
+            # The driver's own message, first line: SQLAlchemy's adds the statement and every value.
+            said = str(getattr(exc, "orig", None) or exc).strip() or type(exc).__name__
+            reason = said.splitlines()[0][:300]
+            log.warning("report %s of %s not stored: %s", a.link or a.identity, a.source, reason)
+            stats.failed.append((a.link or a.identity, f"{type(exc).__name__}: {reason}"))
         return False
     return True
 
