@@ -31,6 +31,7 @@ __all__ = [
     "Replay",
     "Scheme",
     "Source",
+    "StaleAfter",
     "TimeZoneName",
     "WebConsole",
     "check_timezone",
@@ -78,6 +79,10 @@ class Source(Strict):
     channel: Channel | None = None
     interval: Duration | None = None
     enabled: bool = True
+    # The zone this source's dates without a zone (and CST) are in; default: the top-level timezone.
+    timezone: TimeZoneName | None = None
+    # Nothing new for longer than this is reported to the admins; default per kind, 0 = never.
+    stale_after: Duration | None = None
 
     @field_validator("url")
     @classmethod
@@ -138,6 +143,19 @@ class Scheme(Strict):
         return self
 
 
+class StaleAfter(Strict):
+    """How long each kind of source may bring nothing new before the admins hear of it.
+
+    News feeds publish daily; upstream policy feeds can fall silent over a week-long
+    holiday (Spring Festival, National Day) without being broken; the bureau's own
+    outlets may post only every week or two.
+    """
+
+    news: Duration = timedelta(days=3)
+    upstream: Duration = timedelta(days=10)
+    own: Duration = timedelta(days=14)
+
+
 class Polling(Strict):
     """How feeds are fetched. Defaults suit a few hundred Chinese news feeds."""
 
@@ -150,6 +168,14 @@ class Polling(Strict):
     max_backoff: Duration = timedelta(hours=6)
     failures_before_alert: int = Field(default=3, ge=1)
     user_agent: str = "responder/0.1 (+work-safety press office news watch)"
+    # Parsing runs in worker processes, each parse bounded in time and memory.
+    parse_timeout: Duration = timedelta(seconds=15)
+    parse_memory_mb: int = Field(default=256, ge=32, le=4096)
+    parse_workers: int = Field(default=2, ge=1, le=8)
+    # A source's first successful poll: only items published within this window open
+    # incidents with deadlines; older matches go into one digest. 0 = no baseline.
+    baseline_window: Duration = timedelta(hours=2)
+    stale_after: StaleAfter = StaleAfter()
 
 
 class Grouping(Strict):
@@ -280,6 +306,19 @@ class FeedsConfig(Strict):
 
     def interval_of(self, source: Source) -> timedelta:
         return source.interval or self.polling.interval
+
+    def tz_of(self, source: Source) -> ZoneInfo:
+        """The zone the source's zone-less dates are read in."""
+        return ZoneInfo(source.timezone or self.timezone)
+
+    def stale_after_of(self, source: Source) -> timedelta | None:
+        """How long the source may bring nothing new before an alert; None = never."""
+        limit = (
+            source.stale_after
+            if source.stale_after is not None
+            else getattr(self.polling.stale_after, source.kind)
+        )
+        return limit if limit > timedelta(0) else None
 
     def url_of(self, source: Source, base_dir: Path) -> str:
         """The address to fetch: RSSHub route joined to rsshub_base, or a path made absolute."""

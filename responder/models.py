@@ -88,6 +88,12 @@ class FeedState(SQLModel, table=True):
     claimed_by: str | None = None  # instance currently polling it
     claimed_until: datetime | None = _ts()
     polls: int = 0
+    # The first successful poll, which recorded what the feed already held (the baseline);
+    # None until then, and again when the source's address changes.
+    baselined_at: datetime | None = _ts()
+    last_new_at: datetime | None = _ts()  # the last poll that stored a report never seen before
+    newest_item_at: datetime | None = _ts()  # the latest publication time the feed has shown
+    stale_since: datetime | None = _ts()  # alerted as quiet (nothing new) since; None when not
 
 
 class Report(SQLModel, table=True):

@@ -33,6 +33,7 @@ from .engine.grouper import Grouper
 from .engine.outbox import queue
 from .engine.poll import poll_due, sync_feed_states
 from .feeds.fetch import Fetcher
+from .feeds.isolate import ParsePool
 from .i18n import t
 from .models import Outbox, utcnow
 from .runtime import Settings
@@ -72,6 +73,10 @@ class Service:
         self.application = application
         self.grouper = Grouper(settings.feeds.grouping, settings.intake.region_words)
         self.fetcher = Fetcher(settings.feeds.polling)
+        p = settings.feeds.polling
+        self.parser = ParsePool(
+            workers=p.parse_workers, timeout=p.parse_timeout.total_seconds(), memory_mb=p.parse_memory_mb
+        )
         self._rng = random.Random()
         self._item_keys: dict[str, frozenset[str]] = {}  # per source: items already parsed
         self._cycle_lock = asyncio.Lock()
@@ -90,7 +95,7 @@ class Service:
             now = self.clock()
             stats = await poll_due(
                 self.engine, self.settings, self.fetcher, self.grouper, now, self.instance,
-                rng=self._rng, item_keys=self._item_keys,
+                rng=self._rng, item_keys=self._item_keys, parser=self.parser,
             )  # fmt: skip
         if stats.opened or stats.raised:
             await self.cycle_job()
@@ -244,6 +249,7 @@ class Service:
                 await self.application.shutdown()
                 lease.release(self.engine, POLLER_LEASE, self.instance)
             await self.fetcher.aclose()
+            await asyncio.to_thread(self.parser.close)
             aclose = getattr(self.sender, "aclose", None)
             if aclose is not None:
                 await aclose()

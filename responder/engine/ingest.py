@@ -7,12 +7,14 @@ writes is what the playbooks and the chat react to: `opened`, `report_added`,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, text
+from sqlalchemy import func, or_, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ..clustering import Candidate
@@ -23,6 +25,8 @@ from ..text import normalize
 from .grouper import Grouper
 
 __all__ = ["IngestStats", "ingest"]
+
+log = logging.getLogger(__name__)
 
 # Any constant works: it names the lock every instance takes while grouping.
 _GROUPING_LOCK = 0x5E5D0001
@@ -40,6 +44,10 @@ class IngestStats:
     opened: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     raised: list[int] = field(default_factory=list)
+    # A source's first poll: relevant items older than the baseline window, stored but clockless.
+    baselined: list[Analysed] = field(default_factory=list)
+    # Items that could not be stored for a reason other than being stored already: (link, error).
+    failed: list[tuple[str, str]] = field(default_factory=list)
 
 
 def log_event(session: Session, incident_id: int, kind: str, at: datetime, **data: Any) -> IncidentEvent:
@@ -88,43 +96,65 @@ def _report_row(a: Analysed, now: datetime) -> Report:
     )
 
 
-def ingest(session: Session, grouper: Grouper, items: Sequence[Analysed], now: datetime) -> IngestStats:
-    """Store new reports and group them; returns what changed. Runs in the caller's transaction."""
+def _unique_violation(exc: IntegrityError) -> bool:
+    """True when the database refused the row for a duplicate key (not a check, not a NOT NULL)."""
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(orig)
+
+
+def _before_baseline(a: Analysed, baseline_before: datetime | None) -> bool:
+    """A relevant item of a first poll that is too old (or undated) to start a clock."""
+    if baseline_before is None or not (
+        a.opens_incident or a.watch or (a.source_kind == "upstream" and a.match.relevant)
+    ):
+        return False
+    return a.raw_published is None or a.raw_published < baseline_before
+
+
+def ingest(
+    session: Session, grouper: Grouper, items: Sequence[Analysed], now: datetime,
+    *, baseline_before: datetime | None = None,
+) -> IngestStats:  # fmt: skip
+    """Store new reports and group them; returns what changed. Runs in the caller's transaction.
+
+    A report seen again (same identity or link) is not stored twice, but an earlier
+    publication time is kept (see `_keep_earliest`). `baseline_before` is given for a
+    source's first poll: relevant items published before it are stored and listed in
+    `stats.baselined` but open nothing. Only a duplicate key counts as a duplicate; any
+    other refusal of a row is logged and listed in `stats.failed`, so the caller can poll
+    the item again.
+    """
     stats = IngestStats()
     if not items:
         return stats
     have_ids, have_links = _existing(session, items)
     fresh: list[Analysed] = []
-    for a in items:
+    seen_again: list[Analysed] = []
+    for a in sorted(items, key=lambda a: a.published):  # of two copies in one fetch, the earlier is kept
         if a.identity in have_ids or (a.link_key and a.link_key in have_links):
             stats.duplicate += 1
+            seen_again.append(a)
             continue
         have_ids.add(a.identity)
         if a.link_key:
             have_links.add(a.link_key)
         fresh.append(a)
+    _keep_earliest(session, grouper, seen_again, now, stats)
     if not fresh:
         return stats
-    if any(a.opens_incident or a.watch or a.source_kind == "own" for a in fresh):
+    clocked = [a for a in fresh if not _before_baseline(a, baseline_before)]
+    if any(a.opens_incident or a.watch or a.source_kind == "own" for a in clocked):
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _GROUPING_LOCK})
         grouper.sync(session, now)
-    for a in sorted(fresh, key=lambda a: a.published):
+    for a in fresh:
         report = _report_row(a, now)
-        try:
-            # Added inside the savepoint: begin_nested() flushes what is pending first, so a
-            # row added before it would hit the unique key outside the savepoint and spoil the
-            # whole transaction (the fetch lost, its feed claimed until the claim expired).
-            with session.begin_nested():
-                session.add(report)
-                session.flush()
-        except Exception:  # same link or identity stored concurrently by another instance
-            if report in session:  # the savepoint's rollback normally expunged it already
-                session.expunge(report)
-            stats.duplicate += 1
+        if not _store(session, report, a, stats):
             continue
         stats.new += 1
-        if a.opens_incident or a.watch:
+        if _before_baseline(a, baseline_before):
+            stats.baselined.append(a)
+        elif a.opens_incident or a.watch:
             stats.relevant += 1
             _group_event(session, grouper, a, report, now, stats)
         elif a.source_kind == "upstream" and a.match.relevant:
@@ -133,6 +163,73 @@ def ingest(session: Session, grouper: Grouper, items: Sequence[Analysed], now: d
         elif a.source_kind == "own":
             _own_report(session, grouper, a, report, now, stats)
     return stats
+
+
+def _store(session: Session, report: Report, a: Analysed, stats: IngestStats) -> bool:
+    """Insert one report in a savepoint; False (counted in `stats`) when the database refused it."""
+    try:
+        # Added inside the savepoint: begin_nested() flushes what is pending first, so a
+        # row added before it would hit the unique key outside the savepoint and spoil the
+        # whole transaction (the fetch lost, its feed claimed until the claim expired).
+        with session.begin_nested():
+            session.add(report)
+            session.flush()
+    except Exception as exc:
+        if report in session:  # the savepoint's rollback normally expunged it already
+            session.expunge(report)
+        if isinstance(exc, IntegrityError) and _unique_violation(exc):
+            stats.duplicate += 1  # stored concurrently by another instance
+        else:
+            # The driver's own message, first line: SQLAlchemy's adds the statement and every value.
+            said = str(getattr(exc, "orig", None) or exc).strip() or type(exc).__name__
+            reason = said.splitlines()[0][:300]
+            log.warning("report %s of %s not stored: %s", a.link or a.identity, a.source, reason)
+            stats.failed.append((a.link or a.identity, f"{type(exc).__name__}: {reason}"))
+        return False
+    return True
+
+
+def _keep_earliest(
+    session: Session, grouper: Grouper, seen: Sequence[Analysed], now: datetime, stats: IngestStats
+) -> None:
+    """A report seen again with an earlier publication time keeps the earlier one.
+
+    A repost polled before the original (same link, tracking parameters aside) stored the
+    later time; the original's time is the truth, and the clock of a live incident the
+    report belongs to moves with it (`clock_moved`; the cycle re-times open steps).
+    """
+    dated = [a for a in seen if a.raw_published is not None]
+    if not dated:
+        return
+    ids = [a.identity for a in dated]
+    links = [a.link_key for a in dated if a.link_key]
+    cond = col(Report.identity).in_(ids)
+    rows = session.exec(
+        select(Report).where(or_(cond, col(Report.link_key).in_(links)) if links else cond)
+    ).all()
+    stored: dict[str, Report] = {}
+    for r in rows:
+        stored[r.identity] = r
+        if r.link_key:
+            stored[r.link_key] = r
+    for a in dated:
+        r = stored.get(a.identity) or (stored.get(a.link_key) if a.link_key else None)
+        if r is None or r.published is None or a.published >= r.published:
+            continue
+        r.published = a.published
+        session.add(r)
+        inc = session.get(Incident, r.incident_id) if r.incident_id is not None else None
+        if inc is None or inc.id is None or inc.status not in ("open", "acknowledged"):
+            continue
+        if inc.first_published is not None and a.published < inc.first_published:
+            log_event(session, inc.id, "clock_moved", now, **{"from": inc.first_published.isoformat(),
+                      "to": a.published.isoformat(), "report_id": r.id, "source": a.source})  # fmt: skip
+            inc.first_published = a.published
+            session.add(inc)
+            stats.updated.append(inc.id)
+            held = grouper.clusterer.get(inc.id)
+            if held is not None:
+                grouper.clusterer.add(replace(held, first_published=min(held.first_published, a.published)))
 
 
 def _open_incident(session: Session, kind: str, a: Analysed, report: Report, now: datetime) -> Incident:

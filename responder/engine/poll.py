@@ -12,17 +12,19 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
+from ..chat.html import esc, link
 from ..chat.render import fmt_left, fmt_time
 from ..config import Source
 from ..db import insert_ignore, session_scope
 from ..feeds.backoff import first_poll_offset, next_poll
 from ..feeds.fetch import Fetcher, FetchResult, Validators
-from ..feeds.parse import FeedParseError, parse_feed
+from ..feeds.isolate import ParsePool
+from ..feeds.parse import FeedParseError, ParsedFeed, parse_feed
 from ..i18n import t
 from ..identity import guids_unique
 from ..models import FeedOutage, FeedState
@@ -35,6 +37,12 @@ from .outbox import queue
 __all__ = ["PollStats", "poll_due", "sync_feed_states"]
 
 log = logging.getLogger(__name__)
+
+# Items listed by name in a baseline digest; the rest are counted.
+_DIGEST_LINES = 20
+# Publication times this far ahead still count as the feed's newest (clocks disagree a little).
+_FUTURE_SLACK = timedelta(minutes=10)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -64,8 +72,10 @@ def sync_feed_states(engine: Engine, settings: Settings, now: datetime) -> None:
                 )
                 insert_ignore(s, row, ["source"])
             elif st.url != url:
-                # The address changed: old validators belong to the old address.
+                # The address changed: old validators belong to the old address, and what the
+                # new one already holds is a new baseline (its first poll is a first start).
                 st.url, st.etag, st.last_modified, st.body_hash = url, None, None, None
+                st.baselined_at = st.stale_since = None
                 s.add(st)
 
 
@@ -90,11 +100,15 @@ def _claim(engine: Engine, settings: Settings, now: datetime, instance: str) -> 
 async def poll_due(
     engine: Engine, settings: Settings, fetcher: Fetcher, grouper: Grouper, now: datetime, instance: str,
     *, rng: random.Random | None = None, item_keys: dict[str, frozenset[str]] | None = None,
+    parser: ParsePool | None = None,
 ) -> PollStats:  # fmt: skip
-    """Fetch every due feed concurrently, then ingest each result in its own transaction.
+    """Fetch every due feed concurrently; parse each off the event loop; store each in its own transaction.
 
-    `item_keys` (kept by the caller between rounds) lets a changed feed be parsed for its
-    changed items only; without it every item is parsed and deduplication does the rest.
+    `parser` bounds every parse in time and memory (worker processes; the service always
+    passes one); without it feeds are parsed in a thread, unbounded. Each feed is stored as
+    soon as it is parsed, one at a time and off the event loop, so a slow feed delays
+    nobody. `item_keys` (kept by the caller between rounds) lets a changed feed be parsed
+    for its changed items only; without it every item is parsed and deduplication does the rest.
     """
     item_keys = {} if item_keys is None else item_keys
     rng = rng or random.Random()
@@ -103,53 +117,67 @@ async def poll_due(
     if not claimed:
         return stats
     sources = {s.name: s for s in settings.feeds.sources}
-    results = await asyncio.gather(
-        *(fetcher.fetch(st.url, Validators(st.etag, st.last_modified, st.body_hash)) for st in claimed)
-    )
-    for st, res in zip(claimed, results, strict=True):
+    storing = asyncio.Lock()
+
+    async def one(st: FeedState) -> None:
         src = sources[st.source]
-        try:
-            _record(engine, settings, grouper, src, res, now, rng.random(), stats, item_keys)
-        except Exception:
-            # One feed's bad data must not stop the others; its claim expires and it is retried.
-            log.exception("ingest of feed %s failed", src.name)
-            grouper.reset()  # what it grouped in memory was rolled back with the transaction
-            stats.failed += 1
+        res = await fetcher.fetch(st.url, Validators(st.etag, st.last_modified, st.body_hash))
+        parsed = await _parse(settings, parser, src, res, now, item_keys.get(src.name, ()))
+        rand = rng.random()
+        async with storing:
+            try:
+                await asyncio.to_thread(
+                    _record, engine, settings, grouper, src, res, parsed, now, rand, stats, item_keys
+                )
+            except Exception:
+                # One feed's bad data must not stop the others; its claim expires and it is retried.
+                log.exception("ingest of feed %s failed", src.name)
+                grouper.reset()  # what it grouped in memory was rolled back with the transaction
+                stats.failed += 1
+
+    await asyncio.gather(*(one(st) for st in claimed))
     return stats
 
 
+async def _parse(
+    settings: Settings, parser: ParsePool | None, src: Source, res: FetchResult, now: datetime,
+    skip: frozenset[str] | tuple[()],
+) -> ParsedFeed | str | None:  # fmt: skip
+    """The parsed feed of a fetch that brought a body; the reason it was refused; None for no body."""
+    if res.status != "ok" or res.text is None:
+        return None
+    zone = settings.feeds.tz_of(src)
+    try:
+        if parser is not None:
+            return await parser.parse(res.text, zone=zone.key, base_url=res.url, now=now, skip_items=skip)
+        return await asyncio.to_thread(
+            parse_feed, res.text, naive_tz=zone, skip_items=skip, base_url=res.url, now=now
+        )
+    except FeedParseError as exc:
+        return str(exc)
+
+
 def _record(
-    engine: Engine, settings: Settings, grouper: Grouper, src: Source, res: FetchResult, now: datetime,
-    rand: float, stats: PollStats, item_keys: dict[str, frozenset[str]],
+    engine: Engine, settings: Settings, grouper: Grouper, src: Source, res: FetchResult,
+    parsed: ParsedFeed | str | None, now: datetime, rand: float, stats: PollStats,
+    item_keys: dict[str, frozenset[str]],
 ) -> None:  # fmt: skip
-    error = res.error if res.status == "error" else None
+    error = res.error if res.status == "error" else (parsed if isinstance(parsed, str) else None)
+    feed = parsed if isinstance(parsed, ParsedFeed) else None
     ingested = IngestStats()
-    parsed_keys: frozenset[str] | None = None
     with session_scope(engine) as s:
         st = s.get(FeedState, src.name)
         assert st is not None
-        if res.status == "ok" and res.text is not None:
-            try:
-                parsed = parse_feed(res.text, naive_tz=settings.tz, skip_items=item_keys.get(src.name, ()))
-            except FeedParseError as exc:
-                error = str(exc)
-            else:
-                if parsed.bozo:
-                    log.warning("feed %s is malformed but readable: %s", src.name, parsed.bozo)
-                unique = guids_unique(e.guid for e in parsed.entries)
-                items = [
-                    analyse(e, src, settings.intake, now, feed_guids_unique=unique) for e in parsed.entries
-                ]
-                ingested = ingest(s, grouper, items, now)
-                parsed_keys = parsed.item_keys
+        if feed is not None:
+            if feed.bozo:
+                log.warning("feed %s is malformed but readable: %s", src.name, feed.bozo)
+            ingested = _ingest(s, settings, grouper, src, feed, st, now)
         stats.polled += 1
         st.polls += 1
         st.last_attempt_at = now
         st.claimed_by = st.claimed_until = None
         if error is None:
-            st.etag, st.last_modified, st.body_hash = res.etag, res.last_modified, res.body_hash
-            _recovered(s, settings, st, now)
-            st.consecutive_failures, st.last_error, st.last_success_at = 0, None, now
+            _succeeded(s, settings, st, src, res, feed, ingested, now)
         else:
             stats.failed += 1
             st.consecutive_failures += 1
@@ -163,11 +191,99 @@ def _record(
         if error is not None:
             _failed(s, settings, st, error, now)
         s.add(st)
-    if parsed_keys is not None:  # only once the items are safely stored
-        item_keys[src.name] = parsed_keys
+    if feed is not None and not ingested.failed:  # only once every item is safely stored
+        item_keys[src.name] = feed.item_keys
     stats.new_reports += ingested.new
     stats.opened += ingested.opened
     stats.raised += ingested.raised
+
+
+def _ingest(
+    s: Session, settings: Settings, grouper: Grouper, src: Source, feed: ParsedFeed, st: FeedState,
+    now: datetime,
+) -> IngestStats:  # fmt: skip
+    unique = guids_unique(e.guid for e in feed.entries)
+    items = [analyse(e, src, settings.intake, now, feed_guids_unique=unique) for e in feed.entries]
+    window = settings.feeds.polling.baseline_window
+    # A source's first successful poll records what it already holds: only items published
+    # within the window start clocks. A feed back from an outage was baselined long ago.
+    first = st.baselined_at is None and window > timedelta(0)
+    return ingest(s, grouper, items, now, baseline_before=now - window if first else None)
+
+
+def _succeeded(
+    s: Session, settings: Settings, st: FeedState, src: Source, res: FetchResult, feed: ParsedFeed | None,
+    ingested: IngestStats, now: datetime,
+) -> None:  # fmt: skip
+    """Record a poll that answered: validators, recovery, baseline digest, liveness."""
+    if ingested.failed:
+        # Keep the old validators: the next poll fetches and parses the body again, and
+        # the items that failed are stored then (those that were stored are duplicates).
+        detail = ingested.failed[0][1][:300]
+        st.last_error = t("feed_item_store_failed", n=len(ingested.failed), detail=detail)
+    else:
+        st.etag, st.last_modified, st.body_hash = res.etag, res.last_modified, res.body_hash
+        st.last_error = None
+    _recovered(s, settings, st, now)
+    st.consecutive_failures, st.last_success_at = 0, now
+    if st.baselined_at is None:
+        st.baselined_at = now
+        _baseline_digest(s, settings, src, ingested, now)
+    if ingested.new:
+        st.last_new_at = now
+    if feed is not None:
+        newest = [e.published for e in feed.entries if e.published and e.published <= now + _FUTURE_SLACK]
+        if newest:
+            st.newest_item_at = max(min(max(newest), now), st.newest_item_at or max(newest))
+    _liveness(s, settings, st, src, now)
+
+
+def _baseline_digest(
+    s: Session, settings: Settings, src: Source, ingested: IngestStats, now: datetime
+) -> None:
+    """One message listing the relevant items a first poll found too old to start a clock."""
+    old = sorted(ingested.baselined, key=lambda a: a.raw_published or _EPOCH, reverse=True)
+    if not old:
+        return
+    tz = settings.tz
+    lines = []
+    for i, a in enumerate(old[:_DIGEST_LINES], 1):
+        when = fmt_time(a.raw_published, tz) if a.raw_published else t("feed_time_unknown")
+        title = (
+            link(a.link, a.title) if a.link and a.link.startswith(("http://", "https://")) else esc(a.title)
+        )
+        lines.append(t("feed_baseline_item", i=i, time=when, title=title))
+    if len(old) > _DIGEST_LINES:
+        lines.append(t("feed_baseline_more", n=len(old) - _DIGEST_LINES))
+    text = t("feed_baseline_digest", source=esc(src.name), n=len(old),
+             window=fmt_left(settings.feeds.polling.baseline_window), items="\n".join(lines))  # fmt: skip
+    queue(
+        s,
+        f"feed:{src.name}:baseline:{now.isoformat()}",
+        settings.roster.chats_for_role("policy_office"),
+        text,
+        now,
+    )
+
+
+def _liveness(s: Session, settings: Settings, st: FeedState, src: Source, now: datetime) -> None:
+    """One alert when a feed that answers brings nothing new for too long, one when it does again."""
+    limit = settings.feeds.stale_after_of(src)
+    marks = [d for d in (st.last_new_at, st.newest_item_at, st.baselined_at) if d is not None]
+    if not marks:
+        return
+    last = max(marks)
+    quiet = limit is not None and now - last > limit
+    if quiet and st.stale_since is None:
+        assert limit is not None
+        st.stale_since = last
+        text = t("feed_stale", source=esc(st.source), since=fmt_time(last, settings.tz),
+                 quiet=fmt_left(now - last), expected=fmt_left(limit))  # fmt: skip
+        queue(s, f"feed:{st.source}:stale:{last.isoformat()}", [_admin_chat(settings)], text, now)
+    elif not quiet and st.stale_since is not None:
+        text = t("feed_fresh", source=esc(st.source), quiet=fmt_left(last - st.stale_since))
+        queue(s, f"feed:{st.source}:fresh:{st.stale_since.isoformat()}", [_admin_chat(settings)], text, now)
+        st.stale_since = None
 
 
 def _failed(s: Session, settings: Settings, st: FeedState, error: str, now: datetime) -> None:
