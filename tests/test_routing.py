@@ -1,0 +1,70 @@
+"""Who gets a message is the playbook's escalation role, not a fixed level → chat table."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from kit.enginekit import ROOT, Service, rss, write_config
+from kit.feedserver import FeedServer
+from sqlalchemy.engine import Engine
+
+from responder.cli import main
+
+NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
+DUTY, POLICY = -100, -200
+DUTY_OFFICER, POLICY_HEAD, HEAD = 1001, 1002, 1003
+
+
+def playbooks_with_policy_office_first(tmp_path: Path) -> Path:
+    """The shipped playbooks, but serious incidents go to the policy office first, then the head."""
+    books = tmp_path / "playbooks"
+    shutil.copytree(ROOT / "playbooks", books)
+    (books / "serious-incident.yaml").write_text(
+        """\
+name: serious-incident
+title: 较大及以上事故信息公开
+trigger:
+  min_grade: 较大
+steps:
+  - key: publish_info
+    title: 公开事故情况
+    deadline: 1h
+escalation:
+  levels:
+    - level: 1
+      role: policy_office
+      ack_timeout: 15m
+    - level: 2
+      role: head
+      ack_timeout: 1h
+""",
+        encoding="utf-8",
+    )
+    return books
+
+
+def test_the_level_role_decides_who_is_alerted(
+    sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    books = playbooks_with_policy_office_first(tmp_path)
+    report = ("https://news.example/r1", "六安市霍邱县一铁矿发生透水事故", "事故造成3人遇难。", NOW)
+    feed_server.route("/news.xml", rss([report]))
+    cfg = write_config(
+        tmp_path, f"  - name: 新闻\n    url: {feed_server.url('/news.xml')}\n", playbooks=books
+    )
+    assert main(["check-config", "--config", str(cfg)]) == 0
+
+    svc = Service.start(sqlite_engine, cfg, NOW - timedelta(minutes=5))
+    svc.step(NOW)
+    cards = [o for o in svc.outbox() if ":escalation:L1:r0" in o.dedup_key]
+    # Level 1 is the policy office: its chat gets the card, the duty chat and officer do not.
+    assert [c.chat_id for c in cards] == [POLICY]
+    assert "第1级(政策法规处):法规处长" in cards[0].text
+
+    # Unacknowledged past its 15 minutes: level 2 is the head (private chat + policy office).
+    svc.step(NOW + timedelta(minutes=16))
+    level2 = {o.chat_id for o in svc.outbox() if ":escalation:L2:r0" in o.dedup_key}
+    assert level2 == {HEAD, POLICY}
+    assert DUTY not in {o.chat_id for o in svc.outbox()}
