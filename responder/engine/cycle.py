@@ -29,7 +29,6 @@ from ..playbook import (
     due_times,
     select_playbooks,
 )
-from ..roster import LEVEL_ROLES
 from ..runtime import Settings
 from .ingest import log_event
 from .outbox import queue, queue_edits, sent_keys
@@ -84,8 +83,7 @@ def _steps(s: Session, inc: Incident) -> list[Step]:
     return list(s.exec(select(Step).where(Step.incident_id == inc.id).order_by(col(Step.id))).all())
 
 
-def _names(settings: Settings, level: int, now: datetime) -> str:
-    role = LEVEL_ROLES.get(level, "head")
+def _names(settings: Settings, role: str, now: datetime) -> str:
     if role == "duty_officer":
         p = settings.roster.on_duty(now)
         people = [p] if p else []
@@ -175,14 +173,17 @@ def _process(s: Session, settings: Settings, inc: Incident, now: datetime, stats
             inc.escalation_level, inc.escalated_at = a.to_level, now
             s.add(inc)
             log_event(s, inc.id, "escalated", now, level=a.to_level, reason=a.reason, role=a.role,
-                      to=_names(settings, a.to_level, now))  # fmt: skip
+                      to=_names(settings, a.role, now))  # fmt: skip
             stats.escalations += 1
     s.flush()
     notices = [a for a in actions if isinstance(a, Notify)]
     reports = _reports(s, inc) if notices or changed else []
     for n in notices:
         stats.notices += _notify(s, settings, inc, steps, reports, n, now)
-    _grade_notices(s, settings, inc, sent, now)
+    escalation = books[0].escalation
+    _grade_notices(
+        s, settings, inc, sent, now, escalation.level(1).role, escalation.level(inc.escalation_level).role
+    )
     if changed:
         refresh_cards(s, settings, inc, now, f"cycle:{now.isoformat()}", steps=steps, reports=reports)
 
@@ -218,13 +219,15 @@ def _announce_unplaybooked(
     key = f"incident:{inc.id}:escalation:L1:r0"
     if key in sent:
         return
-    head = t("escalation_head", level=1, role=t("role_duty_officer"), names=_names(settings, 1, now))
+    head = t(
+        "escalation_head", level=1, role=t("role_duty_officer"), names=_names(settings, "duty_officer", now)
+    )
     head += "\n" + t("escalation_reason_detected")
     text = card(inc, [], _reports(s, inc), settings.tz, now, header=head)
     queue(
         s,
         key,
-        settings.roster.chats_for_level(1, now),
+        settings.roster.chats_for_role("duty_officer", now),
         text,
         now,
         incident_id=inc.id,
@@ -234,7 +237,7 @@ def _announce_unplaybooked(
         inc.escalation_level, inc.escalated_at = 1, now
         s.add(inc)
         log_event(s, inc.id, "escalated", now, level=1, reason="detected", role="duty_officer",
-                  to=_names(settings, 1, now))  # fmt: skip
+                  to=_names(settings, "duty_officer", now))  # fmt: skip
 
 
 def _find_step(steps: list[Step], n: Notify) -> Step | None:
@@ -250,9 +253,9 @@ def _notify(
 ) -> int:  # fmt: skip
     assert inc.id is not None
     tz = settings.tz
-    chats = settings.roster.chats_for_level(max(n.audience_level, 1), now)
+    chats = settings.roster.chats_for_role(n.audience_role, now)
     if n.kind in ("escalation", "repeat"):
-        names = _names(settings, n.audience_level, now)
+        names = _names(settings, n.audience_role, now)
         if n.kind == "repeat":
             text = t(
                 "escalation_repeat",
@@ -280,7 +283,9 @@ def _notify(
     return queue(s, n.dedup_key, chats, text, now, incident_id=inc.id)
 
 
-def _grade_notices(s: Session, settings: Settings, inc: Incident, sent: set[str], now: datetime) -> None:
+def _grade_notices(
+    s: Session, settings: Settings, inc: Incident, sent: set[str], now: datetime, first_role: str, role: str
+) -> None:
     """Tell the current audience (and the duty chat) why the grade rose and which playbook started."""
     assert inc.id is not None
     for ev in s.exec(
@@ -295,9 +300,7 @@ def _grade_notices(s: Session, settings: Settings, inc: Incident, sent: set[str]
         text = t("grade_raised", id=inc.id, from_grade=data.get("from") or t("grade_unknown"), to_grade=data.get("to"),
                  link=data.get("link") or "", playbook=title,
                  first=inc.first_published.astimezone(settings.tz).strftime("%m-%d %H:%M"))  # fmt: skip
-        chats = settings.roster.chats_for_level(1, now) + settings.roster.chats_for_level(
-            max(inc.escalation_level, 1), now
-        )
+        chats = settings.roster.chats_for_role(first_role, now) + settings.roster.chats_for_role(role, now)
         queue(s, key, chats, text, now, incident_id=inc.id)
 
 
