@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -20,23 +20,20 @@ from pydantic import (
 
 from .configfile import load_model
 from .durations import parse_duration
+from .vocab import Channel, SourceKind
 
 __all__ = [
-    "CHANNELS",
     "Duration",
     "FeedsConfig",
     "Grouping",
     "Polling",
     "Scheme",
     "Source",
+    "StrictModel",
     "TimeZoneName",
     "check_timezone",
     "load_feeds",
 ]
-
-Kind = Literal["news", "upstream", "own"]
-Channel = Literal["portal", "weibo", "wechat", "app"]
-CHANNELS: tuple[str, ...] = ("portal", "weibo", "wechat", "app")
 
 
 def check_timezone(v: str) -> str:
@@ -58,17 +55,20 @@ Duration = Annotated[timedelta, BeforeValidator(_duration)]
 TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
 
 
-class Strict(BaseModel):
+class StrictModel(BaseModel):
+    """The base of every configuration model: unknown keys are errors (a typo is never
+    silently ignored) and a loaded configuration cannot be changed."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Source(Strict):
+class Source(StrictModel):
     """One feed. `url` is http(s) or a local path; `route` is an RSSHub route."""
 
     name: str = Field(min_length=1)
     url: str | None = None
     route: str | None = None
-    kind: Kind = "news"
+    kind: SourceKind = SourceKind.NEWS
     channel: Channel | None = None
     interval: Duration | None = None
     enabled: bool = True
@@ -101,7 +101,7 @@ class Source(Strict):
         return self
 
 
-class Scheme(Strict):
+class Scheme(StrictModel):
     """A monitoring scheme: region words AND event words NOT exclusion words.
 
     A topic-only scheme (no region or event words, `topic` given) selects upstream
@@ -109,7 +109,7 @@ class Scheme(Strict):
     """
 
     name: str = Field(min_length=1)
-    applies_to: list[Kind] = Field(default_factory=lambda: ["news"])
+    applies_to: list[SourceKind] = Field(default_factory=lambda: [SourceKind.NEWS])
     region: list[str] = Field(default_factory=list)
     event: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
@@ -132,7 +132,7 @@ class Scheme(Strict):
         return self
 
 
-class Polling(Strict):
+class Polling(StrictModel):
     """How feeds are fetched. Defaults suit a few hundred Chinese news feeds."""
 
     interval: Duration = timedelta(minutes=5)
@@ -146,7 +146,7 @@ class Polling(Strict):
     user_agent: str = "responder/0.1 (+work-safety press office news watch)"
 
 
-class Grouping(Strict):
+class Grouping(StrictModel):
     """When a new report joins an existing incident (see README, 'Grouping')."""
 
     window: Duration = timedelta(hours=72)
@@ -156,7 +156,7 @@ class Grouping(Strict):
     max_age: Duration = timedelta(days=7)
 
 
-class FeedsConfig(Strict):
+class FeedsConfig(StrictModel):
     """The whole of `feeds.yaml`."""
 
     timezone: TimeZoneName = "Asia/Shanghai"

@@ -24,22 +24,20 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
     field_validator,
     model_validator,
 )
 
-from .config import CHANNELS, Duration
+from .config import Duration, StrictModel
 from .configfile import ConfigError, Problem, load_model, load_yaml
 from .durations import format_duration, parse_duration
+from .vocab import CLOSED_STATUSES, ESCALATION_ROLES, Channel, Grade, IncidentKind, Role, SourceKind
 from .workcal import WorkCalendar
 
 __all__ = [
-    "GRADES",
     "Action",
     "CreateStep",
     "Deadline",
@@ -56,30 +54,10 @@ __all__ = [
     "Trigger",
     "decide",
     "due_times",
-    "grade_rank",
     "load_playbooks",
     "parse_deadline",
     "select_playbooks",
 ]
-
-# Grades of 生产安全事故报告和调查处理条例, article 3, mildest first.
-GRADES: tuple[str, ...] = ("一般", "较大", "重大", "特别重大")
-Grade = Literal["一般", "较大", "重大", "特别重大"]
-Role = Literal["duty_officer", "policy_office", "head"]
-Channel = Literal["portal", "weibo", "wechat", "app"]
-assert set(CHANNELS) == {"portal", "weibo", "wechat", "app"}
-
-CLOSED_STATUSES = frozenset({"closed", "dismissed"})
-
-
-def grade_rank(grade: str | None) -> int:
-    """0 for no grade, 1 for 一般 … 4 for 特别重大; raises on an unknown label."""
-    if grade is None:
-        return 0
-    try:
-        return GRADES.index(grade) + 1
-    except ValueError:
-        raise ValueError(f"unknown grade {grade!r}; use one of {', '.join(GRADES)}") from None
 
 
 # --------------------------------------------------------------------------- deadlines
@@ -145,17 +123,13 @@ DeadlineField = Annotated[Deadline, BeforeValidator(parse_deadline), PlainSerial
 # --------------------------------------------------------------------------- config models
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Trigger(_Strict):
+class Trigger(StrictModel):
     """When a playbook applies: an event of at least `min_grade`, an `upstream` policy
     item (`source_kind: upstream`), or an incident of another kind (`incident_kind`)."""
 
     min_grade: Grade | None = None
-    source_kind: Literal["upstream"] | None = None
-    incident_kind: str | None = None
+    source_kind: SourceKind | None = None
+    incident_kind: IncidentKind | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Trigger:
@@ -164,22 +138,25 @@ class Trigger(_Strict):
             raise ValueError(
                 "give exactly one of min_grade (e.g. 重大), source_kind (upstream) or incident_kind"
             )
+        if self.source_kind not in (None, SourceKind.UPSTREAM):
+            raise ValueError("source_kind: only upstream items open incidents of their own; write upstream")
         return self
 
     def matches(self, kind: str, grade: str | None) -> bool:
         """Does an incident of this `kind` ('event', 'policy', …) and `grade` trigger it?"""
         if self.min_grade is not None:
-            return kind == "event" and grade_rank(grade) >= grade_rank(self.min_grade)
+            return kind == IncidentKind.EVENT and Grade.rank_of(grade) >= self.min_grade.rank
         if self.source_kind is not None:
-            return kind == "policy"
+            return kind == IncidentKind.POLICY
         return kind == self.incident_kind
 
     @property
     def strictness(self) -> int:
-        return grade_rank(self.min_grade)
+        """How grave an event must be to trigger it (0 when the trigger is not a grade)."""
+        return Grade.rank_of(self.min_grade)
 
 
-class Reminders(_Strict):
+class Reminders(StrictModel):
     """Reminder points: fractions of the window (of the soft target when a step has
     one) and fixed times before the hard deadline."""
 
@@ -207,7 +184,7 @@ class Reminders(_Strict):
         return sorted(set(v), reverse=True)
 
 
-class StepConfig(_Strict):
+class StepConfig(StrictModel):
     """One obligation of a playbook (see README, "Playbooks and the duty roster")."""
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -242,13 +219,20 @@ class StepConfig(_Strict):
         return self
 
 
-class EscalationLevel(_Strict):
+class EscalationLevel(StrictModel):
     """Who is alerted at this level, how long they have to acknowledge, how often we repeat."""
 
     level: int = Field(ge=1, le=9)
     role: Role
     ack_timeout: Duration
     repeat: Duration | None = None
+
+    @field_validator("role")
+    @classmethod
+    def _escalation_role(cls, v: Role) -> Role:
+        if v not in ESCALATION_ROLES:
+            raise ValueError("an escalation level goes to duty_officer, policy_office or head")
+        return v
 
     @model_validator(mode="after")
     def _positive(self) -> EscalationLevel:
@@ -259,7 +243,7 @@ class EscalationLevel(_Strict):
         return self
 
 
-class Escalation(_Strict):
+class Escalation(StrictModel):
     """Levels 1..n; an unacknowledged incident climbs one level per ack_timeout, and a
     breached step goes to the top level at once."""
 
@@ -281,7 +265,7 @@ class Escalation(_Strict):
         return self.levels[min(max(n, 1), self.top) - 1]
 
 
-class Playbook(_Strict):
+class Playbook(StrictModel):
     """One `playbooks/*.yaml` file."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")

@@ -21,19 +21,18 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from .config import TimeZoneName
+from .config import StrictModel, TimeZoneName
 from .configfile import load_model
+from .vocab import Role
 from .workcal import CalendarConfig, WorkCalendar
 
-__all__ = ["ROLES", "Chats", "DutyRange", "Person", "Roster", "Rotation", "load_roster"]
+__all__ = ["Chats", "DutyRange", "Person", "Roster", "Rotation", "load_roster"]
 
-ROLES: tuple[str, ...] = ("duty_officer", "policy_office", "head", "admin", "spokesperson")
-RosterRole = Literal["duty_officer", "policy_office", "head", "admin", "spokesperson"]
 # Escalation level → role, when a caller has no playbook at hand (the shipped playbooks agree).
 LEVEL_ROLES: dict[int, str] = {1: "duty_officer", 2: "policy_office", 3: "head"}
 
@@ -50,8 +49,8 @@ def _clock(v: object) -> object:
 Clock = Annotated[time, BeforeValidator(_clock)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class _Strict(StrictModel):
+    model_config = ConfigDict(populate_by_name=True)  # DutyRange's `from` is a Python keyword
 
 
 class Person(_Strict):
@@ -59,7 +58,7 @@ class Person(_Strict):
 
     name: str = Field(min_length=1)
     telegram_id: int = Field(gt=0, description="the Telegram user id (also their private chat id)")
-    roles: list[RosterRole] = Field(min_length=1)
+    roles: list[Role] = Field(min_length=1)
 
     def has(self, role: str) -> bool:
         """Does this person hold `role`?"""
@@ -223,7 +222,7 @@ class Roster(_Strict):
         elif role == "spokesperson":
             out = [p.telegram_id for p in self.people_with("spokesperson")]
         else:
-            raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+            raise ValueError(f"unknown role {role!r}; roles are {', '.join(Role)}")
         return list(dict.fromkeys(out))
 
     def chats_for_level(self, level: int, now: datetime | None = None) -> list[int]:

@@ -152,7 +152,7 @@ def card_buttons(inc: Incident, steps: Sequence[Step]) -> list[list[dict[str, st
     rows = [row]
     if inc.kind == "policy":
         outlets = [{"text": t("button_repost", channel=t("channel_" + s.channel)),
-                    "callback_data": pack_callback("done", inc.id, s.key, s.channel)}
+                    "callback_data": pack_callback("done", inc.id, s.key, s.channel or "")}
                    for s in pending if s.channel]  # fmt: skip
         rows += [outlets[i : i + 2] for i in range(0, len(outlets), 2)]
     else:
@@ -161,7 +161,7 @@ def card_buttons(inc: Incident, steps: Sequence[Step]) -> list[list[dict[str, st
             row.append(
                 {
                     "text": t("button_done"),
-                    "callback_data": pack_callback("done", inc.id, first.key, first.channel),
+                    "callback_data": pack_callback("done", inc.id, first.key, first.channel or ""),
                 }
             )
         row.append({"text": t("button_dismiss"), "callback_data": pack_callback("dismiss", inc.id)})

@@ -258,7 +258,7 @@ def _pick_step(incident_id: int, steps: list[Step], step_key: str, channel: str)
     if not same:
         raise UnknownStep(incident_id, given, labels)
     if channel:
-        same = [s for s in same if s.channel == channel]
+        same = [s for s in same if (s.channel or "") == channel]
         if not same:
             raise UnknownStep(incident_id, given, labels)
     open_ = sorted((s for s in same if s.done_at is None), key=lambda s: (s.due_at, s.seq, s.id or 0))
@@ -289,7 +289,7 @@ def complete_step(
     if step_key:
         st = _pick_step(incident_id, steps, step_key, channel)
     else:
-        open_ = sorted((s for s in steps if s.done_at is None and (not channel or s.channel == channel)),
+        open_ = sorted((s for s in steps if s.done_at is None and (not channel or (s.channel or "") == channel)),
                        key=lambda s: (s.due_at, s.seq, s.id or 0))  # fmt: skip
         if not open_:
             raise NothingToDo(incident_id)

@@ -106,7 +106,7 @@ def _auto_complete(s: Session, inc: Incident, steps: list[Step], now: datetime, 
             if st.done_at is not None:
                 continue
             fits = (
-                (inc.kind == "policy" and st.key == "repost" and st.channel == (rep.channel or ""))
+                (inc.kind == "policy" and st.key == "repost" and st.channel == rep.channel)
                 or (inc.kind == "event" and st.key in ("statement", "publish_info", "updates") and not st.channel)
             )  # fmt: skip
             if not fits or rep.published < st.started_at - (st.due_at - st.started_at):
@@ -129,7 +129,7 @@ def mark_done(
         st.breached_at = st.due_at
     s.add(st)
     return log_event(s, inc.id, "step_done", now, step_id=st.id, actor_id=actor_id, actor_name=who, chat_id=chat_id,
-              key=st.key, channel=st.channel, evidence_link=evidence, done_at=at.isoformat(), late=late, auto=auto)  # fmt: skip
+              key=st.key, channel=st.channel or "", evidence_link=evidence, done_at=at.isoformat(), late=late, auto=auto)  # fmt: skip
 
 
 def _process(s: Session, settings: Settings, inc: Incident, now: datetime, stats: CycleStats) -> None:
@@ -166,7 +166,7 @@ def _process(s: Session, settings: Settings, inc: Incident, now: datetime, stats
             if st is not None and st.breached_at is None:
                 st.breached_at = a.at
                 s.add(st)
-                log_event(s, inc.id, "overdue", now, step_id=st.id, key=st.key, channel=st.channel,
+                log_event(s, inc.id, "overdue", now, step_id=st.id, key=st.key, channel=st.channel or "",
                           due_at=a.at.isoformat())  # fmt: skip
                 changed = True
         elif isinstance(a, Escalate):
@@ -205,7 +205,7 @@ def _retime(s: Session, settings: Settings, inc: Incident, steps: list[Step], no
         if cfg.after is not None or st.started_at is None or st.started_at < inc.first_published:
             continue
         target, due = due_times(cfg, inc.first_published, settings.calendar)
-        log_event(s, inc.id, "retimed", now, step_id=st.id, key=st.key, channel=st.channel,
+        log_event(s, inc.id, "retimed", now, step_id=st.id, key=st.key, channel=st.channel or "",
                   due_from=st.due_at.isoformat() if st.due_at else None, due_to=due.isoformat())  # fmt: skip
         st.started_at, st.target_at, st.due_at = inc.first_published, target, due
         s.add(st)
@@ -242,7 +242,7 @@ def _announce_unplaybooked(
 
 def _find_step(steps: list[Step], n: Notify) -> Step | None:
     for st in steps:
-        if st.key == n.step_key and st.channel == n.channel and st.seq == n.seq:
+        if st.key == n.step_key and (st.channel or "") == n.channel and st.seq == n.seq:
             return st
     return None
 

@@ -218,7 +218,7 @@ def _join(
     )
     after = grade_for(figures)
     if after is not None and (before is None or after > before):
-        inc.grade = after.label
+        inc.grade = after
         log_event(
             session, inc.id, "grade_raised", now,
             **{"from": before.label if before else None, "to": after.label, "report_id": report.id,

@@ -11,7 +11,14 @@ from typing import Any
 
 from ..i18n import Catalogue, catalogue
 from .annual import AnnualFigures
-from .weekly import CORE_OBLIGATIONS, GRADES, ObligationFigures, WeekFigures, WeeklySummary, resolve_tz
+from .weekly import (
+    CORE_OBLIGATIONS,
+    GRADES_GRAVEST_FIRST,
+    ObligationFigures,
+    WeekFigures,
+    WeeklySummary,
+    resolve_tz,
+)
 
 __all__ = [
     "arrow",
@@ -147,7 +154,7 @@ def render_weekly_text(
 
     ci, pi = cur.incidents, prev.incidents
     lines.append(cat("summary_incidents", n=ci.total, prev=pi.total, trend=_trend(ci.total, pi.total)))
-    grades = [cat("summary_grade_count", grade=g, n=ci.by_grade.get(g, 0)) for g in GRADES]
+    grades = [cat("summary_grade_count", grade=g, n=ci.by_grade.get(g, 0)) for g in GRADES_GRAVEST_FIRST]
     grades.append(cat("summary_grade_count", grade=cat("summary_ungraded"), n=ci.by_grade.get("", 0)))
     lines.append("  " + " · ".join(grades))
     lines.append("  " + cat("summary_policy_dismissed", policy=ci.policy, dismissed=ci.dismissed))
@@ -246,7 +253,7 @@ def _num(v: float | None) -> str:
 
 def _week_rows(w: WeekFigures) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
-    for g in (*GRADES, ""):
+    for g in (*GRADES_GRAVEST_FIRST, ""):
         rows.append(("incidents", g or "ungraded", "opened", str(w.incidents.by_grade.get(g, 0))))
     rows.append(("incidents", "policy", "opened", str(w.incidents.policy)))
     rows.append(("incidents", "dismissed", "opened", str(w.incidents.dismissed)))

@@ -37,10 +37,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ..models import FeedOutage, Incident, IncidentEvent, Step
+from ..vocab import Grade
 
 __all__ = [
     "CORE_OBLIGATIONS",
-    "GRADES",
+    "GRADES_GRAVEST_FIRST",
     "AckFigures",
     "FeedDown",
     "IncidentCounts",
@@ -55,7 +56,7 @@ __all__ = [
     "resolve_tz",
 ]
 
-GRADES: tuple[str, ...] = ("特别重大", "重大", "较大", "一般")
+GRADES_GRAVEST_FIRST: tuple[Grade, ...] = tuple(reversed(Grade))
 
 # (obligation name, step key, which deadline) in display order. The repost step has
 # two deadlines, so it appears twice: the 1-hour aim and the 1-working-day limit.
@@ -151,7 +152,7 @@ class WeekInfo:
 class IncidentCounts:
     """Incidents detected in the week. `by_grade` counts events by current grade."""
 
-    by_grade: dict[str, int]  # every label of GRADES plus "" for not (yet) graded
+    by_grade: dict[str, int]  # every grade plus "" for not (yet) graded
     policy: int  # upstream items to repost
     dismissed: int  # false alarms, of either kind
 
@@ -449,7 +450,7 @@ def _incidents_and_acks(
             inc.c.detected_at >= lo, inc.c.detected_at < hi_now
         )
     ).all()
-    by_grade = dict.fromkeys((*GRADES, ""), 0)
+    by_grade: dict[str, int] = dict.fromkeys((*GRADES_GRAVEST_FIRST, ""), 0)
     policy = dismissed = 0
     detected: dict[int, datetime] = {}
     for iid, kind, grade, status, det in rows:
@@ -524,7 +525,7 @@ def _overdue_items(
         title, kind, grade = info.get(row.incident_id, ("", "event", None))
         items.append(
             OverdueItem(
-                incident_id=row.incident_id, title=title, kind=kind, grade=grade, obligation=name, channel=row.channel,
+                incident_id=row.incident_id, title=title, kind=kind, grade=grade, obligation=name, channel=row.channel or "",
                 deadline=deadline, done_at=done, late_by=(done or now) - deadline, level=level,
                 holders=holders, acknowledged_by=acked_by, done_by=row.done_by if done else None,
             )
