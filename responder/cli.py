@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from .configfile import ConfigError
+from .env import Environment
+from .i18n import use_language
 from .models import utcnow
 
 __all__ = ["main"]
@@ -32,7 +34,7 @@ def _print_problems(exc: ConfigError) -> int:
     return 2
 
 
-def cmd_check_config(args: argparse.Namespace) -> int:
+def cmd_check_config(args: argparse.Namespace, env: Environment) -> int:
     """Validate feeds.yaml, the playbooks and the roster together; print what loaded."""
     from .runtime import load_settings
 
@@ -49,7 +51,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_scan(args: argparse.Namespace) -> int:
+def cmd_scan(args: argparse.Namespace, env: Environment) -> int:
     """Fetch every source once and show what the service would do; writes and sends nothing."""
     from .runtime import load_settings
     from .scan import render_json, render_table, scan
@@ -63,22 +65,21 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, env: Environment) -> int:
     """Run the service until SIGINT/SIGTERM."""
     import asyncio
-    import os
 
     from .db import DEFAULT_SQLITE, database_url, make_engine, redact_url
-    from .engine.deliver import TelegramSender, make_sender
     from .migrate import NotMigratedError, check_migrated, upgrade
     from .runtime import load_settings
+    from .senders import make_sender
     from .service import Service
 
     try:
         st = load_settings(Path(args.config))
     except ConfigError as exc:
         return _print_problems(exc)
-    url = database_url()
+    url = database_url(env.database_url)
     if url == f"sqlite:///{DEFAULT_SQLITE}":
         # The embedded default must start in one command: it migrates itself.
         upgrade(url)
@@ -88,36 +89,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     except NotMigratedError as exc:
         print(str(exc), file=sys.stderr)
         return 3
-    try:
-        sender = make_sender()
-    except ValueError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
+    sender = make_sender(env)
     application = None
-    if isinstance(sender, TelegramSender):
+    if env.telegram is not None:
         from .chat.telegram import build_application
 
-        application = build_application(
-            st, engine, os.environ["TELEGRAM_BOT_TOKEN"].strip(),
-            base_url=os.environ.get("TELEGRAM_BASE_URL") or None,
-            base_file_url=os.environ.get("TELEGRAM_FILE_BASE_URL") or None,
-        )  # fmt: skip
+        application = build_application(st, engine, env.telegram)
     log.info("database %s", redact_url(url))
     service = Service(st, engine, sender, application=application, cycle_every=args.cycle_seconds)
     asyncio.run(service.run())
     return 0
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def cmd_status(args: argparse.Namespace, env: Environment) -> int:
     """Feeds, open incidents and the outbox, as the database has them now."""
     from .db import make_engine
     from .status import render_status
 
-    print(render_status(make_engine(), utcnow(), args.tz))
+    print(render_status(make_engine(env.database_url), utcnow(), args.tz))
     return 0
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
+def cmd_migrate(args: argparse.Namespace, env: Environment) -> int:
     """Bring the database (DATABASE_URL, else the SQLite file) to the newest schema."""
     from sqlalchemy.exc import OperationalError
 
@@ -125,7 +118,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from .i18n import t
     from .migrate import upgrade
 
-    url = database_url()
+    url = database_url(env.database_url)
     try:
         before, after = upgrade(url)
     except OperationalError as exc:
@@ -174,7 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run one command; returns the exit status."""
+    """Parse the command line, read the environment once, and run one command; returns the exit status."""
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    return int(args.func(args) or 0)
+    try:
+        env = Environment.read()
+        use_language(env.lang)
+    except ValueError as exc:  # a malformed variable: named, its value never echoed if secret
+        print(str(exc), file=sys.stderr)
+        return 2
+    return int(args.func(args, env) or 0)

@@ -9,14 +9,15 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from .chat.render import fmt_left
 from .models import FeedState, Incident, Outbox, Step
+from .present.formats import format_span, format_time
+from .vocab import LIVE_STATUSES, UNSENT_STATUSES, OutboxStatus
 
 __all__ = ["render_status"]
 
 
 def _t(d: datetime | None, tz: ZoneInfo) -> str:
-    return d.astimezone(tz).strftime("%Y-%m-%d %H:%M") if d else "-"
+    return format_time(d, tz, full=True)
 
 
 def render_status(engine: Engine, now: datetime, tz_name: str = "Asia/Shanghai") -> str:
@@ -31,22 +32,18 @@ def render_status(engine: Engine, now: datetime, tz_name: str = "Asia/Shanghai")
             if f.last_error:
                 out.append(f"      last error: {f.last_error}")
         live = s.exec(
-            select(Incident)
-            .where(col(Incident.status).in_(("open", "acknowledged")))
-            .order_by(col(Incident.id))
+            select(Incident).where(col(Incident.status).in_(LIVE_STATUSES)).order_by(col(Incident.id))
         ).all()
         out += ["", f"open incidents: {len(live)}"]
         for inc in live:
             nxt = s.exec(
                 select(func.min(Step.due_at)).where(Step.incident_id == inc.id, col(Step.done_at).is_(None))
             ).one()
-            left = "-" if nxt is None else ("OVERDUE" if nxt <= now else fmt_left(nxt - now))
+            left = "-" if nxt is None else ("OVERDUE" if nxt <= now else format_span(nxt - now))
             out.append(f"  #{inc.id} [{inc.grade or '-'}] {inc.status} {inc.title} (next deadline: {left})")
         pending, oldest = s.exec(
-            select(func.count(), func.min(Outbox.created_at)).where(
-                col(Outbox.status).in_(("pending", "sending"))
-            )
+            select(func.count(), func.min(Outbox.created_at)).where(col(Outbox.status).in_(UNSENT_STATUSES))
         ).one()
-        failed = s.exec(select(func.count()).where(Outbox.status == "failed")).one()
+        failed = s.exec(select(func.count()).where(Outbox.status == OutboxStatus.FAILED)).one()
     out += ["", f"outbox: {pending} unsent (oldest queued {_t(oldest, tz)}), {failed} failed for good"]
     return "\n".join(out)

@@ -21,6 +21,7 @@ __all__ = [
     "Grade",
     "IncidentKind",
     "IncidentStatus",
+    "Obligation",
     "OutboxKind",
     "OutboxStatus",
     "Role",
@@ -156,6 +157,18 @@ class EventKind(StrEnum):
     EXTENDED = "extended"
     DISMISSED = "dismissed"
     CLOSED = "closed"
+
+
+class Obligation(StrEnum):
+    """What the weekly summary and the annual report count (a playbook step's `report_as`)."""
+
+    STATEMENT = "statement"  # 权威信息发布
+    PRESS_CONFERENCE = "press_conference"  # 新闻发布会
+    PUBLISH_INFO = "publish_info"  # 第一时间发布信息
+    FLASH = "flash"  # 事故快讯
+    REPOST = "repost"  # 转载链接 (its soft aim is reported apart, as repost_target)
+    UPDATES = "updates"  # 持续发布进展
+    FEEDBACK = "feedback"  # 答复公众意见
 
 
 class OutboxStatus(StrEnum):

@@ -9,8 +9,12 @@ from pathlib import Path
 from kit.enginekit import ROOT, Service, rss, write_config
 from kit.feedserver import FeedServer
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from responder.cli import main
+from responder.db import session_scope
+from responder.engine.cycle import run_cycle
+from responder.models import Incident, IncidentEvent, Step
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
 DUTY, POLICY = -100, -200
@@ -68,3 +72,28 @@ def test_the_level_role_decides_who_is_alerted(
     level2 = {o.chat_id for o in svc.outbox() if ":escalation:L2:r0" in o.dedup_key}
     assert level2 == {HEAD, POLICY}
     assert DUTY not in {o.chat_id for o in svc.outbox()}
+
+
+def test_watch_items_are_announced_once_to_the_policy_office(sqlite_engine: Engine, tmp_path: Path) -> None:
+    # Non-accident sentiment (a statistics bulletin, a verdict) is stored as an incident of kind
+    # "watch": the shipped playbook owes nothing by a clock and has one level, the policy office.
+    cfg = write_config(tmp_path, "  - name: 新闻\n    url: feeds/none.xml\n")
+    svc = Service.start(sqlite_engine, cfg, NOW)
+    with session_scope(sqlite_engine) as s:
+        row = Incident(kind="watch", title="省统计局发布前三季度安全生产统计公报", heat=1,
+                       first_published=NOW - timedelta(hours=2), detected_at=NOW)  # fmt: skip
+        s.add(row)
+    for hours in (0, 1, 6, 30, 80):
+        run_cycle(sqlite_engine, svc.settings, NOW + timedelta(hours=hours))
+    rows = svc.outbox()
+    assert [(o.dedup_key, o.chat_id) for o in rows] == [
+        (f"incident:{row.id}:escalation:L1:r0@{POLICY}", POLICY)
+    ]
+    assert "第1级(政策法规处):法规处长" in rows[0].text and "【关注】舆情关注" in rows[0].text
+    assert "确认" in str(rows[0].buttons)
+    with Session(sqlite_engine) as s:
+        inc = s.get_one(Incident, row.id)
+        escalated = s.exec(select(IncidentEvent).where(IncidentEvent.kind == "escalated")).all()
+        steps = s.exec(select(Step)).all()
+    assert inc.escalation_level == 1 and steps == []
+    assert [(e.data["level"], e.data["role"]) for e in escalated] == [(1, "policy_office")]

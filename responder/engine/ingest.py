@@ -10,19 +10,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from ..clustering import Candidate
 from ..grading import Figures, Grade, grade_for
-from ..models import Incident, IncidentEvent, Report
+from ..models import Incident, Report
 from ..pipeline import Analysed
 from ..text import normalize
+from ..vocab import EventKind
 from .grouper import Grouper
+from .incidentlog import log_event
 
-__all__ = ["IngestStats", "ingest"]
+__all__ = ["IngestStats", "ingest", "log_event"]
 
 # Any constant works: it names the lock every instance takes while grouping.
 _GROUPING_LOCK = 0x5E5D0001
@@ -40,14 +41,6 @@ class IngestStats:
     opened: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     raised: list[int] = field(default_factory=list)
-
-
-def log_event(session: Session, incident_id: int, kind: str, at: datetime, **data: Any) -> IncidentEvent:
-    """Append one row to an incident's log (actor fields may be passed in `data`)."""
-    actor = {k: data.pop(k) for k in ("actor_id", "actor_name", "chat_id", "step_id") if k in data}
-    ev = IncidentEvent(incident_id=incident_id, kind=kind, at=at, data=data, **actor)
-    session.add(ev)
-    return ev
 
 
 def _existing(session: Session, items: Sequence[Analysed]) -> tuple[set[str], set[str]]:
@@ -155,7 +148,7 @@ def _open_incident(session: Session, kind: str, a: Analysed, report: Report, now
     assert inc.id is not None
     report.incident_id = inc.id
     log_event(
-        session, inc.id, "opened", now,
+        session, inc.id, EventKind.OPENED, now,
         report_id=report.id, source=a.source, link=a.link, title=a.title, grade=inc.grade,
     )  # fmt: skip
     return inc
@@ -195,14 +188,21 @@ def _join(
     report.incident_id = inc.id
     session.flush()
     log_event(
-        session, inc.id, "report_added", now, report_id=report.id, source=a.source, link=a.link, title=a.title
+        session,
+        inc.id,
+        EventKind.REPORT_ADDED,
+        now,
+        report_id=report.id,
+        source=a.source,
+        link=a.link,
+        title=a.title,
     )
     inc.heat = session.exec(
         select(func.count(func.distinct(Report.source))).where(Report.incident_id == inc.id)
     ).one()
     if a.published < inc.first_published:
         # An earlier report surfaced: the clock starts earlier (steps are re-timed by the cycle).
-        log_event(session, inc.id, "clock_moved", now, **{"from": inc.first_published.isoformat(),
+        log_event(session, inc.id, EventKind.CLOCK_MOVED, now, **{"from": inc.first_published.isoformat(),
                   "to": a.published.isoformat(), "report_id": report.id})  # fmt: skip
         inc.first_published = a.published
         inc.title = a.title
@@ -220,7 +220,7 @@ def _join(
     if after is not None and (before is None or after > before):
         inc.grade = after
         log_event(
-            session, inc.id, "grade_raised", now,
+            session, inc.id, EventKind.GRADE_RAISED, now,
             **{"from": before.label if before else None, "to": after.label, "report_id": report.id,
                "title": a.title, "link": a.link, "deaths": figures.deaths},
         )  # fmt: skip
@@ -279,5 +279,5 @@ def _attach_own(session: Session, incident_id: int, report: Report, now: datetim
     session.add(report)
     session.flush()
     published = report.published.isoformat() if report.published else None
-    log_event(session, incident_id, "own_report", now, report_id=report.id, channel=report.channel,
+    log_event(session, incident_id, EventKind.OWN_REPORT, now, report_id=report.id, channel=report.channel,
               link=report.link, title=report.title, published=published)  # fmt: skip

@@ -17,16 +17,16 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
-from ..chat.render import fmt_left, fmt_time
 from ..config import Source
 from ..db import insert_ignore, session_scope
 from ..feeds.backoff import first_poll_offset, next_poll
 from ..feeds.fetch import Fetcher, FetchResult, Validators
 from ..feeds.parse import FeedParseError, parse_feed
-from ..i18n import t
 from ..identity import guids_unique
 from ..models import FeedOutage, FeedState
 from ..pipeline import analyse
+from ..policy import keys
+from ..present import messages
 from ..runtime import Settings
 from .grouper import Grouper
 from .ingest import IngestStats, ingest
@@ -176,9 +176,10 @@ def _failed(s: Session, settings: Settings, st: FeedState, error: str, now: date
         s.add(FeedOutage(source=st.source, started_at=now, error=error))
     if st.consecutive_failures >= settings.feeds.polling.failures_before_alert and not st.health_alerted:
         st.health_alerted = True
-        text = t("feed_down", source=st.source, since=fmt_time(st.down_since, settings.tz),
-                 n=st.consecutive_failures, error=error, next=fmt_time(st.next_poll_at, settings.tz))  # fmt: skip
-        queue(s, f"feed:{st.source}:down:{st.down_since.isoformat()}", [_admin_chat(settings)], text, now)
+        text = messages.feed_down(
+            st.source, st.down_since, st.consecutive_failures, error, st.next_poll_at, settings.tz
+        )
+        queue(s, keys.feed_health(st.source, "down", st.down_since), [_admin_chat(settings)], text, now)
 
 
 def _recovered(s: Session, settings: Settings, st: FeedState, now: datetime) -> None:
@@ -191,8 +192,8 @@ def _recovered(s: Session, settings: Settings, st: FeedState, now: datetime) -> 
         outage.ended_at = now
         s.add(outage)
     if st.health_alerted:
-        text = t("feed_up", source=st.source, down=fmt_left(now - st.down_since))
-        queue(s, f"feed:{st.source}:up:{st.down_since.isoformat()}", [_admin_chat(settings)], text, now)
+        text = messages.feed_up(st.source, now - st.down_since)
+        queue(s, keys.feed_health(st.source, "up", st.down_since), [_admin_chat(settings)], text, now)
     st.down_since, st.health_alerted = None, False
 
 

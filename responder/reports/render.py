@@ -1,4 +1,4 @@
-"""The weekly summary and the annual figures as text (from the message catalogue), CSV and JSON."""
+"""The weekly summary as text (from the message catalogue), CSV and JSON."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from ..i18n import Catalogue, catalogue
-from .annual import AnnualFigures
+from ..present.formats import format_span, format_time
 from .weekly import (
     CORE_OBLIGATIONS,
     GRADES_GRAVEST_FIRST,
@@ -23,10 +23,7 @@ from .weekly import (
 __all__ = [
     "arrow",
     "channel_label",
-    "format_span",
     "obligation_label",
-    "render_annual_csv",
-    "render_annual_text",
     "render_weekly_csv",
     "render_weekly_json",
     "render_weekly_text",
@@ -51,22 +48,6 @@ def arrow(current: float | None, previous: float | None) -> str:
     return "↑" if current > previous else "↓"
 
 
-def format_span(td: timedelta | None, cat: Catalogue | None = None) -> str:
-    """A duration rounded to the minute: 2天3小时30分钟, 1小时, 5分钟."""
-    cat = cat or catalogue()
-    if td is None:
-        return cat("summary_none")
-    minutes = round(td.total_seconds() / 60)
-    if minutes < 1:
-        return cat("summary_dur_m", n=0 if minutes <= 0 else minutes)
-    parts = []
-    for key, size in (("summary_dur_d", 1440), ("summary_dur_h", 60), ("summary_dur_m", 1)):
-        if minutes >= size:
-            parts.append(cat(key, n=minutes // size))
-            minutes %= size
-    return "".join(parts)
-
-
 def _pct(rate: float | None) -> int | None:
     return None if rate is None else round(rate * 100)
 
@@ -75,22 +56,39 @@ def _rate(rate: float | None, cat: Catalogue) -> str:
     return cat("summary_none") if rate is None else f"{rate * 100:.0f}%"
 
 
+_OBLIGATION_LABELS: dict[str, str] = {
+    "statement": "summary_ob_statement",
+    "press_conference": "summary_ob_press_conference",
+    "publish_info": "summary_ob_publish_info",
+    "flash": "summary_ob_flash",
+    "repost_target": "summary_ob_repost_target",
+    "repost": "summary_ob_repost",
+    "updates": "summary_ob_updates",
+    "feedback": "summary_ob_feedback",
+}
+
+_CHANNEL_LABELS: dict[str, str] = {
+    "portal": "summary_channel_portal",
+    "weibo": "summary_channel_weibo",
+    "wechat": "summary_channel_wechat",
+    "app": "summary_channel_app",
+}
+
+
 def obligation_label(name: str, cat: Catalogue | None = None) -> str:
     """The obligation's name for people; the raw step key for one the catalogue does not know."""
-    cat = cat or catalogue()
-    key = f"summary_ob_{name}"
-    return cat(key) if key in cat.messages else name
+    key = _OBLIGATION_LABELS.get(name)
+    return (cat or catalogue())(key) if key else name
 
 
 def channel_label(channel: str, cat: Catalogue | None = None) -> str:
-    """portal/weibo/wechat/app in words; an unknown channel as it is."""
-    cat = cat or catalogue()
-    key = f"summary_channel_{channel}"
-    return cat(key) if key in cat.messages else channel
+    """portal/weibo/wechat/app by their full names (政务微博, 微信公众号 …); an unknown channel as it is."""
+    key = _CHANNEL_LABELS.get(channel)
+    return (cat or catalogue())(key) if key else channel
 
 
 def _local(dt: datetime, tz: tzinfo) -> str:
-    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return format_time(dt, tz, full=True)
 
 
 def _dates(days: tuple[date, ...]) -> str:
@@ -341,59 +339,3 @@ def render_weekly_json(summary: WeeklySummary) -> str:
         "history": [{"week": label, "on_time_rate": rates} for label, rates in summary.history],
     }
     return json.dumps(_jsonable(doc), ensure_ascii=False, indent=2) + "\n"
-
-
-def render_annual_text(figures: AnnualFigures, lang: str | None = None) -> str:
-    """Section 二、回应解读情况 as the report's rows (指标 | 单位 | 数量), then how each was counted."""
-    cat = catalogue(lang)
-    tz = resolve_tz(figures.tz)
-    lines = [
-        cat("annual_title", year=figures.year),
-        cat(
-            "annual_period",
-            start=_local(figures.start, tz),
-            end=_local(figures.end, tz),
-            tz=figures.tz,
-            now=_local(figures.now, tz),
-        ),
-        "",
-        cat("annual_header"),
-    ]
-    for row in figures.rows:
-        if row.heading:
-            value = "——"
-        elif row.value is None:
-            value = cat("annual_unsupported")
-        else:
-            value = str(row.value)
-        unit = "——" if row.heading else cat(f"annual_unit_{row.code}")
-        lines.append(f"{cat(f'annual_row_{row.code}')} | {unit} | {value}")
-    lines += ["", cat("annual_notes_head")]
-    for row in figures.rows:
-        if not row.heading:
-            lines.append(f"- {cat(f'annual_short_{row.code}')}:{cat(f'annual_note_{row.code}')}")
-    return "\n".join(lines) + "\n"
-
-
-def render_annual_csv(figures: AnnualFigures, lang: str | None = None) -> str:
-    """One row per report row: year, timezone, code, indicator, unit, value, supported, note."""
-    cat = catalogue(lang)
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["year", "timezone", "code", "indicator", "unit", "value", "supported", "note"])
-    for row in figures.rows:
-        if row.heading:
-            continue
-        w.writerow(
-            [
-                figures.year,
-                figures.tz,
-                row.code,
-                cat(f"annual_row_{row.code}"),
-                cat(f"annual_unit_{row.code}"),
-                "" if row.value is None else row.value,
-                "yes" if row.supported else "no",
-                cat(f"annual_note_{row.code}"),
-            ]
-        )
-    return out.getvalue()

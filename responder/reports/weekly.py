@@ -26,7 +26,7 @@ import re
 import statistics
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ..models import FeedOutage, Incident, IncidentEvent, Step
-from ..vocab import Grade
+from ..vocab import EventKind, Grade, IncidentKind, IncidentStatus, Obligation
 
 __all__ = [
     "CORE_OBLIGATIONS",
@@ -58,17 +58,20 @@ __all__ = [
 
 GRADES_GRAVEST_FIRST: tuple[Grade, ...] = tuple(reversed(Grade))
 
-# (obligation name, step key, which deadline) in display order. The repost step has
-# two deadlines, so it appears twice: the 1-hour aim and the 1-working-day limit.
+# (line name, obligation, which deadline) in display order. Which steps count as which
+# obligation the playbooks say (`report_as`); a step that says nothing counts under its
+# own key. A repost has two deadlines, so it appears twice: the 1-hour aim and the
+# 1-working-day limit.
 CORE_OBLIGATIONS: tuple[tuple[str, str, str], ...] = (
-    ("statement", "statement", "due"),
-    ("press_conference", "press_conference", "due"),
-    ("publish_info", "publish_info", "due"),
-    ("flash", "flash", "due"),
-    ("repost_target", "repost", "target"),
-    ("repost", "repost", "due"),
+    ("statement", Obligation.STATEMENT, "due"),
+    ("press_conference", Obligation.PRESS_CONFERENCE, "due"),
+    ("publish_info", Obligation.PUBLISH_INFO, "due"),
+    ("flash", Obligation.FLASH, "due"),
+    ("repost_target", Obligation.REPOST, "target"),
+    ("repost", Obligation.REPOST, "due"),
 )
-_OPTIONAL_ORDER = ("updates", "feedback")
+_OPTIONAL_ORDER = (Obligation.UPDATES, Obligation.FEEDBACK)
+_TARGET_OBLIGATIONS = frozenset(ob for _, ob, which in CORE_OBLIGATIONS if which == "target")
 
 # A repost's 1-hour aim lies before its hard limit, and 1 working day after the aim
 # is at most a Spring Festival away; reading hard limits up to this far past the
@@ -319,8 +322,17 @@ def _aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC)
 
 
-def _load_steps(s: Session, lo: datetime, hi: datetime, now: datetime) -> list[_StepRow]:
-    """Steps with a deadline in [lo, hi) of incidents known by `now` and not dismissed (times naive UTC)."""
+def _target_keys(obligations: Mapping[str, str]) -> set[str]:
+    """Step keys whose soft aim is reported too (counted as an obligation with a target line)."""
+    mapped = {key for key, ob in obligations.items() if ob in _TARGET_OBLIGATIONS}
+    return mapped | {ob for ob in _TARGET_OBLIGATIONS if ob not in obligations}
+
+
+def _load_steps(
+    s: Session, lo: datetime, hi: datetime, now: datetime, target_keys: set[str]
+) -> list[_StepRow]:
+    """Steps with a deadline in [lo, hi) of incidents known by `now` and not dismissed (times naive UTC);
+    steps of `target_keys` also when only their soft aim lies in the window."""
     st, inc = Step.__table__, Incident.__table__  # type: ignore[attr-defined]
     q = (
         sa.select(
@@ -331,8 +343,8 @@ def _load_steps(s: Session, lo: datetime, hi: datetime, now: datetime) -> list[_
         .where(
             st.c.due_at >= lo,
             st.c.due_at < hi + _TARGET_LOOKAHEAD,
-            sa.or_(st.c.due_at < hi, st.c.key == "repost"),
-            inc.c.status != "dismissed",
+            sa.or_(st.c.due_at < hi, st.c.key.in_(sorted(target_keys))),
+            inc.c.status != IncidentStatus.DISMISSED,
             inc.c.detected_at <= now,
         )
     )  # fmt: skip
@@ -359,9 +371,9 @@ def _classify(deadline: datetime, done_at: datetime | None, now: datetime) -> st
     return "open" if deadline > now else "overdue"
 
 
-def _obligation_order(keys: Iterable[str]) -> list[tuple[str, str, str]]:
-    """The core obligations always; other step keys (updates, feedback, new ones) when present."""
-    present = set(keys) - {k for _, k, _ in CORE_OBLIGATIONS}
+def _obligation_order(obligations: Iterable[str]) -> list[tuple[str, str, str]]:
+    """The core obligations always; others (updates, feedback, a step's own key) when present."""
+    present = set(obligations) - {ob for _, ob, _ in CORE_OBLIGATIONS}
     extra = [k for k in _OPTIONAL_ORDER if k in present] + sorted(present - set(_OPTIONAL_ORDER))
     return [*CORE_OBLIGATIONS, *((k, k, "due") for k in extra)]
 
@@ -370,15 +382,18 @@ _Entry = tuple[str, str, _StepRow, datetime]  # obligation name, which deadline,
 
 
 def _bucket(
-    steps: list[_StepRow], edges: list[datetime], order: list[tuple[str, str, str]]
+    steps: list[_StepRow],
+    edges: list[datetime],
+    order: list[tuple[str, str, str]],
+    obligations: Mapping[str, str],
 ) -> list[list[_Entry]]:
     """One pass over the steps: each deadline goes to the week (between `edges`) it falls in."""
-    by_key: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for name, key, which in order:
-        by_key[key].append((name, which))
+    lines: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for name, ob, which in order:
+        lines[ob].append((name, which))
     buckets: list[list[_Entry]] = [[] for _ in range(len(edges) - 1)]
     for row in steps:
-        for name, which in by_key.get(row.key, ()):
+        for name, which in lines.get(obligations.get(row.key, row.key), ()):
             deadline = row.due_at if which == "due" else row.target_at
             if deadline is None or not (edges[0] <= deadline < edges[-1]):
                 continue
@@ -408,7 +423,7 @@ def _obligations(
         med, p90 = _spread(spans.get(name, []))
         out.append(
             ObligationFigures(
-                name=name, key=key, deadline=which,
+                name=name, key=str(key), deadline=which,
                 due=sum(c.values()), on_time=c.get("on_time", 0), late=c.get("late", 0),
                 open=c.get("open", 0), overdue=c.get("overdue", 0), median=med, p90=p90,
             )
@@ -454,11 +469,11 @@ def _incidents_and_acks(
     policy = dismissed = 0
     detected: dict[int, datetime] = {}
     for iid, kind, grade, status, det in rows:
-        if status == "dismissed":
+        if status == IncidentStatus.DISMISSED:
             dismissed += 1
             continue
         detected[iid] = det
-        if kind == "policy":
+        if kind == IncidentKind.POLICY:
             policy += 1
         else:
             by_grade[grade if grade in by_grade else ""] += 1
@@ -468,7 +483,10 @@ def _incidents_and_acks(
         sa.select(ev.c.incident_id, ev.c.at, ev.c.data)
         .join(inc, inc.c.id == ev.c.incident_id)
         .where(
-            inc.c.detected_at >= lo, inc.c.detected_at < hi_now, ev.c.kind == "acknowledged", ev.c.at <= now
+            inc.c.detected_at >= lo,
+            inc.c.detected_at < hi_now,
+            ev.c.kind == EventKind.ACKNOWLEDGED,
+            ev.c.at <= now,
         )
     )
     for iid, at, data in ack_rows:
@@ -503,7 +521,7 @@ def _overdue_items(
             info[iid] = (title, kind, grade)
         for iid, at, kind, data, actor in s.execute(
             sa.select(ev.c.incident_id, ev.c.at, ev.c.kind, ev.c.data, ev.c.actor_name).where(
-                ev.c.incident_id.in_(chunk), ev.c.kind.in_(("escalated", "acknowledged"))
+                ev.c.incident_id.in_(chunk), ev.c.kind.in_((EventKind.ESCALATED, EventKind.ACKNOWLEDGED))
             )
         ):
             history[iid].append((at, kind, data or {}, actor))
@@ -515,11 +533,11 @@ def _overdue_items(
         for at, kind, data, actor in sorted(history[row.incident_id], key=lambda h: h[0]):
             if at > deadline:
                 break
-            if kind == "escalated":
+            if kind == EventKind.ESCALATED:
                 level = int(data.get("level") or 0)
                 to = data.get("to") or ()
                 holders = tuple(to) if isinstance(to, list | tuple) else (str(to),)
-            elif kind == "acknowledged" and acked_by is None:
+            elif kind == EventKind.ACKNOWLEDGED and acked_by is None:
                 acked_by = actor
         done = _aware(row.done_at) if row.done_at is not None and _aware(row.done_at) <= now else None
         title, kind, grade = info.get(row.incident_id, ("", "event", None))
@@ -592,11 +610,15 @@ def compute_weekly(
     *,
     now: datetime,
     history_weeks: int = 8,
+    obligations: Mapping[str, str] | None = None,
 ) -> WeeklySummary:
     """The summary of `week` as of `now` (aware), with the previous week and `history_weeks` of rates.
 
-    `source` is a Session or an Engine; nothing is written.
+    `source` is a Session or an Engine; nothing is written. `obligations` maps step keys to
+    the obligation they count as (`playbook.report_obligations`); a key it does not name
+    counts under its own name.
     """
+    obligations = obligations or {}
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime (UTC)")
     zone = resolve_tz(tz)
@@ -606,9 +628,9 @@ def compute_weekly(
     edges = [w.bounds(zone)[0] for w in weeks] + [wk.bounds(zone)[1]]
     session, owned = _session(source)
     try:
-        steps = _load_steps(session, edges[0], edges[-1], now)
-        order = _obligation_order(r.key for r in steps)
-        buckets = _bucket(steps, [_naive(e) for e in edges], order)
+        steps = _load_steps(session, edges[0], edges[-1], now, _target_keys(obligations))
+        order = _obligation_order(obligations.get(r.key, r.key) for r in steps)
+        buckets = _bucket(steps, [_naive(e) for e in edges], order, obligations)
         current = _week_figures(session, wk, zone, now, buckets[-1], order)
         previous = _week_figures(session, weeks[-2], zone, now, buckets[-2], order)
         history: list[tuple[str, dict[str, float | None]]] = []
