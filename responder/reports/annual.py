@@ -38,7 +38,7 @@ from ..i18n import catalogue
 from ..models import Incident, IncidentEvent, Step
 from ..present.formats import format_time
 from ..vocab import EventKind, IncidentKind, IncidentStatus, Obligation
-from .weekly import _chunks, _session, resolve_tz
+from .period import chunks, open_session, resolve_tz
 
 __all__ = [
     "ROW_CODES",
@@ -149,57 +149,48 @@ def _year_bounds(year: int, tz: tzinfo) -> tuple[datetime, datetime]:
     return datetime(year, 1, 1, tzinfo=tz), datetime(year + 1, 1, 1, tzinfo=tz)
 
 
-def compute_annual(
-    source: Session | Engine,
-    year: int,
-    tz: str | tzinfo = "Asia/Shanghai",
-    *,
-    now: datetime,
-    obligations: Mapping[str, str] | None = None,
-) -> AnnualFigures:
-    """Count the rows of 二、回应解读情况 for `year` (1 January 00:00 to 1 January 00:00 in `tz`).
+_Done = tuple[int, int, str, Any]  # step id, incident id, step key, channel
 
-    `obligations` maps step keys to what they count as (`playbook.report_obligations`).
-    """
-    obligations = obligations or {}
-    if now.tzinfo is None:
-        raise ValueError("now must be an aware datetime (UTC)")
-    if not 2000 <= year <= 2100:
-        raise ValueError(f"year {year} is out of range; give a four-digit year such as 2026")
-    zone = resolve_tz(tz)
-    start, end = _year_bounds(year, zone)
-    lo, hi = start.astimezone(UTC), min(end.astimezone(UTC), now)
-    st, inc, ev = Step.__table__, Incident.__table__, IncidentEvent.__table__  # type: ignore[attr-defined]
-    session, owned = _session(source)
-    try:
-        steps = session.execute(
-            sa.select(st.c.id, st.c.incident_id, st.c.key, st.c.channel)
-            .join(inc, inc.c.id == st.c.incident_id)
-            .where(
-                st.c.done_at >= lo,
-                st.c.done_at < hi,
-                inc.c.status != IncidentStatus.DISMISSED,
-                inc.c.kind == IncidentKind.EVENT,
-            )
-        ).all()
-        # step_done details (channel, attended_by_head), read by incident (indexed).
-        details: dict[int, dict[str, Any]] = defaultdict(dict)
-        step_ids = {sid for sid, *_ in steps}
-        for chunk in _chunks(sorted({iid for _, iid, _, _ in steps})):
-            for step_id, data in session.execute(
-                sa.select(ev.c.step_id, ev.c.data).where(
-                    ev.c.incident_id.in_(chunk), ev.c.kind == EventKind.STEP_DONE
-                )
-            ):
-                if step_id in step_ids and data:
-                    d = details[step_id]
-                    if data.get("channel"):
-                        d["channel"] = data["channel"]
-                    d["head"] = d.get("head", False) or bool(data.get("attended_by_head"))
-    finally:
-        if owned:
-            session.close()
 
+def _done_steps(session: Session, lo: datetime, hi: datetime) -> list[_Done]:
+    """Steps completed in [lo, hi) of accident events that were not dismissed."""
+    st, inc = Step.__table__, Incident.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+    rows = session.execute(
+        sa.select(st.c.id, st.c.incident_id, st.c.key, st.c.channel)
+        .join(inc, inc.c.id == st.c.incident_id)
+        .where(
+            st.c.done_at >= lo,
+            st.c.done_at < hi,
+            inc.c.status != IncidentStatus.DISMISSED,
+            inc.c.kind == IncidentKind.EVENT,
+        )
+    )
+    return [(sid, iid, key, channel) for sid, iid, key, channel in rows]
+
+
+def _done_details(session: Session, steps: list[_Done]) -> dict[int, dict[str, Any]]:
+    """Per step: the channel its `step_done` event names and whether the head attended
+    (read by incident, which is indexed)."""
+    ev = IncidentEvent.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+    details: dict[int, dict[str, Any]] = defaultdict(dict)
+    step_ids = {sid for sid, *_ in steps}
+    for chunk in chunks(sorted({iid for _, iid, _, _ in steps})):
+        query = sa.select(ev.c.step_id, ev.c.data).where(
+            ev.c.incident_id.in_(chunk), ev.c.kind == EventKind.STEP_DONE
+        )
+        for step_id, data in session.execute(query):
+            if step_id in step_ids and data:
+                d = details[step_id]
+                if data.get("channel"):
+                    d["channel"] = data["channel"]
+                d["head"] = d.get("head", False) or bool(data.get("attended_by_head"))
+    return details
+
+
+def _count(
+    steps: list[_Done], details: dict[int, dict[str, Any]], obligations: Mapping[str, str]
+) -> dict[str, list[int] | set[int]]:
+    """The incidents each supported row counts (a list where one incident may count twice)."""
     hotspots: set[int] = set()
     social: set[int] = set()
     other: set[int] = set()
@@ -217,14 +208,41 @@ def compute_annual(
             social.add(iid)
         elif not conference:
             other.add(iid)
-
-    counted: dict[str, list[int] | set[int]] = {
+    return {
         "hotspots": hotspots,
         "press_conferences": conferences,
         "press_conferences_head": with_head,
         "weibo_wechat": social,
         "other_means": other,
     }
+
+
+def compute_annual(
+    source: Session | Engine,
+    year: int,
+    tz: str | tzinfo = "Asia/Shanghai",
+    *,
+    now: datetime,
+    obligations: Mapping[str, str] | None = None,
+) -> AnnualFigures:
+    """Count the rows of 二、回应解读情况 for `year` (1 January 00:00 to 1 January 00:00 in `tz`).
+
+    `obligations` maps step keys to what they count as (`playbook.report_obligations`).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime (UTC)")
+    if not 2000 <= year <= 2100:
+        raise ValueError(f"year {year} is out of range; give a four-digit year such as 2026")
+    zone = resolve_tz(tz)
+    start, end = _year_bounds(year, zone)
+    session, owned = open_session(source)
+    try:
+        steps = _done_steps(session, start.astimezone(UTC), min(end.astimezone(UTC), now))
+        details = _done_details(session, steps)
+    finally:
+        if owned:
+            session.close()
+    counted = _count(steps, details, obligations or {})
     rows = []
     for code in ROW_CODES:
         if code == "channels":

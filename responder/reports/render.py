@@ -11,14 +11,10 @@ from typing import Any
 
 from ..i18n import Catalogue, catalogue
 from ..present.formats import format_span, format_time
-from .weekly import (
-    CORE_OBLIGATIONS,
-    GRADES_GRAVEST_FIRST,
-    ObligationFigures,
-    WeekFigures,
-    WeeklySummary,
-    resolve_tz,
-)
+from ..vocab import IncidentKind
+from .figures import GRADES_GRAVEST_FIRST, ObligationFigures, OverdueItem, WeekFigures, WeeklySummary
+from .period import resolve_tz
+from .weekly import CORE_OBLIGATIONS
 
 __all__ = [
     "arrow",
@@ -113,6 +109,113 @@ def _obligation_line(o: ObligationFigures, p: ObligationFigures, cat: Catalogue)
     )
 
 
+def _head_lines(summary: WeeklySummary, tz: tzinfo, cat: Catalogue) -> list[str]:
+    week = summary.current.week
+    now = _local(summary.now, tz) if summary.now else ""
+    lines = [
+        cat("summary_title", week=week.label),
+        cat("summary_period", start=_local(week.start, tz), end=_local(week.end, tz), tz=week.tz, now=now),
+    ]
+    if not week.calendar_known:
+        lines.append(cat("summary_calendar_unknown"))
+    elif week.holidays or week.makeup_workdays:
+        holidays = _dates(week.holidays) or cat("summary_none")
+        lines.append(
+            cat(
+                "summary_holidays",
+                holidays=holidays,
+                workdays=_dates(week.makeup_workdays) or cat("summary_none"),
+            )
+        )
+    return lines
+
+
+def _incident_lines(cur: WeekFigures, prev: WeekFigures, cat: Catalogue) -> list[str]:
+    ci, pi = cur.incidents, prev.incidents
+    grades = [cat("summary_grade_count", grade=g, n=ci.by_grade.get(g, 0)) for g in GRADES_GRAVEST_FIRST]
+    grades.append(cat("summary_grade_count", grade=cat("summary_ungraded"), n=ci.by_grade.get("", 0)))
+    return [
+        cat("summary_incidents", n=ci.total, prev=pi.total, trend=_trend(ci.total, pi.total)),
+        "  " + " · ".join(grades),
+        "  " + cat("summary_policy_dismissed", policy=ci.policy, dismissed=ci.dismissed),
+    ]
+
+
+def _obligation_lines(cur: WeekFigures, prev: WeekFigures, cat: Catalogue) -> list[str]:
+    lines = [cat("summary_obligations_head")]
+    prev_by_name = {o.name: o for o in prev.obligations}
+    for o in cur.obligations:
+        p = prev_by_name.get(o.name) or ObligationFigures(o.name, o.key, o.deadline)
+        if o.due == 0 and p.due == 0 and (o.name, o.key, o.deadline) not in CORE_OBLIGATIONS:
+            continue
+        lines.append(_obligation_line(o, p, cat))
+    return lines
+
+
+def _ack_lines(cur: WeekFigures, prev: WeekFigures, cat: Catalogue) -> list[str]:
+    lines = [cat("summary_acks_head")]
+    if not cur.acks:
+        lines.append("  " + cat("summary_none"))
+    prev_levels = {a.level: a for a in prev.acks}
+    for a in cur.acks:
+        pa = prev_levels.get(a.level)
+        trend = _trend(a.median.total_seconds(), pa.median.total_seconds() if pa else None)
+        median, p90 = format_span(a.median, cat), format_span(a.p90, cat)
+        lines.append(cat("summary_ack_level", level=a.level, n=a.count, median=median, p90=p90, trend=trend))
+    if cur.unacknowledged:
+        lines.append("  " + cat("summary_unacked", n=cur.unacknowledged))
+    return lines
+
+
+def _overdue_line(item: OverdueItem, tz: tzinfo, cat: Catalogue) -> str:
+    late = format_span(item.late_by, cat)
+    if item.done_at:
+        state = cat("summary_overdue_done_late", late=late, by=item.done_by or "?")
+    else:
+        state = cat("summary_overdue_undone", late=late)
+    grade = (
+        cat("summary_kind_policy")
+        if item.kind == IncidentKind.POLICY
+        else item.grade or cat("summary_ungraded")
+    )
+    outlet = f"/{channel_label(item.channel, cat)}" if item.channel else ""
+    return cat(
+        "summary_overdue_item",
+        id=item.incident_id,
+        title=item.title or "—",
+        grade=grade,
+        obligation=obligation_label(item.obligation, cat) + outlet,
+        deadline=_local(item.deadline, tz),
+        state=state,
+        level=item.level,
+        holders="、".join(item.holders) or cat("summary_first_receivers"),
+        acked=item.acknowledged_by or cat("summary_not_acked"),
+    )
+
+
+def _overdue_lines(cur: WeekFigures, prev: WeekFigures, tz: tzinfo, cat: Catalogue, most: int) -> list[str]:
+    n, before = len(cur.overdue), len(prev.overdue)
+    lines = [cat("summary_overdue_head", n=n, prev=before, trend=_trend(n, before))]
+    lines += [_overdue_line(item, tz, cat) for item in cur.overdue[:most]]
+    if n > most:
+        lines.append("  " + cat("summary_more", n=n - most))
+    return lines
+
+
+def _feed_lines(cur: WeekFigures, cat: Catalogue, most: int) -> list[str]:
+    lines = [cat("summary_feeds_head")]
+    if not cur.feeds_down:
+        lines.append("  " + cat("summary_feeds_none"))
+    for f in cur.feeds_down[:most]:
+        still = cat("summary_still_down") if f.still_down else ""
+        lines.append(
+            cat("summary_feed_down", source=f.source, n=f.outages, down=format_span(f.down, cat), still=still)
+        )
+    if len(cur.feeds_down) > most:
+        lines.append("  " + cat("summary_more", n=len(cur.feeds_down) - most))
+    return lines
+
+
 def render_weekly_text(
     summary: WeeklySummary,
     lang: str | None = None,
@@ -128,117 +231,15 @@ def render_weekly_text(
     cat = catalogue(lang)
     cur, prev = summary.current, summary.previous
     tz = resolve_tz(cur.week.tz)
-    lines = [
-        cat("summary_title", week=cur.week.label),
-        cat(
-            "summary_period",
-            start=_local(cur.week.start, tz),
-            end=_local(cur.week.end, tz),
-            tz=cur.week.tz,
-            now=_local(summary.now, tz) if summary.now else "",
-        ),
+    sections = [
+        _head_lines(summary, tz, cat),
+        _incident_lines(cur, prev, cat),
+        _obligation_lines(cur, prev, cat),
+        _ack_lines(cur, prev, cat),
+        _overdue_lines(cur, prev, tz, cat, max_overdue),
+        _feed_lines(cur, cat, max_feeds),
     ]
-    if not cur.week.calendar_known:
-        lines.append(cat("summary_calendar_unknown"))
-    elif cur.week.holidays or cur.week.makeup_workdays:
-        lines.append(
-            cat(
-                "summary_holidays",
-                holidays=_dates(cur.week.holidays) or cat("summary_none"),
-                workdays=_dates(cur.week.makeup_workdays) or cat("summary_none"),
-            )
-        )
-    lines.append("")
-
-    ci, pi = cur.incidents, prev.incidents
-    lines.append(cat("summary_incidents", n=ci.total, prev=pi.total, trend=_trend(ci.total, pi.total)))
-    grades = [cat("summary_grade_count", grade=g, n=ci.by_grade.get(g, 0)) for g in GRADES_GRAVEST_FIRST]
-    grades.append(cat("summary_grade_count", grade=cat("summary_ungraded"), n=ci.by_grade.get("", 0)))
-    lines.append("  " + " · ".join(grades))
-    lines.append("  " + cat("summary_policy_dismissed", policy=ci.policy, dismissed=ci.dismissed))
-    lines.append("")
-
-    lines.append(cat("summary_obligations_head"))
-    prev_by_name = {o.name: o for o in prev.obligations}
-    for o in cur.obligations:
-        p = prev_by_name.get(o.name) or ObligationFigures(o.name, o.key, o.deadline)
-        if o.due == 0 and p.due == 0 and (o.name, o.key, o.deadline) not in CORE_OBLIGATIONS:
-            continue
-        lines.append(_obligation_line(o, p, cat))
-    lines.append("")
-
-    lines.append(cat("summary_acks_head"))
-    if not cur.acks:
-        lines.append("  " + cat("summary_none"))
-    prev_levels = {a.level: a for a in prev.acks}
-    for a in cur.acks:
-        pa = prev_levels.get(a.level)
-        lines.append(
-            cat(
-                "summary_ack_level",
-                level=a.level,
-                n=a.count,
-                median=format_span(a.median, cat),
-                p90=format_span(a.p90, cat),
-                trend=_trend(a.median.total_seconds(), pa.median.total_seconds() if pa else None),
-            )
-        )
-    if cur.unacknowledged:
-        lines.append("  " + cat("summary_unacked", n=cur.unacknowledged))
-    lines.append("")
-
-    lines.append(
-        cat(
-            "summary_overdue_head",
-            n=len(cur.overdue),
-            prev=len(prev.overdue),
-            trend=_trend(len(cur.overdue), len(prev.overdue)),
-        )
-    )
-    for item in cur.overdue[:max_overdue]:
-        holders = "、".join(item.holders) or cat("summary_first_receivers")
-        state = (
-            cat("summary_overdue_done_late", late=format_span(item.late_by, cat), by=item.done_by or "?")
-            if item.done_at
-            else cat("summary_overdue_undone", late=format_span(item.late_by, cat))
-        )
-        lines.append(
-            cat(
-                "summary_overdue_item",
-                id=item.incident_id,
-                title=item.title or "—",
-                grade=cat("summary_kind_policy")
-                if item.kind == "policy"
-                else item.grade or cat("summary_ungraded"),
-                obligation=obligation_label(item.obligation, cat)
-                + (f"/{channel_label(item.channel, cat)}" if item.channel else ""),
-                deadline=_local(item.deadline, tz),
-                state=state,
-                level=item.level,
-                holders=holders,
-                acked=item.acknowledged_by or cat("summary_not_acked"),
-            )
-        )
-    if len(cur.overdue) > max_overdue:
-        lines.append("  " + cat("summary_more", n=len(cur.overdue) - max_overdue))
-    lines.append("")
-
-    lines.append(cat("summary_feeds_head"))
-    if not cur.feeds_down:
-        lines.append("  " + cat("summary_feeds_none"))
-    for f in cur.feeds_down[:max_feeds]:
-        lines.append(
-            cat(
-                "summary_feed_down",
-                source=f.source,
-                n=f.outages,
-                down=format_span(f.down, cat),
-                still=cat("summary_still_down") if f.still_down else "",
-            )
-        )
-    if len(cur.feeds_down) > max_feeds:
-        lines.append("  " + cat("summary_more", n=len(cur.feeds_down) - max_feeds))
-    return "\n".join(lines).rstrip() + "\n"
+    return "\n\n".join("\n".join(lines) for lines in sections).rstrip() + "\n"
 
 
 def _minutes(td: timedelta | None) -> str:

@@ -22,22 +22,30 @@ and a past week can be recomputed at any time. Definitions (also in the README,
 
 from __future__ import annotations
 
-import re
-import statistics
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ..models import FeedOutage, Incident, IncidentEvent, Step
-from ..vocab import EventKind, Grade, IncidentKind, IncidentStatus, Obligation
+from ..vocab import EventKind, IncidentKind, IncidentStatus, Obligation
+from .figures import (
+    GRADES_GRAVEST_FIRST,
+    AckFigures,
+    FeedDown,
+    IncidentCounts,
+    ObligationFigures,
+    OverdueItem,
+    WeekFigures,
+    WeeklySummary,
+)
+from .period import IsoWeek, WeekInfo, chunks, open_session, percentile, resolve_tz, spread, week_info
 
 __all__ = [
     "CORE_OBLIGATIONS",
@@ -56,7 +64,6 @@ __all__ = [
     "resolve_tz",
 ]
 
-GRADES_GRAVEST_FIRST: tuple[Grade, ...] = tuple(reversed(Grade))
 
 # (line name, obligation, which deadline) in display order. Which steps count as which
 # obligation the playbooks say (`report_as`); a step that says nothing counts under its
@@ -78,212 +85,6 @@ _TARGET_OBLIGATIONS = frozenset(ob for _, ob, which in CORE_OBLIGATIONS if which
 # window finds every aim inside it while still using the due_at index.
 _TARGET_LOOKAHEAD = timedelta(days=31)
 
-_WEEK_RE = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
-
-
-def resolve_tz(tz: str | tzinfo) -> tzinfo:
-    """A tzinfo from an IANA name (or a tzinfo); a clear error for an unknown name."""
-    if isinstance(tz, tzinfo):
-        return tz
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {tz!r}; use an IANA name such as Asia/Shanghai") from None
-
-
-@dataclass(frozen=True, order=True)
-class IsoWeek:
-    """An ISO week (year, week number), e.g. 2026-W47."""
-
-    year: int
-    week: int
-
-    @classmethod
-    def parse(cls, text: str) -> IsoWeek:
-        """Parse '2026-W47' (also '2026W47'); ValueError names the expected shape."""
-        m = _WEEK_RE.match(text or "")
-        if not m:
-            raise ValueError(f"{text!r} is not an ISO week; write it like 2026-W47")
-        year, week = int(m.group(1)), int(m.group(2))
-        try:
-            date.fromisocalendar(year, week, 1)
-        except ValueError:
-            last = date(year, 12, 28).isocalendar().week
-            raise ValueError(f"{year} has ISO weeks 1 to {last}; {text!r} is not one of them") from None
-        return cls(year, week)
-
-    @classmethod
-    def containing(cls, moment: datetime, tz: tzinfo) -> IsoWeek:
-        """The week that contains `moment` (aware) on the wall clock of `tz`."""
-        iso = moment.astimezone(tz).date().isocalendar()
-        return cls(iso.year, iso.week)
-
-    @property
-    def label(self) -> str:
-        return f"{self.year}-W{self.week:02d}"
-
-    @property
-    def monday(self) -> date:
-        return date.fromisocalendar(self.year, self.week, 1)
-
-    def shift(self, weeks: int) -> IsoWeek:
-        """The week `weeks` later (negative: earlier)."""
-        iso = (self.monday + timedelta(weeks=weeks)).isocalendar()
-        return IsoWeek(iso.year, iso.week)
-
-    def bounds(self, tz: tzinfo) -> tuple[datetime, datetime]:
-        """[start, end) as aware UTC datetimes: Monday 00:00 to next Monday 00:00 in `tz`."""
-        start = datetime.combine(self.monday, time(0), tzinfo=tz)
-        end = datetime.combine(self.monday + timedelta(days=7), time(0), tzinfo=tz)
-        return start.astimezone(UTC), end.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class WeekInfo:
-    """Which week, where its edges fall, and its official holidays."""
-
-    label: str
-    tz: str
-    start: datetime  # aware, in tz
-    end: datetime  # aware, in tz (exclusive)
-    holidays: tuple[date, ...] = ()  # statutory days off inside the week
-    makeup_workdays: tuple[date, ...] = ()  # weekend days worked (调休)
-    calendar_known: bool = True
-
-
-@dataclass(frozen=True)
-class IncidentCounts:
-    """Incidents detected in the week. `by_grade` counts events by current grade."""
-
-    by_grade: dict[str, int]  # every grade plus "" for not (yet) graded
-    policy: int  # upstream items to repost
-    dismissed: int  # false alarms, of either kind
-
-    @property
-    def events(self) -> int:
-        return sum(self.by_grade.values())
-
-    @property
-    def total(self) -> int:
-        """Incidents that count (events + policy items), dismissed excluded."""
-        return self.events + self.policy
-
-
-@dataclass(frozen=True)
-class ObligationFigures:
-    """One obligation's week: due = on_time + late + open + overdue."""
-
-    name: str
-    key: str
-    deadline: str  # "due" (hard limit) or "target" (soft aim)
-    due: int = 0
-    on_time: int = 0
-    late: int = 0
-    open: int = 0
-    overdue: int = 0
-    median: timedelta | None = None  # time to completion of the done ones
-    p90: timedelta | None = None
-
-    @property
-    def decided(self) -> int:
-        return self.on_time + self.late + self.overdue
-
-    @property
-    def on_time_rate(self) -> float | None:
-        """Share done on time among those whose deadline is decided; None when none is."""
-        return self.on_time / self.decided if self.decided else None
-
-
-@dataclass(frozen=True)
-class AckFigures:
-    """Time from detection to first acknowledgement, for one escalation level."""
-
-    level: int
-    count: int
-    median: timedelta
-    p90: timedelta
-
-
-@dataclass(frozen=True)
-class OverdueItem:
-    """An obligation of the week whose deadline passed undone (done late or still undone)."""
-
-    incident_id: int
-    title: str
-    kind: str  # 'event' or 'policy'
-    grade: str | None
-    obligation: str
-    channel: str
-    deadline: datetime  # aware UTC
-    done_at: datetime | None  # None: still undone as of now
-    late_by: timedelta  # done_at (or now) minus the deadline
-    level: int  # escalation level in force at the deadline
-    holders: tuple[str, ...]  # who that level was sent to
-    acknowledged_by: str | None  # who had taken the incident before the deadline
-    done_by: str | None
-
-
-@dataclass(frozen=True)
-class FeedDown:
-    """A source's outages in the week, clipped to the week (and to now)."""
-
-    source: str
-    outages: int
-    down: timedelta
-    still_down: bool
-    last_error: str | None
-
-
-@dataclass(frozen=True)
-class WeekFigures:
-    """All figures of one week."""
-
-    week: WeekInfo
-    incidents: IncidentCounts
-    obligations: list[ObligationFigures]
-    acks: list[AckFigures]
-    unacknowledged: int  # opened in the week, not dismissed, never acknowledged (as of now)
-    overdue: list[OverdueItem]
-    feeds_down: list[FeedDown]
-
-    def obligation(self, name: str) -> ObligationFigures:
-        """The figures of obligation `name` (zeros when none was due)."""
-        for o in self.obligations:
-            if o.name == name:
-                return o
-        raise KeyError(name)
-
-
-@dataclass(frozen=True)
-class WeeklySummary:
-    """This week, the previous week (for up/down) and on-time rates of the weeks before."""
-
-    current: WeekFigures
-    previous: WeekFigures
-    history: list[tuple[str, dict[str, float | None]]] = field(default_factory=list)  # oldest first
-    now: datetime | None = None
-
-
-# ----------------------------------------------------------------------------- numbers
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) with linear interpolation (numpy's default, Excel PERCENTILE.INC)."""
-    if not values:
-        raise ValueError("percentile of no values")
-    s = sorted(values)
-    pos = (len(s) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
-
-def _spread(durations: list[timedelta]) -> tuple[timedelta | None, timedelta | None]:
-    if not durations:
-        return None, None
-    secs = [d.total_seconds() for d in durations]
-    return timedelta(seconds=statistics.median(secs)), timedelta(seconds=percentile(secs, 90))
-
 
 # ----------------------------------------------------------------------------- loading
 
@@ -299,12 +100,6 @@ class _StepRow:  # times in naive UTC
     due_at: datetime
     done_at: datetime | None
     done_by: str | None
-
-
-def _session(source: Session | Engine) -> tuple[Session, bool]:
-    if isinstance(source, Session):
-        return source, False
-    return Session(source), True
 
 
 def _naive_col(col: Any) -> Any:
@@ -349,17 +144,6 @@ def _load_steps(
         )
     )  # fmt: skip
     return [_StepRow(*r) for r in s.execute(q)]
-
-
-def _chunks(ids: Iterable[int], size: int = 500) -> Iterable[list[int]]:
-    buf: list[int] = []
-    for i in ids:
-        buf.append(i)
-        if len(buf) == size:
-            yield buf
-            buf = []
-    if buf:
-        yield buf
 
 
 # ----------------------------------------------------------------------------- figures
@@ -420,7 +204,7 @@ def _obligations(
     out = []
     for name, key, which in order:
         c = counts.get(name, {})
-        med, p90 = _spread(spans.get(name, []))
+        med, p90 = spread(spans.get(name, []))
         out.append(
             ObligationFigures(
                 name=name, key=str(key), deadline=which,
@@ -429,30 +213,6 @@ def _obligations(
             )
         )  # fmt: skip
     return out, missed
-
-
-def _week_info(week: IsoWeek, tz: tzinfo) -> WeekInfo:
-    start, end = week.bounds(tz)
-    holidays: list[date] = []
-    makeup: list[date] = []
-    known = True
-    try:
-        import chinese_calendar
-
-        for i in range(7):
-            d = week.monday + timedelta(days=i)
-            is_holiday, name = chinese_calendar.get_holiday_detail(d)
-            if is_holiday and name is not None:
-                holidays.append(d)
-            elif not is_holiday and d.weekday() >= 5:
-                makeup.append(d)
-    except NotImplementedError:
-        # The calendar library has no announcement for this year yet.
-        known = False
-    return WeekInfo(
-        label=week.label, tz=str(getattr(tz, "key", tz)), start=start.astimezone(tz), end=end.astimezone(tz),
-        holidays=tuple(holidays), makeup_workdays=tuple(makeup), calendar_known=known,
-    )  # fmt: skip
 
 
 def _incidents_and_acks(
@@ -499,7 +259,7 @@ def _incidents_and_acks(
         per_level[level].append(at - detected[iid])
     acks = []
     for level in sorted(per_level):
-        med, p90 = _spread(per_level[level])
+        med, p90 = spread(per_level[level])
         assert med is not None and p90 is not None
         acks.append(AckFigures(level=level, count=len(per_level[level]), median=med, p90=p90))
     return IncidentCounts(by_grade, policy, dismissed), acks, len(detected) - len(first_ack)
@@ -514,7 +274,7 @@ def _overdue_items(
     ids = sorted({row.incident_id for row, _, _ in missed})
     info: dict[int, tuple[str, str, str | None]] = {}
     history: dict[int, list[tuple[datetime, str, dict[str, Any], str | None]]] = defaultdict(list)
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         for iid, title, kind, grade in s.execute(
             sa.select(inc.c.id, inc.c.title, inc.c.kind, inc.c.grade).where(inc.c.id.in_(chunk))
         ):
@@ -593,7 +353,7 @@ def _week_figures(
     obligations, missed = _obligations(entries, _naive(now), order)
     counts, acks, unacked = _incidents_and_acks(s, lo, hi, now)
     return WeekFigures(
-        week=_week_info(week, tz),
+        week=week_info(week, tz),
         incidents=counts,
         obligations=obligations,
         acks=acks,
@@ -626,7 +386,7 @@ def compute_weekly(
     n = max(history_weeks, 1)
     weeks = [wk.shift(-back) for back in range(n, -1, -1)]  # oldest first, wk last
     edges = [w.bounds(zone)[0] for w in weeks] + [wk.bounds(zone)[1]]
-    session, owned = _session(source)
+    session, owned = open_session(source)
     try:
         steps = _load_steps(session, edges[0], edges[-1], now, _target_keys(obligations))
         order = _obligation_order(obligations.get(r.key, r.key) for r in steps)
