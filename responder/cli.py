@@ -6,11 +6,15 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .configfile import ConfigError
 from .env import Environment
 from .i18n import use_language
 from .models import utcnow
+
+if TYPE_CHECKING:
+    from .runtime import Settings
 
 __all__ = ["main"]
 
@@ -34,32 +38,42 @@ def _print_problems(exc: ConfigError) -> int:
     return 2
 
 
-def cmd_check_config(args: argparse.Namespace, env: Environment) -> int:
-    """Validate feeds.yaml, the playbooks and the roster together; print what loaded."""
+def _settings(args: argparse.Namespace) -> Settings | int:
+    """feeds.yaml, the playbooks and the roster of `--config`; on a problem, the problems
+    printed and the exit status to return."""
     from .runtime import load_settings
 
     try:
-        st = load_settings(Path(args.config))
+        return load_settings(Path(args.config))
     except ConfigError as exc:
         return _print_problems(exc)
+
+
+def cmd_check_config(args: argparse.Namespace, env: Environment) -> int:
+    """Validate feeds.yaml, the playbooks and the roster together; print what loaded."""
+    st = _settings(args)
+    if isinstance(st, int):
+        return st
     f = st.feeds
-    print(f"{args.config}: {len(f.sources)} sources ({sum(s.enabled for s in f.sources)} enabled), "
-          f"{len(f.schemes)} schemes, {st.intake.matcher.word_count} words, time zone {f.timezone}")  # fmt: skip
+    print(
+        f"{args.config}: {len(f.sources)} sources ({sum(s.enabled for s in f.sources)} enabled), "
+        f"{len(f.schemes)} schemes, {st.intake.matcher.word_count} words, time zone {f.timezone}"
+    )
     print(f"playbooks: {', '.join(sorted(st.playbooks))}")
-    print(f"roster: {len(st.roster.people)} people; on duty now: "
-          f"{(p.name if (p := st.roster.on_duty(utcnow())) else '-')}")  # fmt: skip
+    print(
+        f"roster: {len(st.roster.people)} people; on duty now: "
+        f"{(p.name if (p := st.roster.on_duty(utcnow())) else '-')}"
+    )
     return 0
 
 
 def cmd_scan(args: argparse.Namespace, env: Environment) -> int:
     """Fetch every source once and show what the service would do; writes and sends nothing."""
-    from .runtime import load_settings
     from .scan import render_json, render_table, scan
 
-    try:
-        st = load_settings(Path(args.config))
-    except ConfigError as exc:
-        return _print_problems(exc)
+    st = _settings(args)
+    if isinstance(st, int):
+        return st
     result = scan(st, utcnow())
     print(render_json(result) if args.json else render_table(result, st))
     return 0
@@ -71,14 +85,12 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> int:
 
     from .db import DEFAULT_SQLITE, database_url, make_engine, redact_url
     from .migrate import NotMigratedError, check_migrated, upgrade
-    from .runtime import load_settings
     from .senders import make_sender
     from .service import Service
 
-    try:
-        st = load_settings(Path(args.config))
-    except ConfigError as exc:
-        return _print_problems(exc)
+    st = _settings(args)
+    if isinstance(st, int):
+        return st
     url = database_url(env.database_url)
     if url == f"sqlite:///{DEFAULT_SQLITE}":
         # The embedded default must start in one command: it migrates itself.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +34,7 @@ __all__ = [
     "TimeZoneName",
     "check_timezone",
     "load_feeds",
+    "repeated",
 ]
 
 
@@ -45,10 +47,19 @@ def check_timezone(v: str) -> str:
     return v
 
 
+def repeated(values: Iterable[str]) -> list[str]:
+    """The values that occur more than once, sorted (for "… is used twice" errors)."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for v in values:
+        (twice if v in seen else seen).add(v)
+    return sorted(twice)
+
+
 def _duration(v: object) -> timedelta:
     if isinstance(v, timedelta):
         return v
-    return parse_duration(v)  # type: ignore[arg-type]
+    return parse_duration(v if isinstance(v, int | float) else str(v))
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]

@@ -66,7 +66,7 @@ def make_engine(url: str | None = None) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]  # sqlite3 objects, not typed by the event API
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA busy_timeout=30000")
             _enable_wal(cur)
@@ -119,20 +119,21 @@ def insert_ignore(session: Session, row: SQLModel, conflict_cols: Sequence[str])
         # No columns: any unique constraint (a report is one by identity or by link).
         stmt = insert(table).values(values).on_conflict_do_nothing(index_elements=list(conflict_cols) or None)
         if pk:
-            stmt = stmt.returning(*pk)
+            stmt = stmt.returning(*pk)  # type: ignore[assignment]  # still the dialect's Insert, stubs say otherwise
             generated = session.execute(stmt).first()
             if generated is None:
                 return False
             for column, value in zip(pk, generated, strict=True):
                 setattr(row, mapper.get_property_by_column(column).key, value)
             return True
-        return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+        return bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]  # a CursorResult at run time
     # Other databases: try, and roll back only the savepoint when the key exists.
     try:
         with session.begin_nested():
             result = session.execute(sa.insert(table).values(values))
     except IntegrityError:
         return False
-    for column, value in zip(pk, result.inserted_primary_key or (), strict=False):
+    inserted = result.inserted_primary_key or ()  # type: ignore[attr-defined]  # a CursorResult at run time
+    for column, value in zip(pk, inserted, strict=False):
         setattr(row, mapper.get_property_by_column(column).key, value)
     return True

@@ -35,6 +35,7 @@ __all__ = [
     "Step",
     "UTCDateTime",
     "VocabText",
+    "table",
     "utcnow",
 ]
 
@@ -48,6 +49,11 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
 }
+
+
+def table(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a model, for column-level queries (the reports read many rows cheaply)."""
+    return SQLModel.metadata.tables[str(model.__tablename__)]
 
 
 def utcnow() -> datetime:

@@ -16,6 +16,7 @@ from .grading import Figures, Grade, grade_for
 from .identity import normalize_link, report_identity
 from .matching import Matcher, MatchResult
 from .text import normalize, report_text
+from .vocab import Channel, SourceKind
 
 __all__ = ["Analysed", "Intake", "analyse"]
 
@@ -45,8 +46,8 @@ class Analysed:
     """One entry, analysed. `published` is clamped (the clock start); `raw_published` as given."""
 
     source: str
-    source_kind: str
-    channel: str | None
+    source_kind: SourceKind
+    channel: Channel | None
     identity: str
     link_key: str | None
     guid: str | None

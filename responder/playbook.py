@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from .config import Duration, StrictModel
+from .config import Duration, StrictModel, repeated
 from .configfile import ConfigError, Problem, load_model, load_yaml
 from .durations import format_duration, parse_duration
 from .policy.keys import fraction_label
@@ -277,8 +277,7 @@ class Playbook(StrictModel):
     @field_validator("steps")
     @classmethod
     def _refs(cls, steps: list[StepConfig]) -> list[StepConfig]:
-        keys = [s.key for s in steps]
-        dup = {k for k in keys if keys.count(k) > 1}
+        dup = repeated(s.key for s in steps)
         if dup:
             raise ValueError(f"step keys must be unique; repeated: {', '.join(sorted(dup))}")
         by_key = {s.key: s for s in steps}

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from .config import StrictModel, TimeZoneName
+from .config import StrictModel, TimeZoneName, repeated
 from .configfile import load_model
 from .vocab import Role
 from .workcal import CalendarConfig, WorkCalendar
@@ -127,9 +127,9 @@ class Roster(_Strict):
     @classmethod
     def _unique(cls, people: list[Person]) -> list[Person]:
         names = [p.name for p in people]
-        ids = [p.telegram_id for p in people]
+        ids = [str(p.telegram_id) for p in people]
         for label, values in (("name", names), ("telegram_id", ids)):
-            dup = sorted({str(v) for v in values if values.count(v) > 1})
+            dup = repeated(values)
             if dup:
                 raise ValueError(f"{label} {', '.join(dup)} appears twice; list each person once")
         return people

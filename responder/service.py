@@ -94,9 +94,15 @@ class Service:
                 return  # stopping: claim no feed that nobody would poll
             now = self.clock()
             stats = await poll_due(
-                self.engine, self.settings, self.fetcher, self.grouper, now, self.instance,
-                rng=self._rng, item_keys=self._item_keys,
-            )  # fmt: skip
+                self.engine,
+                self.settings,
+                self.fetcher,
+                self.grouper,
+                now,
+                self.instance,
+                rng=self._rng,
+                item_keys=self._item_keys,
+            )
         if stats.opened or stats.raised:
             await self.cycle_job()
 
@@ -216,8 +222,12 @@ class Service:
                 self.lease_job, "interval", seconds=15, id="lease", max_instances=1, next_run_time=now
             )
         scheduler.start()
-        log.info("responder %s running: %d sources, %d playbooks", self.instance,
-                 len(self.settings.feeds.sources), len(self.settings.playbooks))  # fmt: skip
+        log.info(
+            "responder %s running: %d sources, %d playbooks",
+            self.instance,
+            len(self.settings.feeds.sources),
+            len(self.settings.playbooks),
+        )
         try:
             await self._stop.wait()
         finally:

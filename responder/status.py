@@ -27,8 +27,10 @@ def render_status(engine: Engine, now: datetime, tz_name: str = "Asia/Shanghai")
     with Session(engine) as s:
         for f in s.exec(select(FeedState).order_by(col(FeedState.source))).all():
             state = "OK" if not f.consecutive_failures else f"FAILING x{f.consecutive_failures}"
-            out.append(f"  {f.source}: {state}; last success {_t(f.last_success_at, tz)}; "
-                       f"next poll {_t(f.next_poll_at, tz)}; polls {f.polls}")  # fmt: skip
+            out.append(
+                f"  {f.source}: {state}; last success {_t(f.last_success_at, tz)}; "
+                f"next poll {_t(f.next_poll_at, tz)}; polls {f.polls}"
+            )
             if f.last_error:
                 out.append(f"      last error: {f.last_error}")
         live = s.exec(

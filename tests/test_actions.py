@@ -176,8 +176,14 @@ def test_completing_late_keeps_the_breach(
     assert (st.done_at, st.done_by, st.evidence_link, st.breached_at) == (done_at, "法规处长", link, due)
     [ev] = events(sqlite_engine, inc.id, "step_done")
     assert (ev.actor_id, ev.chat_id, ev.step_id) == (1002, POLICY, st.id)
-    assert ev.data == {"key": "publish_info", "channel": "", "evidence_link": link,
-                       "done_at": done_at.isoformat(), "late": True, "auto": False}  # fmt: skip
+    assert ev.data == {
+        "key": "publish_info",
+        "channel": "",
+        "evidence_link": link,
+        "done_at": done_at.isoformat(),
+        "late": True,
+        "auto": False,
+    }
     # Working on an unacknowledged incident acknowledges it, on the record.
     [ack] = events(sqlite_engine, inc.id, "acknowledged")
     assert ack.data["implicit"] is True and incident(sqlite_engine, "淮南").acked_by == "法规处长"
@@ -282,7 +288,11 @@ def test_dismiss_stops_every_reminder(sqlite_engine: Engine, tmp_path: Path, fee
 
     inc = incident(sqlite_engine, "淮南")
     assert (inc.status, inc.dismissed_reason, inc.closed_by, inc.closed_at) == (
-        "dismissed", "系应急演练 报道", "法规处长", at)  # fmt: skip
+        "dismissed",
+        "系应急演练 报道",
+        "法规处长",
+        at,
+    )
     [ev] = events(sqlite_engine, inc.id, "dismissed")
     assert (ev.actor_id, ev.chat_id, ev.data["reason"]) == (1002, POLICY, "系应急演练 报道")
     edits = [o for o in outbox(sqlite_engine, inc.id) if o.kind == "edit"]

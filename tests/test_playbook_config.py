@@ -63,9 +63,14 @@ def test_shipped_playbooks_say_what_the_rules_say() -> None:
         "repost",
     }
     assert report_obligations(books) == {
-        "statement": "statement", "press_conference": "press_conference", "updates": "updates",
-        "publish_info": "publish_info", "flash": "flash", "repost": "repost", "feedback": "feedback",
-    }  # fmt: skip
+        "statement": "statement",
+        "press_conference": "press_conference",
+        "updates": "updates",
+        "publish_info": "publish_info",
+        "flash": "flash",
+        "repost": "repost",
+        "feedback": "feedback",
+    }
     # Other sentiment to watch: no clock, one level (the policy office), never climbing or repeating.
     watch = books["watch"]
     assert watch.steps == [] and [(lv.role, lv.ack_timeout, lv.repeat) for lv in watch.escalation.levels] == [

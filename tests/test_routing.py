@@ -80,8 +80,13 @@ def test_watch_items_are_announced_once_to_the_policy_office(sqlite_engine: Engi
     cfg = write_config(tmp_path, "  - name: 新闻\n    url: feeds/none.xml\n")
     svc = Service.start(sqlite_engine, cfg, NOW)
     with session_scope(sqlite_engine) as s:
-        row = Incident(kind="watch", title="省统计局发布前三季度安全生产统计公报", heat=1,
-                       first_published=NOW - timedelta(hours=2), detected_at=NOW)  # fmt: skip
+        row = Incident(
+            kind="watch",
+            title="省统计局发布前三季度安全生产统计公报",
+            heat=1,
+            first_published=NOW - timedelta(hours=2),
+            detected_at=NOW,
+        )
         s.add(row)
     for hours in (0, 1, 6, 30, 80):
         run_cycle(sqlite_engine, svc.settings, NOW + timedelta(hours=hours))

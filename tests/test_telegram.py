@@ -100,9 +100,12 @@ async def running(app: Application) -> AsyncIterator[None]:  # type: ignore[type
 
 @pytest.fixture
 def world(
-    sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer, botapi: BotApiEmulator,
+    sqlite_engine: Engine,
+    tmp_path: Path,
+    feed_server: FeedServer,
+    botapi: BotApiEmulator,
     caplog: pytest.LogCaptureFixture,
-) -> Iterator[World]:  # fmt: skip
+) -> Iterator[World]:
     feed_server.route("/news.xml", rss([("https://news.example/a1", TITLE, "事故已造成12人死亡。", T0)]))
     cfg = write_config(tmp_path, f"  - name: 新闻A\n    url: {feed_server.url('/news.xml')}\n")
     # Two officers take turns weekly, so /oncall has a handover to show (甲 until Monday 09:00).

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
-from telegram import BotCommand, Chat, ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import BotCommand, Chat, ForceReply, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -48,6 +48,7 @@ from ..models import utcnow
 from ..present.html import esc, strip_tags, truncate_html, truncate_text, unpack_callback
 from ..runtime import Settings
 from ..senders.redact import protect_token
+from ..senders.telegram import keyboard
 from .commands import UsageError
 from .table import ALIASES, COMMANDS, Answer, Command, Request, run_action
 
@@ -56,7 +57,8 @@ __all__ = ["Clock", "build_application", "register_commands"]
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+App = Application[Any, Any, Any, Any, Any, Any]  # PTB's defaults for bot, context and the three data stores
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
 _CALLBACK_TEXT = 200  # Telegram's limit on answerCallbackQuery text
 
 
@@ -67,7 +69,7 @@ async def register_commands(bot: Any) -> bool:
 
 def build_application(
     settings: Settings, engine: Engine, telegram: TelegramEnv, *, clock: Clock = utcnow
-) -> Application:  # type: ignore[type-arg]  # PTB's Application has six type parameters; defaults here
+) -> App:
     """The PTB Application with every command and button handler installed.
 
     `telegram` says where the Bot API is (api.telegram.org or a self-hosted server);
@@ -90,12 +92,6 @@ def _prompt_pattern() -> re.Pattern[str]:
     return re.compile("".join(slots.get(p) or re.escape(p) for p in parts), re.S)
 
 
-def _markup(buttons: list[list[dict[str, str]]] | None) -> InlineKeyboardMarkup | None:
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(**b) for b in row] for row in buttons])
-
-
 class _Handlers:
     """The handlers, sharing settings, the database engine and the clock."""
 
@@ -104,7 +100,7 @@ class _Handlers:
         self.engine = engine
         self.clock = clock
 
-    def install(self, app: Application) -> None:  # type: ignore[type-arg]  # see build_application
+    def install(self, app: App) -> None:
         only_new = filters.UpdateType.MESSAGE  # an edited "/ack 3" must not act twice
         by_name = {c.name: c for c in COMMANDS}
         for command in COMMANDS:
@@ -146,8 +142,13 @@ class _Handlers:
             roles = ",".join(sorted(actor.roles))
             log.warning(
                 "refused %s by user %d (%s) in chat %d: roles %s do not allow %s",
-                what, user.id, actor.name, chat.id, roles, action,
-            )  # fmt: skip
+                what,
+                user.id,
+                actor.name,
+                chat.id,
+                roles,
+                action,
+            )
             return None, actions.NotPermitted(actor, action).message
         return actor, ""
 
@@ -156,7 +157,7 @@ class _Handlers:
         msg = update.effective_message
         if msg is None:
             return
-        markup = _markup(answer.buttons)
+        markup = keyboard(answer.buttons, "reply")
         if answer.photo is not None:
             await msg.reply_photo(answer.photo, caption=answer.text)
         elif answer.html:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -44,6 +45,7 @@ from .permissions import (
 )
 from .views import load_steps
 
+# The permission names are re-exported: callers (the chat, the web console) act through this module.
 __all__ = [
     "ACTIONS",
     "PERMISSIONS",
@@ -85,85 +87,100 @@ def step_label(st: Step) -> str:
     return f"{st.key}:{st.channel}" if st.channel else st.key
 
 
-def _load(session: Session, incident_id: int, *, live: bool = True) -> Incident:
-    q = select(Incident).where(Incident.id == incident_id)
-    if session.get_bind().dialect.name == "postgresql":
-        # Wait for a cycle working on this incident, so the level recorded is the one reached.
-        q = q.with_for_update()
-    inc = session.exec(q).first()
-    if inc is None:
-        raise UnknownIncident(incident_id)
-    if live and inc.status in CLOSED_STATUSES:
-        raise AlreadyClosed(inc)
-    return inc
+@dataclass(frozen=True)
+class _Act:
+    """One person's action in progress: who, from which chat, when, in which transaction."""
 
+    session: Session
+    settings: Settings
+    actor: Actor
+    chat_id: int | None
+    now: datetime
+    reply_in_chat: bool
 
-def _check(actor: Actor, action: str) -> None:
-    if not can(actor.roles, action):
-        raise NotPermitted(actor, action)
+    def load(self, action: str, incident_id: int) -> Incident:
+        """The live incident, after checking that the actor may take `action` (before any lookup,
+        so strangers learn nothing)."""
+        if not can(self.actor.roles, action):
+            raise NotPermitted(self.actor, action)
+        q = select(Incident).where(Incident.id == incident_id)
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Wait for a cycle working on this incident, so the level recorded is the one reached.
+            q = q.with_for_update()
+        inc = self.session.exec(q).first()
+        if inc is None:
+            raise UnknownIncident(incident_id)
+        if inc.status in CLOSED_STATUSES:
+            raise AlreadyClosed(inc)
+        return inc
 
+    def log(self, inc: Incident, kind: EventKind, **data: object) -> IncidentEvent:
+        """Record the action in the incident's log, with who and from where."""
+        self.session.add(inc)
+        return log_event(
+            self.session,
+            inc.id,
+            kind,
+            self.now,
+            actor_id=self.actor.id,
+            actor_name=self.actor.name,
+            chat_id=self.chat_id,
+            **data,
+        )
 
-def _concerned_chats(session: Session, settings: Settings, inc: Incident, now: datetime) -> list[int]:
-    """The chats that were alerted about this incident (its cards), else its first receivers."""
-    alerted = session.exec(
-        select(Outbox.chat_id)
-        .where(Outbox.incident_id == inc.id, Outbox.kind == OutboxKind.MESSAGE)
-        .where(col(Outbox.dedup_key).startswith(keys.card_prefix(inc.id)))
-        .order_by(col(Outbox.id))
-    ).all()
-    if alerted:
-        return list(dict.fromkeys(alerted))
-    role = first_receiver(settings.playbooks, inc.kind, inc.grade)
-    return audience(settings.roster, [role], now)
+    def acknowledge(self, inc: Incident, **extra: object) -> IncidentEvent:
+        """Mark the incident taken (explicitly, or implicitly by working on it)."""
+        inc.status, inc.acked_at, inc.acked_by = IncidentStatus.ACKNOWLEDGED, self.now, self.actor.name
+        return self.log(inc, EventKind.ACKNOWLEDGED, level=inc.escalation_level, **extra)
 
+    def done(self, inc: Incident, action: str, ev: IncidentEvent, text: str, **result: Any) -> ActionResult:
+        """Edit the cards and tell the alerted chats; the chat the person wrote in gets the
+        command's reply instead (`reply_in_chat`), not a second confirmation."""
+        s = self.session
+        s.flush()  # the event id names this change in the outbox keys
+        refresh_cards(
+            s, CardText(s, self.settings, inc, load_steps(s, inc.id), self.now), keys.event_change(ev.id)
+        )
+        chats = [c for c in self._concerned_chats(inc) if not (self.reply_in_chat and c == self.chat_id)]
+        queue(s, keys.confirmation(inc.id, ev.kind, ev.id), chats, text, self.now, incident_id=inc.id)
+        return ActionResult(inc.id, action, True, text, event_id=ev.id, **result)
 
-def _announce(
-    session: Session,
-    settings: Settings,
-    inc: Incident,
-    ev: IncidentEvent,
-    text: str,
-    now: datetime,
-    chat_id: int | None,
-    reply_in_chat: bool,
-) -> None:
-    """Edit the cards and tell the alerted chats. `reply_in_chat`: the caller answers in
-    `chat_id` directly (a command's reply), so that chat gets no second confirmation."""
-    session.flush()  # the event id names this change in the outbox keys
-    refresh_cards(
-        session, CardText(session, settings, inc, load_steps(session, inc.id), now), keys.event_change(ev.id)
-    )
-    chats = [c for c in _concerned_chats(session, settings, inc, now) if not (reply_in_chat and c == chat_id)]
-    queue(session, keys.confirmation(inc.id, ev.kind, ev.id), chats, text, now, incident_id=inc.id)
-
-
-def _ack_row(
-    session: Session, inc: Incident, actor: Actor, chat_id: int | None, now: datetime, **extra: object
-) -> IncidentEvent:
-    inc.status, inc.acked_at, inc.acked_by = IncidentStatus.ACKNOWLEDGED, now, actor.name
-    session.add(inc)
-    return log_event(session, inc.id, EventKind.ACKNOWLEDGED, now, actor_id=actor.id, actor_name=actor.name,
-                     chat_id=chat_id, level=inc.escalation_level, **extra)  # fmt: skip
+    def _concerned_chats(self, inc: Incident) -> list[int]:
+        """The chats that were alerted about this incident (its cards), else its first receivers."""
+        alerted = self.session.exec(
+            select(Outbox.chat_id)
+            .where(Outbox.incident_id == inc.id, Outbox.kind == OutboxKind.MESSAGE)
+            .where(col(Outbox.dedup_key).startswith(keys.card_prefix(inc.id)))
+            .order_by(col(Outbox.id))
+        ).all()
+        if alerted:
+            return list(dict.fromkeys(alerted))
+        role = first_receiver(self.settings.playbooks, inc.kind, inc.grade)
+        return audience(self.settings.roster, [role], self.now)
 
 
 def acknowledge(
-    session: Session, settings: Settings, incident_id: int, actor: Actor, chat_id: int | None, now: datetime,
-    *, reply_in_chat: bool = False,
-) -> ActionResult:  # fmt: skip
+    session: Session,
+    settings: Settings,
+    incident_id: int,
+    actor: Actor,
+    chat_id: int | None,
+    now: datetime,
+    *,
+    reply_in_chat: bool = False,
+) -> ActionResult:
     """Acknowledge: the incident is being handled, escalation stops climbing.
 
     Records `acknowledged` with the escalation level reached. Acknowledging twice is not
     an error: the second person is told who was first and nothing is written.
     """
-    _check(actor, "ack")
-    inc = _load(session, incident_id)
+    act = _Act(session, settings, actor, chat_id, now, reply_in_chat)
+    inc = act.load("ack", incident_id)
     if inc.status == IncidentStatus.ACKNOWLEDGED:
         at = format_time(inc.acked_at, settings.tz, now)
         return ActionResult(incident_id, "ack", False, messages.already_acked(incident_id, inc.acked_by, at))
-    ev = _ack_row(session, inc, actor, chat_id, now)
-    text = messages.acknowledged(incident_id, actor.name)
-    _announce(session, settings, inc, ev, text, now, chat_id, reply_in_chat)
-    return ActionResult(incident_id, "ack", True, text, event_id=ev.id)
+    ev = act.acknowledge(inc)
+    return act.done(inc, "ack", ev, messages.acknowledged(incident_id, actor.name))
 
 
 def _pick_step(incident_id: int, steps: list[Step], step_key: str, channel: str) -> Step:
@@ -194,10 +211,18 @@ def _earliest_open(incident_id: int, steps: list[Step], channel: str) -> Step:
 
 
 def complete_step(
-    session: Session, settings: Settings, incident_id: int, step_key: str | None, channel: str,
-    actor: Actor, chat_id: int | None, now: datetime, evidence_link: str | None = None,
-    *, reply_in_chat: bool = False,
-) -> ActionResult:  # fmt: skip
+    session: Session,
+    settings: Settings,
+    incident_id: int,
+    step_key: str | None,
+    channel: str,
+    actor: Actor,
+    chat_id: int | None,
+    now: datetime,
+    evidence_link: str | None = None,
+    *,
+    reply_in_chat: bool = False,
+) -> ActionResult:
     """Mark a step done now (`done_at = now`, by the actor, with an optional evidence link).
 
     `step_key` None or "" completes the earliest open step. `channel` is "" or the outlet of
@@ -206,8 +231,8 @@ def complete_step(
     still waiting for acknowledgement is acknowledged at the same time (someone is plainly
     working on it), logged as such.
     """
-    _check(actor, "done")
-    inc = _load(session, incident_id)
+    act = _Act(session, settings, actor, chat_id, now, reply_in_chat)
+    inc = act.load("done", incident_id)
     steps = load_steps(session, incident_id)
     st = (
         _pick_step(incident_id, steps, step_key, channel)
@@ -219,93 +244,125 @@ def complete_step(
         msg = messages.already_done(incident_id, step_name(st), st.done_by, at)
         return ActionResult(incident_id, "done", False, msg, step_id=st.id)
     if inc.status == IncidentStatus.OPEN:
-        _ack_row(session, inc, actor, chat_id, now, implicit=True)
+        act.acknowledge(inc, implicit=True)
     record_step(st, complete(StepState.from_row(st), now, actor.name, evidence_link or None))
     session.add(st)
     late = now > st.due_at
-    ev = log_event(session, inc.id, EventKind.STEP_DONE, now, step_id=st.id, actor_id=actor.id,
-                   actor_name=actor.name, chat_id=chat_id, key=st.key, channel=st.channel or "",
-                   evidence_link=st.evidence_link, done_at=now.isoformat(), late=late, auto=False)  # fmt: skip
+    ev = act.log(
+        inc,
+        EventKind.STEP_DONE,
+        step_id=st.id,
+        key=st.key,
+        channel=st.channel or "",
+        evidence_link=st.evidence_link,
+        done_at=now.isoformat(),
+        late=late,
+        auto=False,
+    )
     text = messages.step_done(incident_id, step_name(st), actor.name, now - st.due_at if late else None)
-    _announce(session, settings, inc, ev, text, now, chat_id, reply_in_chat)
-    return ActionResult(incident_id, "done", True, text, event_id=ev.id, step_id=st.id, late=late)
+    return act.done(inc, "done", ev, text, step_id=st.id, late=late)
 
 
 def extend_deadline(
-    session: Session, settings: Settings, incident_id: int, step_key: str, reason: str, actor: Actor,
-    chat_id: int | None, now: datetime, *, reply_in_chat: bool = False,
-) -> ActionResult:  # fmt: skip
+    session: Session,
+    settings: Settings,
+    incident_id: int,
+    step_key: str,
+    reason: str,
+    actor: Actor,
+    chat_id: int | None,
+    now: datetime,
+    *,
+    reply_in_chat: bool = False,
+) -> ActionResult:
     """Grant a step the one longer deadline its playbook allows (`extendable_to`, 7wd → 15wd).
 
     Counted from the step's start like the first; only while the step is open and its
     deadline has not passed; a reason is required. Granting it twice changes nothing.
     """
-    _check(actor, "extend")
+    act = _Act(session, settings, actor, chat_id, now, reply_in_chat)
+    if not can(actor.roles, "extend"):
+        raise NotPermitted(actor, "extend")
     reason = " ".join(reason.split())
     if not reason:
         raise ActionError(messages.extend_reason_required(incident_id))
-    inc = _load(session, incident_id)
+    inc = act.load("extend", incident_id)
     st = _pick_step(incident_id, load_steps(session, incident_id), step_key, "")
     cfg = config_of(settings.playbooks, StepState.from_row(st))
     longer = extended_due(cfg, st.started_at, settings.calendar) if cfg is not None else None
+    name = step_name(st)
     if longer is None:
-        raise NotExtendable(incident_id, step_name(st), "no_rule")
+        raise NotExtendable(incident_id, name, "no_rule")
     if st.done_at is not None:
-        raise NotExtendable(incident_id, step_name(st), "done")
+        raise NotExtendable(incident_id, name, "done")
     due_text = format_time(longer, settings.tz, now, full=True)
     if st.due_at >= longer:
         return ActionResult(
-            incident_id, "extend", False, messages.already_extended(incident_id, step_name(st), due_text)
+            incident_id, "extend", False, messages.already_extended(incident_id, name, due_text)
         )
     if now >= st.due_at:
-        raise NotExtendable(incident_id, step_name(st), "late")
+        raise NotExtendable(incident_id, name, "late")
     before, st.due_at = st.due_at, longer
     session.add(st)
-    ev = log_event(session, inc.id, EventKind.EXTENDED, now, step_id=st.id, actor_id=actor.id, actor_name=actor.name,
-                   chat_id=chat_id, key=st.key, channel=st.channel or "", due_from=before.isoformat(),
-                   due_to=longer.isoformat(), reason=reason)  # fmt: skip
-    text = messages.extended(incident_id, step_name(st), due_text, actor.name, reason)
-    _announce(session, settings, inc, ev, text, now, chat_id, reply_in_chat)
-    return ActionResult(incident_id, "extend", True, text, event_id=ev.id, step_id=st.id)
+    ev = act.log(
+        inc,
+        EventKind.EXTENDED,
+        step_id=st.id,
+        key=st.key,
+        channel=st.channel or "",
+        due_from=before.isoformat(),
+        due_to=longer.isoformat(),
+        reason=reason,
+    )
+    return act.done(
+        inc, "extend", ev, messages.extended(incident_id, name, due_text, actor.name, reason), step_id=st.id
+    )
 
 
 def dismiss(
-    session: Session, settings: Settings, incident_id: int, reason: str, actor: Actor, chat_id: int | None,
-    now: datetime, *, reply_in_chat: bool = False,
-) -> ActionResult:  # fmt: skip
+    session: Session,
+    settings: Settings,
+    incident_id: int,
+    reason: str,
+    actor: Actor,
+    chat_id: int | None,
+    now: datetime,
+    *,
+    reply_in_chat: bool = False,
+) -> ActionResult:
     """Mark the incident a false alarm: no more reminders or escalations. A reason is required."""
-    _check(actor, "dismiss")
+    act = _Act(session, settings, actor, chat_id, now, reply_in_chat)
+    if not can(actor.roles, "dismiss"):
+        raise NotPermitted(actor, "dismiss")
     reason = " ".join(reason.split())
     if not reason:
         raise ActionError(messages.dismiss_reason_required(incident_id))
-    inc = _load(session, incident_id)
+    inc = act.load("dismiss", incident_id)
     inc.status, inc.dismissed_reason, inc.closed_by, inc.closed_at = (
         IncidentStatus.DISMISSED,
         reason,
         actor.name,
         now,
     )
-    session.add(inc)
-    ev = log_event(session, incident_id, EventKind.DISMISSED, now, actor_id=actor.id, actor_name=actor.name,
-                   chat_id=chat_id, reason=reason, level=inc.escalation_level)  # fmt: skip
-    text = messages.dismissed(incident_id, actor.name, reason)
-    _announce(session, settings, inc, ev, text, now, chat_id, reply_in_chat)
-    return ActionResult(incident_id, "dismiss", True, text, event_id=ev.id)
+    ev = act.log(inc, EventKind.DISMISSED, reason=reason, level=inc.escalation_level)
+    return act.done(inc, "dismiss", ev, messages.dismissed(incident_id, actor.name, reason))
 
 
 def close(
-    session: Session, settings: Settings, incident_id: int, actor: Actor, chat_id: int | None, now: datetime,
-    *, reply_in_chat: bool = False,
-) -> ActionResult:  # fmt: skip
+    session: Session,
+    settings: Settings,
+    incident_id: int,
+    actor: Actor,
+    chat_id: int | None,
+    now: datetime,
+    *,
+    reply_in_chat: bool = False,
+) -> ActionResult:
     """Close the incident: handled, nothing more owed. Steps still open are named in the log,
     so closing with work outstanding is a recorded decision, not a silent one."""
-    _check(actor, "close")
-    inc = _load(session, incident_id)
+    act = _Act(session, settings, actor, chat_id, now, reply_in_chat)
+    inc = act.load("close", incident_id)
     outstanding = [step_label(s) for s in load_steps(session, incident_id) if s.done_at is None]
     inc.status, inc.closed_by, inc.closed_at = IncidentStatus.CLOSED, actor.name, now
-    session.add(inc)
-    ev = log_event(session, incident_id, EventKind.CLOSED, now, actor_id=actor.id, actor_name=actor.name,
-                   chat_id=chat_id, open_steps=outstanding, level=inc.escalation_level)  # fmt: skip
-    text = messages.closed(incident_id, actor.name, outstanding)
-    _announce(session, settings, inc, ev, text, now, chat_id, reply_in_chat)
-    return ActionResult(incident_id, "close", True, text, event_id=ev.id)
+    ev = act.log(inc, EventKind.CLOSED, open_steps=outstanding, level=inc.escalation_level)
+    return act.done(inc, "close", ev, messages.closed(incident_id, actor.name, outstanding))

@@ -80,7 +80,7 @@ def _take(session: Session, row: Outbox, lease_until: datetime) -> bool:
         .values(status=OutboxStatus.SENDING, lease_until=lease_until)
         .execution_options(synchronize_session=False)
     )
-    return bool(won.rowcount == 1)  # type: ignore[attr-defined]  # CursorResult has it; Result's stub lacks it
+    return bool(won.rowcount == 1)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult at run time
 
 
 def _due(row: Outbox | None, now: datetime) -> bool:

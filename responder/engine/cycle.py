@@ -169,9 +169,18 @@ def _write_state(
 
 
 def _insert_step(s: Session, inc: Incident, step: StepState) -> Step | None:
-    row = Step(incident_id=inc.id, playbook=step.playbook, key=step.key, channel=step.channel, seq=step.seq,
-               title=step.title, started_at=step.started_at, target_at=step.target_at, due_at=step.due_at,
-               breached_at=step.breached_at)  # fmt: skip
+    row = Step(
+        incident_id=inc.id,
+        playbook=step.playbook,
+        key=step.key,
+        channel=step.channel,
+        seq=step.seq,
+        title=step.title,
+        started_at=step.started_at,
+        target_at=step.target_at,
+        due_at=step.due_at,
+        breached_at=step.breached_at,
+    )
     if not insert_ignore(s, row, ["incident_id", "playbook", "key", "channel", "seq"]):
         return None
     return s.get_one(Step, row.id)
@@ -202,6 +211,16 @@ def _log_step_action(
         log_event(s, inc.id, EventKind.OVERDUE, now, **fields, due_at=a.at.isoformat())
     elif isinstance(a, CompleteStep):
         late = a.at > after.step(a.step).due_at
-        log_event(s, inc.id, EventKind.STEP_DONE, now, **fields, actor_name=a.by, evidence_link=a.evidence_link,
-                  done_at=a.at.isoformat(), late=late, auto=True)  # fmt: skip
+        log_event(
+            s,
+            inc.id,
+            EventKind.STEP_DONE,
+            now,
+            **fields,
+            actor_name=a.by,
+            evidence_link=a.evidence_link,
+            done_at=a.at.isoformat(),
+            late=late,
+            auto=True,
+        )
         stats.auto_done.append(row.id)

@@ -70,7 +70,7 @@ class DrainStats:
 
 def backoff(attempts: int) -> timedelta:
     """Delay after the `attempts`-th transient failure in a row: 10 s, 20 s, 40 s ... capped at 5 min."""
-    return min(BACKOFF_CAP, BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+    return min(BACKOFF_CAP, BACKOFF_BASE * (1 << max(0, attempts - 1)))
 
 
 def _update(engine: Engine, row_id: int, **values: Any) -> None:
@@ -118,8 +118,13 @@ async def drain_outbox(
     if claimed:
         log.info(
             "outbox drain by %s: %d claimed, %d sent, %d to retry, %d held, %d failed",
-            instance, stats.claimed, stats.sent, stats.retrying, stats.held, stats.failed,
-        )  # fmt: skip
+            instance,
+            stats.claimed,
+            stats.sent,
+            stats.retrying,
+            stats.held,
+            stats.failed,
+        )
     return stats
 
 
@@ -164,8 +169,15 @@ async def _drain_chat(
 
 
 def _sent(engine: Engine, row: Claimed, result: SendResult, now: datetime, stats: DrainStats) -> None:
-    _update(engine, row.item.row_id, status=OutboxStatus.SENT, lease_until=None, sent_at=now,
-            message_id=result.message_id, last_error=result.note)  # fmt: skip
+    _update(
+        engine,
+        row.item.row_id,
+        status=OutboxStatus.SENT,
+        lease_until=None,
+        sent_at=now,
+        message_id=result.message_id,
+        last_error=result.note,
+    )
     stats.sent += 1
 
 
@@ -185,8 +197,14 @@ def _retry_later(
     row_id = row.item.row_id
     if isinstance(exc, FloodWait):
         log.warning("outbox row %d: flood limit, retry in %s (%s)", row_id, exc.retry_after, instance)
-        _update(engine, row_id, status=OutboxStatus.PENDING, lease_until=None,
-                next_attempt_at=now + exc.retry_after, last_error=exc.reason)  # fmt: skip
+        _update(
+            engine,
+            row_id,
+            status=OutboxStatus.PENDING,
+            lease_until=None,
+            next_attempt_at=now + exc.retry_after,
+            last_error=exc.reason,
+        )
     else:
         # TransientError, or a bug in a sender: either way keep the row and try later,
         # because dropping an alert is worse than retrying one.
@@ -195,6 +213,13 @@ def _retry_later(
         reason = exc.reason if isinstance(exc, DeliveryError) else f"{type(exc).__name__}: {exc}"
         delay = backoff(row.attempts + 1)
         log.warning("outbox row %d: %s; retry in %s (%s)", row_id, reason, delay, instance)
-        _update(engine, row_id, status=OutboxStatus.PENDING, lease_until=None, attempts=row.attempts + 1,
-                next_attempt_at=now + delay, last_error=reason)  # fmt: skip
+        _update(
+            engine,
+            row_id,
+            status=OutboxStatus.PENDING,
+            lease_until=None,
+            attempts=row.attempts + 1,
+            next_attempt_at=now + delay,
+            last_error=reason,
+        )
     stats.retrying += 1

@@ -70,7 +70,7 @@ class Grouper:
             self._last_report = max(self._last_report, rep.id or 0)
             if rep.incident_id in self.clusterer:
                 self.clusterer.update(
-                    rep.incident_id,  # type: ignore[arg-type]
+                    rep.incident_id,  # type: ignore[arg-type]  # not None: the query filtered them
                     fingerprint=rep.fingerprint,
                     published=rep.published,
                     places=extract_places(rep.text, self.region_words),

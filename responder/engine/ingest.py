@@ -19,7 +19,7 @@ from ..grading import Figures, Grade, grade_for
 from ..models import Incident, Report
 from ..pipeline import Analysed
 from ..text import normalize
-from ..vocab import EventKind
+from ..vocab import EventKind, IncidentKind, IncidentStatus
 from .grouper import Grouper
 from .incidentlog import log_event
 
@@ -73,7 +73,7 @@ def _report_row(a: Analysed, now: datetime) -> Report:
         deaths=a.figures.deaths,
         serious_injuries=a.figures.serious_injuries,
         loss_cny=a.figures.loss_cny,
-        grade=a.grade.label if a.grade else None,
+        grade=a.grade,
         fingerprint=a.fingerprint,
     )
 
@@ -125,12 +125,14 @@ def ingest(session: Session, grouper: Grouper, items: Sequence[Analysed], now: d
     return stats
 
 
-def _open_incident(session: Session, kind: str, a: Analysed, report: Report, now: datetime) -> Incident:
+def _open_incident(
+    session: Session, kind: IncidentKind, a: Analysed, report: Report, now: datetime
+) -> Incident:
     inc = Incident(
         kind=kind,
         title=a.title,
         scheme=a.match.scheme,
-        grade=a.grade.label if a.grade else None,
+        grade=a.grade,
         deaths=a.figures.deaths,
         serious_injuries=a.figures.serious_injuries,
         loss_cny=a.figures.loss_cny,
@@ -141,7 +143,7 @@ def _open_incident(session: Session, kind: str, a: Analysed, report: Report, now
         first_published=a.published,
         detected_at=now,
         last_report_at=a.published,
-        status="open",
+        status=IncidentStatus.OPEN,
     )
     session.add(inc)
     session.flush()
@@ -161,7 +163,7 @@ def _group_event(
     iid = cl.assign(a.fingerprint, a.place, a.accident_type, a.published, now, a.places)
     inc = session.get(Incident, iid) if iid is not None else None
     if inc is None:
-        inc = _open_incident(session, "event", a, report, now)
+        inc = _open_incident(session, IncidentKind.EVENT, a, report, now)
         assert inc.id is not None and inc.first_published is not None
         cl.add(
             Candidate(
@@ -177,7 +179,7 @@ def _group_event(
         stats.opened.append(inc.id)
         return
     _join(session, inc, a, report, now, stats)
-    cl.update(inc.id, fingerprint=a.fingerprint, published=a.published, places=a.places,  # type: ignore[arg-type]
+    cl.update(inc.id, fingerprint=a.fingerprint, published=a.published, places=a.places,
               place=a.place, accident_type=a.accident_type)  # fmt: skip
 
 
@@ -239,7 +241,7 @@ def _policy_item(session: Session, a: Analysed, report: Report, now: datetime, s
     if same is not None:
         _join(session, same, a, report, now, stats)
         return
-    inc = _open_incident(session, "policy", a, report, now)
+    inc = _open_incident(session, IncidentKind.POLICY, a, report, now)
     assert inc.id is not None
     stats.opened.append(inc.id)
     # The repost may have been read first (feeds are polled in any order): attach it now.

@@ -201,24 +201,9 @@ class Retime:
 
 
 @dataclass(frozen=True)
-class CreateStep:
-    """A step the playbooks owe that has no row yet. `breached_at` is the deadline when
-    the step is already past it as it is created (late detection, grade raised late)."""
-
-    playbook: str
-    key: str
-    channel: Channel | None
-    seq: int
-    title: str
-    started_at: datetime
-    target_at: datetime | None
-    due_at: datetime
-    breached_at: datetime | None = None
-
-    @property
-    def ref(self) -> StepRef:
-        """The name of the step this creates."""
-        return StepRef(self.playbook, self.key, self.channel, self.seq)
+class CreateStep(StepState):
+    """A step the playbooks owe that has no row yet (so no `id`). `breached_at` is the deadline
+    when the step is already past it as it is created (late detection, grade raised late)."""
 
 
 @dataclass(frozen=True)
@@ -311,12 +296,7 @@ def apply(state: IncidentState, actions: Sequence[Action]) -> IncidentState:
     level, escalated_at = state.escalation_level, state.escalated_at
     for a in actions:
         if isinstance(a, CreateStep):
-            steps.append(
-                StepState(
-                    a.playbook, a.key, a.channel, a.seq, a.title, a.started_at, a.target_at, a.due_at,
-                    breached_at=a.breached_at,
-                )
-            )  # fmt: skip
+            steps.append(a)
         elif isinstance(a, Retime | CompleteStep | MarkBreached):
             steps = [_apply_to_step(s, a) if s.ref == a.step else s for s in steps]
         elif isinstance(a, Escalate):

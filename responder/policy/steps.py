@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from ..playbook import Playbook, StepConfig, due_times, extended_due
+from ..vocab import Channel
 from ..workcal import WorkCalendar
 from .state import CompleteStep, CreateStep, IncidentState, OwnItem, Retime, StepState
 
@@ -62,7 +63,8 @@ def missing_steps(state: IncidentState, book: Playbook, cal: WorkCalendar, now: 
                 continue  # e.g. updates begin once the first statement is out
             start = prior.done_at
         if cfg.repeat is None:
-            for channel in cfg.per_channel or [None]:
+            channels: list[Channel | None] = [*cfg.per_channel] or [None]
+            for channel in channels:
                 if (cfg.key, channel, 0) not in have:
                     target, due = due_times(cfg, start, cal)
                     out.append(CreateStep(book.name, cfg.key, channel, 0, cfg.title, start, target, due))
@@ -100,7 +102,7 @@ def own_outlet_completions(state: IncidentState, books: Mapping[str, Playbook]) 
     Each item completes at most one step (the first fitting one, in creation order), at
     the item's publication time; an item already recorded as a step's evidence is used up.
     """
-    used = {s.evidence_link for s in state.steps if s.evidence_link}
+    used: set[str | None] = {s.evidence_link for s in state.steps if s.evidence_link}
     done: set[int] = set()
     out: list[CompleteStep] = []
     for item in state.own_items:

@@ -72,60 +72,31 @@ def grade_label(grade: Grade | str | None, cat: Catalogue | None = None) -> str:
     return cat("grade_unknown") if not grade else str(grade)
 
 
-_GRADE_TAGS: dict[IncidentKind, str] = {
+# The catalogue key of each word, written out in full so a search for a key finds it.
+_GRADE_TAGS: dict[str, str] = {
     IncidentKind.POLICY: "grade_policy",
     IncidentKind.INQUIRY: "grade_inquiry",
     IncidentKind.WATCH: "grade_watch",
 }
-
-
-def grade_tag(kind: IncidentKind | str, grade: Grade | str | None) -> str:
-    """The 【tag】 of a card or a list line: the grade of an accident; for the other kinds,
-    which have no accident grade, what they are (a policy item says 转载)."""
-    key = _GRADE_TAGS.get(IncidentKind(kind))
-    return grade_label(grade) if key is None else catalogue()(key)
-
-
-_KINDS: dict[IncidentKind, str] = {
+_KINDS: dict[str, str] = {
     IncidentKind.EVENT: "kind_event",
     IncidentKind.POLICY: "kind_policy",
     IncidentKind.INQUIRY: "kind_inquiry",
     IncidentKind.WATCH: "kind_watch",
 }
-
-
-def kind_label(kind: IncidentKind | str) -> str:
-    """What kind of incident it is, in words (事故舆情, 上级政策转载 …)."""
-    return catalogue()(_KINDS[IncidentKind(kind)])
-
-
-_ESCALATION_ROLES: dict[Role, str] = {
+_ESCALATION_ROLES: dict[str, str] = {
     Role.DUTY_OFFICER: "role_duty_officer",
     Role.POLICY_OFFICE: "role_policy_office",
     Role.HEAD: "role_head",
 }
-
-
-def role_label(role: Role | str) -> str:
-    """The audience of an escalation level, as the card's header names it."""
-    return catalogue()(_ESCALATION_ROLES[Role(role)])
-
-
-_PERSON_ROLES: dict[Role, str] = {
+_PERSON_ROLES: dict[str, str] = {
     Role.DUTY_OFFICER: "act_role_duty_officer",
     Role.POLICY_OFFICE: "act_role_policy_office",
     Role.HEAD: "act_role_head",
     Role.ADMIN: "act_role_admin",
     Role.SPOKESPERSON: "act_role_spokesperson",
 }
-
-
-def person_role_label(role: Role | str) -> str:
-    """A person's roster role, as /help and refusals name it."""
-    return catalogue()(_PERSON_ROLES[Role(role)])
-
-
-_CHANNELS: dict[Channel, str] = {
+_CHANNELS: dict[str, str] = {
     Channel.PORTAL: "channel_portal",
     Channel.WEIBO: "channel_weibo",
     Channel.WECHAT: "channel_wechat",
@@ -133,9 +104,31 @@ _CHANNELS: dict[Channel, str] = {
 }
 
 
+def grade_tag(kind: IncidentKind | str, grade: Grade | str | None) -> str:
+    """The 【tag】 of a card or a list line: the grade of an accident; for the other kinds,
+    which have no accident grade, what they are (a policy item says 转载)."""
+    key = _GRADE_TAGS.get(kind)
+    return grade_label(grade) if key is None else catalogue()(key)
+
+
+def kind_label(kind: IncidentKind | str) -> str:
+    """What kind of incident it is, in words (事故舆情, 上级政策转载 …)."""
+    return catalogue()(_KINDS[kind])
+
+
+def role_label(role: Role | str) -> str:
+    """The audience of an escalation level, as the card's header names it."""
+    return catalogue()(_ESCALATION_ROLES[role])
+
+
+def person_role_label(role: Role | str) -> str:
+    """A person's roster role, as /help and refusals name it."""
+    return catalogue()(_PERSON_ROLES[role])
+
+
 def channel_label(channel: Channel | str) -> str:
     """An outlet's short name, as cards and buttons show it (微博, 微信 …)."""
-    return catalogue()(_CHANNELS[Channel(channel)])
+    return catalogue()(_CHANNELS[channel])
 
 
 class _Step(Protocol):

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from ..i18n import catalogue
-from ..models import Incident, IncidentEvent, Step
+from ..models import Incident, IncidentEvent, Step, table
 from ..present.formats import format_time
 from ..vocab import EventKind, IncidentKind, IncidentStatus, Obligation
 from .period import chunks, open_session, resolve_tz
@@ -154,7 +154,7 @@ _Done = tuple[int, int, str, Any]  # step id, incident id, step key, channel
 
 def _done_steps(session: Session, lo: datetime, hi: datetime) -> list[_Done]:
     """Steps completed in [lo, hi) of accident events that were not dismissed."""
-    st, inc = Step.__table__, Incident.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+    st, inc = table(Step), table(Incident)
     rows = session.execute(
         sa.select(st.c.id, st.c.incident_id, st.c.key, st.c.channel)
         .join(inc, inc.c.id == st.c.incident_id)
@@ -171,7 +171,7 @@ def _done_steps(session: Session, lo: datetime, hi: datetime) -> list[_Done]:
 def _done_details(session: Session, steps: list[_Done]) -> dict[int, dict[str, Any]]:
     """Per step: the channel its `step_done` event names and whether the head attended
     (read by incident, which is indexed)."""
-    ev = IncidentEvent.__table__  # type: ignore[attr-defined]  # SQLModel declares no __table__
+    ev = table(IncidentEvent)
     details: dict[int, dict[str, Any]] = defaultdict(dict)
     step_ids = {sid for sid, *_ in steps}
     for chunk in chunks(sorted({iid for _, iid, _, _ in steps})):

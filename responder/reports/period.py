@@ -108,9 +108,14 @@ def week_info(week: IsoWeek, tz: tzinfo) -> WeekInfo:
         # The calendar library has no announcement for this year yet.
         known = False
     return WeekInfo(
-        label=week.label, tz=str(getattr(tz, "key", tz)), start=start.astimezone(tz), end=end.astimezone(tz),
-        holidays=tuple(holidays), makeup_workdays=tuple(makeup), calendar_known=known,
-    )  # fmt: skip
+        label=week.label,
+        tz=str(getattr(tz, "key", tz)),
+        start=start.astimezone(tz),
+        end=end.astimezone(tz),
+        holidays=tuple(holidays),
+        makeup_workdays=tuple(makeup),
+        calendar_known=known,
+    )
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -25,7 +25,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -33,8 +32,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from ..models import FeedOutage, Incident, IncidentEvent, Step
-from ..vocab import EventKind, IncidentKind, IncidentStatus, Obligation
+from ..models import Incident, Step, table
+from ..vocab import IncidentStatus, Obligation
 from .figures import (
     GRADES_GRAVEST_FIRST,
     AckFigures,
@@ -45,7 +44,8 @@ from .figures import (
     WeekFigures,
     WeeklySummary,
 )
-from .period import IsoWeek, WeekInfo, chunks, open_session, percentile, resolve_tz, spread, week_info
+from .period import IsoWeek, WeekInfo, open_session, percentile, resolve_tz, spread, week_info
+from .records import StepRow, feeds_down, incidents_and_acks, overdue_items
 
 __all__ = [
     "CORE_OBLIGATIONS",
@@ -89,19 +89,6 @@ _TARGET_LOOKAHEAD = timedelta(days=31)
 # ----------------------------------------------------------------------------- loading
 
 
-@dataclass
-class _StepRow:  # times in naive UTC
-    id: int
-    incident_id: int
-    key: str
-    channel: str
-    started_at: datetime
-    target_at: datetime | None
-    due_at: datetime
-    done_at: datetime | None
-    done_by: str | None
-
-
 def _naive_col(col: Any) -> Any:
     # Tens of thousands of step times are read per summary; the plain DateTime
     # processor hands back the stored naive UTC twice as fast as UTCDateTime's
@@ -125,14 +112,21 @@ def _target_keys(obligations: Mapping[str, str]) -> set[str]:
 
 def _load_steps(
     s: Session, lo: datetime, hi: datetime, now: datetime, target_keys: set[str]
-) -> list[_StepRow]:
+) -> list[StepRow]:
     """Steps with a deadline in [lo, hi) of incidents known by `now` and not dismissed (times naive UTC);
     steps of `target_keys` also when only their soft aim lies in the window."""
-    st, inc = Step.__table__, Incident.__table__  # type: ignore[attr-defined]
+    st, inc = table(Step), table(Incident)
     q = (
         sa.select(
-            st.c.id, st.c.incident_id, st.c.key, st.c.channel, _naive_col(st.c.started_at),
-            _naive_col(st.c.target_at), _naive_col(st.c.due_at), _naive_col(st.c.done_at), st.c.done_by,
+            st.c.id,
+            st.c.incident_id,
+            st.c.key,
+            st.c.channel,
+            _naive_col(st.c.started_at),
+            _naive_col(st.c.target_at),
+            _naive_col(st.c.due_at),
+            _naive_col(st.c.done_at),
+            st.c.done_by,
         )
         .join(inc, inc.c.id == st.c.incident_id)
         .where(
@@ -142,8 +136,8 @@ def _load_steps(
             inc.c.status != IncidentStatus.DISMISSED,
             inc.c.detected_at <= now,
         )
-    )  # fmt: skip
-    return [_StepRow(*r) for r in s.execute(q)]
+    )
+    return [StepRow(*r) for r in s.execute(q)]
 
 
 # ----------------------------------------------------------------------------- figures
@@ -162,11 +156,11 @@ def _obligation_order(obligations: Iterable[str]) -> list[tuple[str, str, str]]:
     return [*CORE_OBLIGATIONS, *((k, k, "due") for k in extra)]
 
 
-_Entry = tuple[str, str, _StepRow, datetime]  # obligation name, which deadline, step, deadline
+_Entry = tuple[str, str, StepRow, datetime]  # obligation name, which deadline, step, deadline
 
 
 def _bucket(
-    steps: list[_StepRow],
+    steps: list[StepRow],
     edges: list[datetime],
     order: list[tuple[str, str, str]],
     obligations: Mapping[str, str],
@@ -187,11 +181,11 @@ def _bucket(
 
 def _obligations(
     entries: list[_Entry], now: datetime, order: list[tuple[str, str, str]]
-) -> tuple[list[ObligationFigures], list[tuple[_StepRow, str, datetime]]]:
+) -> tuple[list[ObligationFigures], list[tuple[StepRow, str, datetime]]]:
     """Per-obligation figures of one week's deadlines, and the (step, obligation, deadline) that missed."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     spans: dict[str, list[timedelta]] = defaultdict(list)
-    missed: list[tuple[_StepRow, str, datetime]] = []
+    missed: list[tuple[StepRow, str, datetime]] = []
     for name, which, row, deadline in entries:
         verdict = _classify(deadline, row.done_at, now)
         counts[name][verdict] += 1
@@ -207,138 +201,19 @@ def _obligations(
         med, p90 = spread(spans.get(name, []))
         out.append(
             ObligationFigures(
-                name=name, key=str(key), deadline=which,
-                due=sum(c.values()), on_time=c.get("on_time", 0), late=c.get("late", 0),
-                open=c.get("open", 0), overdue=c.get("overdue", 0), median=med, p90=p90,
+                name=name,
+                key=str(key),
+                deadline=which,
+                due=sum(c.values()),
+                on_time=c.get("on_time", 0),
+                late=c.get("late", 0),
+                open=c.get("open", 0),
+                overdue=c.get("overdue", 0),
+                median=med,
+                p90=p90,
             )
-        )  # fmt: skip
+        )
     return out, missed
-
-
-def _incidents_and_acks(
-    s: Session, lo: datetime, hi: datetime, now: datetime
-) -> tuple[IncidentCounts, list[AckFigures], int]:
-    inc, ev = Incident.__table__, IncidentEvent.__table__  # type: ignore[attr-defined]
-    hi_now = min(hi, now)
-    rows = s.execute(
-        sa.select(inc.c.id, inc.c.kind, inc.c.grade, inc.c.status, inc.c.detected_at).where(
-            inc.c.detected_at >= lo, inc.c.detected_at < hi_now
-        )
-    ).all()
-    by_grade: dict[str, int] = dict.fromkeys((*GRADES_GRAVEST_FIRST, ""), 0)
-    policy = dismissed = 0
-    detected: dict[int, datetime] = {}
-    for iid, kind, grade, status, det in rows:
-        if status == IncidentStatus.DISMISSED:
-            dismissed += 1
-            continue
-        detected[iid] = det
-        if kind == IncidentKind.POLICY:
-            policy += 1
-        else:
-            by_grade[grade if grade in by_grade else ""] += 1
-    # First acknowledgement per incident: one query joined on the detection range.
-    first_ack: dict[int, tuple[datetime, int]] = {}
-    ack_rows = s.execute(
-        sa.select(ev.c.incident_id, ev.c.at, ev.c.data)
-        .join(inc, inc.c.id == ev.c.incident_id)
-        .where(
-            inc.c.detected_at >= lo,
-            inc.c.detected_at < hi_now,
-            ev.c.kind == EventKind.ACKNOWLEDGED,
-            ev.c.at <= now,
-        )
-    )
-    for iid, at, data in ack_rows:
-        if iid not in detected:
-            continue
-        if iid not in first_ack or at < first_ack[iid][0]:
-            first_ack[iid] = (at, int((data or {}).get("level") or 0))
-    per_level: dict[int, list[timedelta]] = defaultdict(list)
-    for iid, (at, level) in first_ack.items():
-        per_level[level].append(at - detected[iid])
-    acks = []
-    for level in sorted(per_level):
-        med, p90 = spread(per_level[level])
-        assert med is not None and p90 is not None
-        acks.append(AckFigures(level=level, count=len(per_level[level]), median=med, p90=p90))
-    return IncidentCounts(by_grade, policy, dismissed), acks, len(detected) - len(first_ack)
-
-
-def _overdue_items(
-    s: Session, missed: list[tuple[_StepRow, str, datetime]], now: datetime
-) -> list[OverdueItem]:
-    if not missed:
-        return []
-    inc, ev = Incident.__table__, IncidentEvent.__table__  # type: ignore[attr-defined]
-    ids = sorted({row.incident_id for row, _, _ in missed})
-    info: dict[int, tuple[str, str, str | None]] = {}
-    history: dict[int, list[tuple[datetime, str, dict[str, Any], str | None]]] = defaultdict(list)
-    for chunk in chunks(ids):
-        for iid, title, kind, grade in s.execute(
-            sa.select(inc.c.id, inc.c.title, inc.c.kind, inc.c.grade).where(inc.c.id.in_(chunk))
-        ):
-            info[iid] = (title, kind, grade)
-        for iid, at, kind, data, actor in s.execute(
-            sa.select(ev.c.incident_id, ev.c.at, ev.c.kind, ev.c.data, ev.c.actor_name).where(
-                ev.c.incident_id.in_(chunk), ev.c.kind.in_((EventKind.ESCALATED, EventKind.ACKNOWLEDGED))
-            )
-        ):
-            history[iid].append((at, kind, data or {}, actor))
-    items = []
-    for row, name, naive_deadline in missed:
-        deadline = _aware(naive_deadline)
-        level, holders, acked_by = 0, (), None
-        # The last escalation at or before the deadline says who held the obligation then.
-        for at, kind, data, actor in sorted(history[row.incident_id], key=lambda h: h[0]):
-            if at > deadline:
-                break
-            if kind == EventKind.ESCALATED:
-                level = int(data.get("level") or 0)
-                to = data.get("to") or ()
-                holders = tuple(to) if isinstance(to, list | tuple) else (str(to),)
-            elif kind == EventKind.ACKNOWLEDGED and acked_by is None:
-                acked_by = actor
-        done = _aware(row.done_at) if row.done_at is not None and _aware(row.done_at) <= now else None
-        title, kind, grade = info.get(row.incident_id, ("", "event", None))
-        items.append(
-            OverdueItem(
-                incident_id=row.incident_id, title=title, kind=kind, grade=grade, obligation=name, channel=row.channel or "",
-                deadline=deadline, done_at=done, late_by=(done or now) - deadline, level=level,
-                holders=holders, acknowledged_by=acked_by, done_by=row.done_by if done else None,
-            )
-        )  # fmt: skip
-    # Still-undone first, then the longest overrun: what needs attention reads first.
-    items.sort(key=lambda i: (i.done_at is not None, -i.late_by.total_seconds(), i.incident_id))
-    return items
-
-
-def _feeds_down(s: Session, lo: datetime, hi: datetime, now: datetime) -> list[FeedDown]:
-    fo = FeedOutage.__table__  # type: ignore[attr-defined]
-    rows = s.execute(
-        sa.select(fo.c.source, fo.c.started_at, fo.c.ended_at, fo.c.error)
-        .where(fo.c.started_at < min(hi, now), sa.or_(fo.c.ended_at.is_(None), fo.c.ended_at > lo))
-        .order_by(fo.c.started_at)
-    )
-    acc: dict[str, dict[str, Any]] = {}
-    for source, started, ended, error in rows:  # ordered by start
-        end_eff = now if ended is None or ended > now else ended
-        begin, finish = max(started, lo), min(end_eff, hi)
-        if finish <= begin:
-            continue
-        a = acc.setdefault(
-            source, {"n": 0, "down": timedelta(0), "reach": begin, "still": False, "err": None}
-        )
-        a["n"] += 1
-        # Overlapping rows of one source (two pollers, a restart) count their time once.
-        if finish > a["reach"]:
-            a["down"] += finish - max(begin, a["reach"])
-            a["reach"] = finish
-        a["still"] = a["still"] or ended is None or ended > now
-        a["err"] = error or a["err"]
-    out = [FeedDown(src, a["n"], a["down"], a["still"], a["err"]) for src, a in acc.items()]
-    out.sort(key=lambda f: (-f.down, f.source))
-    return out
 
 
 def _week_figures(
@@ -351,15 +226,15 @@ def _week_figures(
 ) -> WeekFigures:
     lo, hi = week.bounds(tz)
     obligations, missed = _obligations(entries, _naive(now), order)
-    counts, acks, unacked = _incidents_and_acks(s, lo, hi, now)
+    counts, acks, unacked = incidents_and_acks(s, lo, hi, now)
     return WeekFigures(
         week=week_info(week, tz),
         incidents=counts,
         obligations=obligations,
         acks=acks,
         unacknowledged=unacked,
-        overdue=_overdue_items(s, missed, now),
-        feeds_down=_feeds_down(s, lo, hi, now),
+        overdue=overdue_items(s, missed, now),
+        feeds_down=feeds_down(s, lo, hi, now),
     )
 
 

@@ -21,16 +21,39 @@ from datetime import timedelta
 from typing import Any
 
 from ..env import TelegramEnv
+from ..present.cards import Buttons
 from ..present.html import CALLBACK_MAX_BYTES, CAPTION_LIMIT, TEXT_LIMIT, truncate_html, truncate_text
 from ..vocab import OutboxKind
 from .base import DeliveryError, FloodWait, Outgoing, Rejected, SendResult, TransientError
 from .redact import ExpectedFlood, protect_token, redact
 
-__all__ = ["TelegramSender"]
+__all__ = ["TelegramSender", "keyboard"]
 
 log = logging.getLogger(__name__)
 
 _EXPECTED_FLOOD = ExpectedFlood()
+
+
+def keyboard(buttons: Buttons | None, what: str) -> Any:
+    """Our button rows ({"text", "callback_data"} or {"text", "url"}) as Telegram's inline keyboard.
+
+    A button whose callback data breaks Telegram's 64-byte limit is dropped and logged: one
+    bad button must not cost the whole message.
+    """
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    rows = []
+    for row in buttons or []:
+        made = []
+        for spec in row:
+            data = spec.get("callback_data")
+            if data is not None and not 1 <= len(data.encode("utf-8")) <= CALLBACK_MAX_BYTES:
+                log.error("%s: button %r dropped: callback data over 64 bytes", what, spec)
+                continue
+            made.append(InlineKeyboardButton(spec["text"], callback_data=data, url=spec.get("url")))
+        if made:
+            rows.append(made)
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 class TelegramSender:
@@ -155,25 +178,7 @@ class TelegramSender:
         return SendResult(getattr(msg, "message_id", item.edit_message_id))
 
     def _keyboard(self, item: Outgoing) -> Any:
-        from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-
-        if not item.buttons:
-            return None
-        rows = []
-        for row in item.buttons:
-            buttons = []
-            for spec in row:
-                data = spec.get("callback_data")
-                if data is not None and not 1 <= len(data.encode("utf-8")) <= CALLBACK_MAX_BYTES:
-                    # One bad button must not cost the whole alert: drop it, say so loudly.
-                    log.error(
-                        "outbox row %d: button %r dropped: callback data over 64 bytes", item.row_id, spec
-                    )
-                    continue
-                buttons.append(InlineKeyboardButton(**spec))
-            if buttons:
-                rows.append(buttons)
-        return InlineKeyboardMarkup(rows) if rows else None
+        return keyboard(item.buttons, f"outbox row {item.row_id}")
 
     def _classify(self, exc: Exception) -> DeliveryError:
         from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter
