@@ -10,9 +10,11 @@ Secrets and deployment choices come from here, never from the YAML files:
 | `DATABASE_URL` | the database; default a SQLite file under `var/` |
 | `RESPONDER_LANG` | `zh` (default) or `en`: the message catalogue |
 
-This is the only module of the service that reads `os.environ`. A value that cannot be
-right (a URL without a scheme, a token without its secret half) is refused with a
-sentence naming the variable, never echoing a secret.
+The command line reads it once (`Environment.read()` in `responder.cli.main`) and passes
+it down; only `db.database_url` still falls back to `DATABASE_URL` itself, for callers
+that give no URL (`python -m responder.migrate`). A value that cannot be right (a URL
+without a scheme, a token without its secret half) is refused with a sentence naming the
+variable, never echoing a secret.
 """
 
 from __future__ import annotations

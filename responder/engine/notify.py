@@ -56,9 +56,14 @@ class CardText:
         lines = self.reports if self.reports is not None else report_lines(self.session, self.incident.id)
         return incident_view(self.incident, self.steps, lines, self.settings.playbooks)
 
+    @cached_property
+    def body(self) -> str:
+        """The card itself, rendered once for every message that carries it."""
+        return card(self.view, self.settings.tz, self.now)
+
     def text(self, header: str = "") -> str:
         """The card, under `header` when one is given."""
-        return card(self.view, self.settings.tz, self.now, header=header)
+        return f"{header}\n{self.body}" if header else self.body
 
     @cached_property
     def buttons(self) -> Buttons | None:

@@ -70,10 +70,10 @@ def _figures_line(inc: IncidentView) -> str:
     )
 
 
-def card(inc: IncidentView, tz: tzinfo, now: datetime, *, header: str = "") -> str:
+def card(inc: IncidentView, tz: tzinfo, now: datetime) -> str:
     """The card: tag, title, heat, figures, first publication, what is owed, status, reports."""
     icon = "🚨" if inc.kind == IncidentKind.EVENT else "📄"
-    lines = [header] if header else []
+    lines: list[str] = []
     tag = esc(grade_tag(inc.kind, inc.grade))
     lines.append(t("card_head", icon=icon, grade=tag, kind=kind_label(inc.kind), id=inc.id))
     lines.append(t("card_title", title=esc(inc.title)))
