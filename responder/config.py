@@ -200,9 +200,11 @@ class FeedsConfig(StrictModel):
 
     @property
     def tz(self) -> ZoneInfo:
+        """The zone times are shown in and zone-less feed dates are read in."""
         return ZoneInfo(self.timezone)
 
     def interval_of(self, source: Source) -> timedelta:
+        """How often `source` is polled: its own interval, else the default."""
         return source.interval or self.polling.interval
 
     def url_of(self, source: Source, base_dir: Path) -> str:

@@ -257,6 +257,7 @@ class Escalation(StrictModel):
 
     @property
     def top(self) -> int:
+        """The highest level (a breach goes straight there)."""
         return len(self.levels)
 
     def level(self, n: int) -> EscalationLevel:

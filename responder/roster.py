@@ -149,6 +149,7 @@ class Roster(_Strict):
 
     @property
     def tz(self) -> ZoneInfo:
+        """The office's zone (duty days and handovers are on its clock)."""
         return ZoneInfo(self.timezone)
 
     def work_calendar(self) -> WorkCalendar:

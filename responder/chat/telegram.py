@@ -101,6 +101,7 @@ class _Handlers:
         self.clock = clock
 
     def install(self, app: App) -> None:
+        """One handler per command of the table (and its aliases), the buttons, the 误报 reply, the rest."""
         only_new = filters.UpdateType.MESSAGE  # an edited "/ack 3" must not act twice
         by_name = {c.name: c for c in COMMANDS}
         for command in COMMANDS:

@@ -32,6 +32,7 @@ class IncidentCounts:
 
     @property
     def events(self) -> int:
+        """Accident events opened, all grades and ungraded together."""
         return sum(self.by_grade.values())
 
     @property
@@ -57,6 +58,7 @@ class ObligationFigures:
 
     @property
     def decided(self) -> int:
+        """Obligations whose outcome is known: on time, late or overdue."""
         return self.on_time + self.late + self.overdue
 
     @property

@@ -57,10 +57,12 @@ class IsoWeek:
 
     @property
     def label(self) -> str:
+        """The week as people write it: 2026-W47."""
         return f"{self.year}-W{self.week:02d}"
 
     @property
     def monday(self) -> date:
+        """The week's first day."""
         return date.fromisocalendar(self.year, self.week, 1)
 
     def shift(self, weeks: int) -> IsoWeek:
