@@ -31,6 +31,7 @@ from .grading import Figures, Grade, extract_figures, grade_for
 from .identity import normalize_link, report_identity
 from .matching import Matcher, MatchResult
 from .text import html_to_text, normalize
+from .vocab import Channel, ReportKind, SourceKind
 
 __all__ = ["Analysed", "Intake", "analyse"]
 
@@ -73,8 +74,8 @@ class Analysed:
     """One entry, analysed. `published` is clamped (the clock start); `raw_published` as given."""
 
     source: str
-    source_kind: str
-    channel: str | None
+    source_kind: SourceKind
+    channel: Channel | None
     identity: str
     link_key: str | None
     guid: str | None
@@ -84,7 +85,7 @@ class Analysed:
     raw_published: datetime | None
     published: datetime
     match: MatchResult
-    kind: str | None  # for news: accident, bulletin, disaster … (analysis.kinds); None otherwise
+    kind: ReportKind | None  # for news: accident, bulletin, disaster … (analysis.kinds); None otherwise
     figures: Figures
     grade: Grade | None
     key: ReportKey
@@ -99,12 +100,16 @@ class Analysed:
     @property
     def opens_incident(self) -> bool:
         """A relevant current accident report: grouped into an event incident with clocks."""
-        return self.match.relevant and self.source_kind == "news" and self.kind == "accident"
+        return (
+            self.match.relevant and self.source_kind == SourceKind.NEWS and self.kind == ReportKind.ACCIDENT
+        )
 
     @property
     def watch(self) -> bool:
         """A relevant news report of another kind: kept on a watch incident, no clock."""
-        return self.match.relevant and self.source_kind == "news" and self.kind != "accident"
+        return (
+            self.match.relevant and self.source_kind == SourceKind.NEWS and self.kind != ReportKind.ACCIDENT
+        )
 
 
 def _signed64(v: int) -> int:
@@ -151,8 +156,8 @@ def analyse(
     masked = mask_datelines(text)
     match = intake.matcher.match(masked, source.kind)
     published = clamp_published(entry.published, now, intake.config.grouping)
-    news = source.kind == "news"
-    readable = news or source.kind == "own"  # own outlets' items are matched to incidents too
+    news = source.kind == SourceKind.NEWS
+    readable = news or source.kind == SourceKind.OWN  # own outlets' items are matched to incidents too
     hits = gazetteer().find(masked) if readable else []
     region = intake.regions.get(match.scheme or "", ()) if match.relevant else ()
     # Relative days (昨日, 周五) need the page's own date: never the scan or detection time.
@@ -165,7 +170,7 @@ def analyse(
     sites = read_sites(masked, [h.word for h in hits]) if readable else None
     key = ReportKey(
         fingerprint=_signed64(fingerprint(text)),
-        watch=kind not in (None, "accident"),
+        watch=kind not in (None, ReportKind.ACCIDENT),
         place=place.division.code if place else None,
         occurrence=occurrence,
         families=frozenset(families),
@@ -174,7 +179,7 @@ def analyse(
         deaths=figures.deaths,
         # Places are weighed on their own: words are what else the reports share.
         words=content_words(masked) - {h.word for h in hits}
-        if (news and match.relevant) or source.kind == "own"
+        if (news and match.relevant) or source.kind == SourceKind.OWN
         else frozenset(),
     )
     return Analysed(
@@ -192,20 +197,28 @@ def analyse(
         match=match,
         kind=kind,
         figures=figures,
-        grade=grade_for(figures) if kind == "accident" else None,
+        grade=grade_for(figures) if kind == ReportKind.ACCIDENT else None,
         key=key,
         place=place.word if place else None,
         accident_type=families[0] if families else None,
     )
 
 
-def _kind(title: str, summary: str, occurrence: Occurrence, raw: datetime | None, intake: Intake) -> str:
+def _kind(
+    title: str, summary: str, occurrence: Occurrence, raw: datetime | None, intake: Intake
+) -> ReportKind:
     kind = classify(title, summary)
-    if kind == "accident" and occurrence.year and occurrence.month and occurrence.day and raw is not None:
+    if (
+        kind == ReportKind.ACCIDENT
+        and occurrence.year
+        and occurrence.month
+        and occurrence.day
+        and raw is not None
+    ):
         try:
             told = datetime(occurrence.year, occurrence.month, occurrence.day, tzinfo=intake.tz)
         except ValueError:
             return kind
         if raw - told > _OLD_NEWS:  # an old accident told again (a case study, a rewrite)
-            return "retrospective"
+            return ReportKind.RETROSPECTIVE
     return kind

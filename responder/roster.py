@@ -1,13 +1,12 @@
 """The duty roster (`roster.yaml`): people, their roles, the chats, and who is on duty.
 
-Escalation levels map onto roles (the playbooks say which role each level is) and
-roles onto chats:
+Each escalation level of a playbook names a role; roles map onto people and chats:
 
 | role | chats alerted |
 |---|---|
-| duty_officer (level 1) | the duty chat + the private chat of the officer on duty now |
-| policy_office (level 2) | the policy-office chat (政策法规处) |
-| head (level 3) | the private chat of every `head` + the policy-office chat |
+| duty_officer | the duty chat + the private chat of the officer on duty now |
+| policy_office | the policy-office chat (政策法规处) |
+| head | the private chat of every `head` + the policy-office chat |
 | spokesperson | their private chats (press-conference steps) |
 | admin | the admin chat (feed health, configuration), else the duty chat |
 
@@ -21,29 +20,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    field_validator,
-    model_validator,
-)
+from pydantic import BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from .config import TimeZoneName
+from .config import StrictModel, TimeZoneName
 from .configfile import ConfigError, FieldProblems, Loc, Problem, load_model
+from .vocab import Role
 from .workcal import CalendarConfig, ScheduleFile, WorkCalendar, load_schedules
 
-__all__ = ["ROLES", "Chats", "DutyRange", "Person", "Roster", "Rotation", "load_roster"]
-
-ROLES: tuple[str, ...] = ("duty_officer", "policy_office", "head", "admin", "spokesperson")
-RosterRole = Literal["duty_officer", "policy_office", "head", "admin", "spokesperson"]
-# Escalation level → role, when a caller has no playbook at hand (the shipped playbooks agree).
-LEVEL_ROLES: dict[int, str] = {1: "duty_officer", 2: "policy_office", 3: "head"}
+__all__ = ["Chats", "DutyRange", "Person", "Roster", "Rotation", "load_roster"]
 
 
 def _clock(v: object) -> object:
@@ -58,8 +45,8 @@ def _clock(v: object) -> object:
 Clock = Annotated[time, BeforeValidator(_clock)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class _Strict(StrictModel):
+    model_config = ConfigDict(populate_by_name=True)  # DutyRange's `from` is a Python keyword
 
 
 class Person(_Strict):
@@ -67,7 +54,7 @@ class Person(_Strict):
 
     name: str = Field(min_length=1)
     telegram_id: int = Field(gt=0, description="the Telegram user id (also their private chat id)")
-    roles: list[RosterRole] = Field(min_length=1)
+    roles: list[Role] = Field(min_length=1)
 
     def has(self, role: str) -> bool:
         """Does this person hold `role`?"""
@@ -153,9 +140,9 @@ class Roster(_Strict):
         for loc, n in named:
             if n not in by_name:
                 problems.append((loc, f"rotation names {n!r}, who is not among people"))
-            elif not by_name[n].has("duty_officer"):
+            elif not by_name[n].has(Role.DUTY_OFFICER):
                 problems.append((loc, f"rotation names {n!r}, who lacks the duty_officer role"))
-        if not any(p.has("head") for p in self.people):
+        if not any(p.has(Role.HEAD) for p in self.people):
             problems.append((("people",), "nobody has the head role: level-3 escalations would reach no one"))
         if problems:
             raise FieldProblems(problems)
@@ -163,6 +150,7 @@ class Roster(_Strict):
 
     @property
     def tz(self) -> ZoneInfo:
+        """The office's zone (duty days and handovers are on its clock)."""
         return ZoneInfo(self.timezone)
 
     def work_calendar(self) -> WorkCalendar:
@@ -200,7 +188,7 @@ class Roster(_Strict):
                 )
         return None
 
-    def people_with(self, role: str) -> list[Person]:
+    def people_with(self, role: Role | str) -> list[Person]:
         """Everyone holding `role`, in file order."""
         return [p for p in self.people if p.has(role)]
 
@@ -208,39 +196,32 @@ class Roster(_Strict):
         """The person with this Telegram user id, if any."""
         return next((p for p in self.people if p.telegram_id == user_id), None)
 
-    def role_of(self, user_id: int) -> set[str]:
-        """The roles of a Telegram user (empty for strangers: they may not ack or close)."""
-        p = self.person(user_id)
-        return set(p.roles) if p else set()
+    def people_for(self, role: Role | str, now: datetime) -> list[Person]:
+        """Who answers for `role` at `now`: the officer on duty for duty_officer, else everyone holding it."""
+        if role == Role.DUTY_OFFICER:
+            officer = self.on_duty(now)
+            return [officer] if officer is not None else []
+        return self.people_with(role)
 
-    def chats_for_role(self, role: str, now: datetime | None = None) -> list[int]:
+    def chats_for_role(self, role: Role | str, now: datetime | None = None) -> list[int]:
         """Chat ids to alert for `role` (see the module docstring); `now` adds the
         private chat of the duty officer on duty for the duty_officer role."""
         c = self.chats
-        out: list[int]
-        if role == "duty_officer":
-            out = [c.duty]
-            officer = self.on_duty(now) if now is not None else None
-            if officer is not None:
-                out.append(officer.telegram_id)
-        elif role == "policy_office":
-            out = [c.policy_office]
-        elif role == "head":
-            out = [p.telegram_id for p in self.people_with("head")] + [c.policy_office]
-        elif role == "admin":
-            out = [c.admin if c.admin is not None else c.duty]
-        elif role == "spokesperson":
-            out = [p.telegram_id for p in self.people_with("spokesperson")]
-        else:
-            raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        if role not in Role.__members__.values():
+            raise ValueError(f"unknown role {role!r}; roles are {', '.join(Role)}")
+        match Role(role):
+            case Role.DUTY_OFFICER:
+                officer = self.on_duty(now) if now is not None else None
+                out = [c.duty] + ([officer.telegram_id] if officer is not None else [])
+            case Role.POLICY_OFFICE:
+                out = [c.policy_office]
+            case Role.HEAD:
+                out = [p.telegram_id for p in self.people_with(Role.HEAD)] + [c.policy_office]
+            case Role.ADMIN:
+                out = [c.admin if c.admin is not None else c.duty]
+            case Role.SPOKESPERSON:
+                out = [p.telegram_id for p in self.people_with(Role.SPOKESPERSON)]
         return list(dict.fromkeys(out))
-
-    def chats_for_level(self, level: int, now: datetime | None = None) -> list[int]:
-        """Chat ids for escalation `level` using the default level → role mapping
-        (1 duty_officer, 2 policy_office, 3 and above head)."""
-        if level < 1:
-            raise ValueError("escalation levels start at 1")
-        return self.chats_for_role(LEVEL_ROLES.get(level, "head"), now)
 
 
 def _duplicate_people(people: list[Person]) -> list[tuple[Loc, str]]:

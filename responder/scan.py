@@ -189,8 +189,10 @@ def render_table(result: ScanResult, settings: Settings) -> str:
     for g in result.incidents:
         title = min(g.reports, key=lambda a: a.published).title
         label = g.grade or ("未定级" if g.kind == "event" else g.kind)
-        lines.append(f"  {g.key} [{label}] {title} ({len(g.reports)} reports, "
-                     f"{len({a.source for a in g.reports})} sources)")  # fmt: skip
+        lines.append(
+            f"  {g.key} [{label}] {title} ({len(g.reports)} reports, "
+            f"{len({a.source for a in g.reports})} sources)"
+        )
     if result.errors:
         lines.append("")
         lines.append(f"errors: {len(result.errors)}")

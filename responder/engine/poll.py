@@ -17,19 +17,19 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
-from ..chat.html import esc, link
-from ..chat.render import fmt_left, fmt_time
 from ..config import Source
 from ..db import insert_ignore, session_scope
 from ..feeds.backoff import first_poll_offset, next_poll
 from ..feeds.fetch import Fetcher, FetchResult, Validators
 from ..feeds.isolate import ParsePool
 from ..feeds.parse import FeedParseError, ParsedFeed, parse_feed
-from ..i18n import t
 from ..identity import guids_unique
 from ..models import FeedOutage, FeedState
 from ..pipeline import analyse
+from ..policy import keys
+from ..present import messages
 from ..runtime import Settings
+from ..vocab import FeedHealth, Role
 from .grouper import Grouper
 from .ingest import IngestStats, ingest
 from .outbox import queue
@@ -98,10 +98,17 @@ def _claim(engine: Engine, settings: Settings, now: datetime, instance: str) -> 
 
 
 async def poll_due(
-    engine: Engine, settings: Settings, fetcher: Fetcher, grouper: Grouper, now: datetime, instance: str,
-    *, rng: random.Random | None = None, item_keys: dict[str, frozenset[str]] | None = None,
+    engine: Engine,
+    settings: Settings,
+    fetcher: Fetcher,
+    grouper: Grouper,
+    now: datetime,
+    instance: str,
+    *,
+    rng: random.Random | None = None,
+    item_keys: dict[str, frozenset[str]] | None = None,
     parser: ParsePool | None = None,
-) -> PollStats:  # fmt: skip
+) -> PollStats:
     """Fetch every due feed concurrently; parse each off the event loop; store each in its own transaction.
 
     `parser` bounds every parse in time and memory (worker processes; the service always
@@ -140,9 +147,13 @@ async def poll_due(
 
 
 async def _parse(
-    settings: Settings, parser: ParsePool | None, src: Source, res: FetchResult, now: datetime,
+    settings: Settings,
+    parser: ParsePool | None,
+    src: Source,
+    res: FetchResult,
+    now: datetime,
     skip: frozenset[str] | tuple[()],
-) -> ParsedFeed | str | None:  # fmt: skip
+) -> ParsedFeed | str | None:
     """The parsed feed of a fetch that brought a body; the reason it was refused; None for no body."""
     if res.status != "ok" or res.text is None:
         return None
@@ -158,10 +169,17 @@ async def _parse(
 
 
 def _record(
-    engine: Engine, settings: Settings, grouper: Grouper, src: Source, res: FetchResult,
-    parsed: ParsedFeed | str | None, now: datetime, rand: float, stats: PollStats,
+    engine: Engine,
+    settings: Settings,
+    grouper: Grouper,
+    src: Source,
+    res: FetchResult,
+    parsed: ParsedFeed | str | None,
+    now: datetime,
+    rand: float,
+    stats: PollStats,
     item_keys: dict[str, frozenset[str]],
-) -> None:  # fmt: skip
+) -> None:
     error = res.error if res.status == "error" else (parsed if isinstance(parsed, str) else None)
     feed = parsed if isinstance(parsed, ParsedFeed) else None
     ingested = IngestStats()
@@ -185,9 +203,15 @@ def _record(
             log.warning("feed %s failed (%d in a row): %s", src.name, st.consecutive_failures, error)
         p = settings.feeds.polling
         st.next_poll_at = next_poll(
-            now, settings.feeds.interval_of(src), st.consecutive_failures, res.retry_after, res.max_age,
-            p.max_backoff, p.jitter, rand,
-        )  # fmt: skip
+            now,
+            settings.feeds.interval_of(src),
+            st.consecutive_failures,
+            res.retry_after,
+            res.max_age,
+            p.max_backoff,
+            p.jitter,
+            rand,
+        )
         if error is not None:
             _failed(s, settings, st, error, now)
         s.add(st)
@@ -199,9 +223,14 @@ def _record(
 
 
 def _ingest(
-    s: Session, settings: Settings, grouper: Grouper, src: Source, feed: ParsedFeed, st: FeedState,
+    s: Session,
+    settings: Settings,
+    grouper: Grouper,
+    src: Source,
+    feed: ParsedFeed,
+    st: FeedState,
     now: datetime,
-) -> IngestStats:  # fmt: skip
+) -> IngestStats:
     unique = guids_unique(e.guid for e in feed.entries)
     items = [analyse(e, src, settings.intake, now, feed_guids_unique=unique) for e in feed.entries]
     window = settings.feeds.polling.baseline_window
@@ -212,15 +241,21 @@ def _ingest(
 
 
 def _succeeded(
-    s: Session, settings: Settings, st: FeedState, src: Source, res: FetchResult, feed: ParsedFeed | None,
-    ingested: IngestStats, now: datetime,
-) -> None:  # fmt: skip
+    s: Session,
+    settings: Settings,
+    st: FeedState,
+    src: Source,
+    res: FetchResult,
+    feed: ParsedFeed | None,
+    ingested: IngestStats,
+    now: datetime,
+) -> None:
     """Record a poll that answered: validators, recovery, baseline digest, liveness."""
     if ingested.failed:
         # Keep the old validators: the next poll fetches and parses the body again, and
         # the items that failed are stored then (those that were stored are duplicates).
         detail = ingested.failed[0][1][:300]
-        st.last_error = t("feed_item_store_failed", n=len(ingested.failed), detail=detail)
+        st.last_error = messages.feed_items_not_stored(len(ingested.failed), detail)
     else:
         st.etag, st.last_modified, st.body_hash = res.etag, res.last_modified, res.body_hash
         st.last_error = None
@@ -245,25 +280,10 @@ def _baseline_digest(
     old = sorted(ingested.baselined, key=lambda a: a.raw_published or _EPOCH, reverse=True)
     if not old:
         return
-    tz = settings.tz
-    lines = []
-    for i, a in enumerate(old[:_DIGEST_LINES], 1):
-        when = fmt_time(a.raw_published, tz) if a.raw_published else t("feed_time_unknown")
-        title = (
-            link(a.link, a.title) if a.link and a.link.startswith(("http://", "https://")) else esc(a.title)
-        )
-        lines.append(t("feed_baseline_item", i=i, time=when, title=title))
-    if len(old) > _DIGEST_LINES:
-        lines.append(t("feed_baseline_more", n=len(old) - _DIGEST_LINES))
-    text = t("feed_baseline_digest", source=esc(src.name), n=len(old),
-             window=fmt_left(settings.feeds.polling.baseline_window), items="\n".join(lines))  # fmt: skip
-    queue(
-        s,
-        f"feed:{src.name}:baseline:{now.isoformat()}",
-        settings.roster.chats_for_role("policy_office"),
-        text,
-        now,
-    )
+    window = settings.feeds.polling.baseline_window
+    text = messages.feed_baseline_digest(src.name, old, window, settings.tz, listed=_DIGEST_LINES)
+    chats = settings.roster.chats_for_role(Role.POLICY_OFFICE)
+    queue(s, keys.feed_health(src.name, FeedHealth.BASELINE, now), chats, text, now)
 
 
 def _liveness(s: Session, settings: Settings, st: FeedState, src: Source, now: datetime) -> None:
@@ -274,15 +294,14 @@ def _liveness(s: Session, settings: Settings, st: FeedState, src: Source, now: d
         return
     last = max(marks)
     quiet = limit is not None and now - last > limit
-    if quiet and st.stale_since is None:
-        assert limit is not None
+    if quiet and limit is not None and st.stale_since is None:
         st.stale_since = last
-        text = t("feed_stale", source=esc(st.source), since=fmt_time(last, settings.tz),
-                 quiet=fmt_left(now - last), expected=fmt_left(limit))  # fmt: skip
-        queue(s, f"feed:{st.source}:stale:{last.isoformat()}", [_admin_chat(settings)], text, now)
+        text = messages.feed_stale(st.source, last, now - last, limit, settings.tz)
+        queue(s, keys.feed_health(st.source, FeedHealth.STALE, last), [_admin_chat(settings)], text, now)
     elif not quiet and st.stale_since is not None:
-        text = t("feed_fresh", source=esc(st.source), quiet=fmt_left(last - st.stale_since))
-        queue(s, f"feed:{st.source}:fresh:{st.stale_since.isoformat()}", [_admin_chat(settings)], text, now)
+        text = messages.feed_fresh(st.source, last - st.stale_since)
+        key = keys.feed_health(st.source, FeedHealth.FRESH, st.stale_since)
+        queue(s, key, [_admin_chat(settings)], text, now)
         st.stale_since = None
 
 
@@ -292,9 +311,11 @@ def _failed(s: Session, settings: Settings, st: FeedState, error: str, now: date
         s.add(FeedOutage(source=st.source, started_at=now, error=error))
     if st.consecutive_failures >= settings.feeds.polling.failures_before_alert and not st.health_alerted:
         st.health_alerted = True
-        text = t("feed_down", source=st.source, since=fmt_time(st.down_since, settings.tz),
-                 n=st.consecutive_failures, error=error, next=fmt_time(st.next_poll_at, settings.tz))  # fmt: skip
-        queue(s, f"feed:{st.source}:down:{st.down_since.isoformat()}", [_admin_chat(settings)], text, now)
+        text = messages.feed_down(
+            st.source, st.down_since, st.consecutive_failures, error, st.next_poll_at, settings.tz
+        )
+        key = keys.feed_health(st.source, FeedHealth.DOWN, st.down_since)
+        queue(s, key, [_admin_chat(settings)], text, now)
 
 
 def _recovered(s: Session, settings: Settings, st: FeedState, now: datetime) -> None:
@@ -307,10 +328,12 @@ def _recovered(s: Session, settings: Settings, st: FeedState, now: datetime) -> 
         outage.ended_at = now
         s.add(outage)
     if st.health_alerted:
-        text = t("feed_up", source=st.source, down=fmt_left(now - st.down_since))
-        queue(s, f"feed:{st.source}:up:{st.down_since.isoformat()}", [_admin_chat(settings)], text, now)
+        text = messages.feed_up(st.source, now - st.down_since)
+        queue(
+            s, keys.feed_health(st.source, FeedHealth.UP, st.down_since), [_admin_chat(settings)], text, now
+        )
     st.down_since, st.health_alerted = None, False
 
 
 def _admin_chat(settings: Settings) -> int:
-    return settings.roster.chats_for_role("admin")[0]
+    return settings.roster.chats_for_role(Role.ADMIN)[0]

@@ -102,7 +102,7 @@ def _root_cause(exc: BaseException) -> str:
     """The innermost OS error ("Connection refused") rather than httpx's summary."""
     seen = exc
     while seen.__cause__ is not None or seen.__context__ is not None:
-        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]  # not None: the loop checked
         if isinstance(seen, OSError) and seen.strerror:
             # asyncio words a refusal as "Connect call failed (addr)"; the errno says it plainly.
             if isinstance(seen.errno, int) and seen.errno > 0:
@@ -259,7 +259,7 @@ class Fetcher:
                 location = response.headers.get("Location")
                 if not location:
                     raise _FetchFailed(t("feed_error_redirect_no_location", status=code), http_status=code)
-                return location
+                return location  # type: ignore[no-any-return]  # httpx's Headers.get is typed Any
             etag = response.headers.get("ETag") or v.etag
             last_modified = response.headers.get("Last-Modified") or v.last_modified
             max_age = self._max_age(response.headers.get("Cache-Control"))

@@ -106,7 +106,7 @@ class _Worker:
             deadline = min(deadline, time.monotonic() + 1.0)
         head = self._read(_HEADER.size, deadline)
         body = self._read(_HEADER.unpack(head)[0], deadline)
-        return _ReplyUnpickler(io.BytesIO(body)).load()  # type: ignore[no-any-return]
+        return _ReplyUnpickler(io.BytesIO(body)).load()  # type: ignore[no-any-return]  # unpickling is untyped; _ReplyUnpickler admits only the reply's classes
 
     def _read(self, size: int, deadline: float) -> bytes:
         assert self.proc.stdout is not None
@@ -164,12 +164,22 @@ class ParsePool:
             return [w.pid for w in self._idle]
 
     async def parse(
-        self, text: str, *, zone: str, base_url: str | None, now: datetime | None,
+        self,
+        text: str,
+        *,
+        zone: str,
+        base_url: str | None,
+        now: datetime | None,
         skip_items: Collection[str] = (),
-    ) -> ParsedFeed:  # fmt: skip
+    ) -> ParsedFeed:
         """parse_feed(text, ...) in a worker; FeedParseError when the feed is refused or overruns."""
-        request = {"text": text, "zone": zone, "base_url": base_url, "now": now,
-                   "skip_items": frozenset(skip_items)}  # fmt: skip
+        request = {
+            "text": text,
+            "zone": zone,
+            "base_url": base_url,
+            "now": now,
+            "skip_items": frozenset(skip_items),
+        }
         payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._call, payload)

@@ -277,8 +277,8 @@ def parse_feed(
         d = _feedparser(text)
     bozo = None
     if d.get("bozo"):
-        exc = d.get("bozo_exception")
-        bozo = f"{type(exc).__name__}: {exc}" if exc is not None else "malformed feed"
+        problem = d.get("bozo_exception")
+        bozo = f"{type(problem).__name__}: {problem}" if problem is not None else "malformed feed"
     if not d.get("version") and not d.entries:
         start = " ".join(text[:80].split())
         raise FeedParseError(

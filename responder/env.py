@@ -1,0 +1,109 @@
+"""The environment, typed: read once at start (`Environment.read()`) and passed down.
+
+Secrets and deployment choices come from here, never from the YAML files:
+
+| variable | meaning |
+|---|---|
+| `TELEGRAM_BOT_TOKEN` | the bot's token; without it every message is printed to the console |
+| `TELEGRAM_BASE_URL` | a self-hosted Bot API server (`http://host:8081` becomes `http://host:8081/bot`) |
+| `TELEGRAM_FILE_BASE_URL` | its file address, likewise (`.../file/bot`) |
+| `DATABASE_URL` | the database; default a SQLite file under `var/` |
+| `RESPONDER_LANG` | `zh` (default) or `en`: the message catalogue |
+| `RESPONDER_WEB_SECRET` | the web console's cookie-signing secret; default a key kept in the database |
+
+The command line reads it once (`Environment.read()` in `responder.cli.main`) and passes
+it down; only `db.database_url` still falls back to `DATABASE_URL` itself, for callers
+that give no URL (`python -m responder.migrate`). A value that cannot be right (a URL
+without a scheme, a token without its secret half) is refused with a sentence naming the
+variable, never echoing a secret.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+__all__ = ["DEFAULT_API", "DEFAULT_FILE_API", "Environment", "TelegramEnv"]
+
+DEFAULT_API = "https://api.telegram.org/bot"
+DEFAULT_FILE_API = "https://api.telegram.org/file/bot"
+
+
+def _api_url(url: str | None, default: str, suffix: str, name: str) -> str:
+    """A Bot API address as python-telegram-bot wants it: the server root gets `suffix`."""
+    if not url:
+        return default
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{name}={url!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8081{suffix}")
+    if "{token}" not in url and parts.path in ("", "/"):
+        # The self-hosted server's root was given: the token goes after /bot, as on api.telegram.org.
+        return url.rstrip("/") + suffix
+    return url
+
+
+@dataclass(frozen=True)
+class TelegramEnv:
+    """How to reach Telegram: the token and the (normalised) API addresses."""
+
+    token: str
+    base_url: str = DEFAULT_API
+    base_file_url: str = DEFAULT_FILE_API
+
+    @classmethod
+    def of(cls, token: str, base_url: str | None = None, base_file_url: str | None = None) -> TelegramEnv:
+        """Check the token's shape and normalise the addresses; ValueError says which variable is wrong."""
+        token = token.strip()
+        if ":" not in token or not token.split(":", 1)[1]:
+            raise ValueError(
+                "TELEGRAM_BOT_TOKEN does not look like a bot token (expected digits:secret from @BotFather)"
+            )
+        return cls(
+            token,
+            _api_url(base_url, DEFAULT_API, "/bot", "TELEGRAM_BASE_URL"),
+            _api_url(base_file_url, DEFAULT_FILE_API, "/file/bot", "TELEGRAM_FILE_BASE_URL"),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"TelegramEnv(token=<hidden>, base_url={self.base_url!r}, base_file_url={self.base_file_url!r})"
+        )
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Everything the service takes from its environment."""
+
+    telegram: TelegramEnv | None = None
+    database_url: str | None = None
+    lang: str = "zh"
+    web_secret: str | None = None  # never shown: it signs the console's cookies
+
+    def __repr__(self) -> str:
+        secret = "<hidden>" if self.web_secret else None
+        return (
+            f"Environment(telegram={self.telegram!r}, database_url=<hidden>, lang={self.lang!r}, "
+            f"web_secret={secret})"
+        )
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None) -> Environment:
+        """Read and check the variables (of `environ`, default the process environment)."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            return (env.get(name) or "").strip() or None
+
+        token = get("TELEGRAM_BOT_TOKEN")
+        telegram = None
+        if token is not None:
+            telegram = TelegramEnv.of(token, get("TELEGRAM_BASE_URL"), get("TELEGRAM_FILE_BASE_URL"))
+        return cls(telegram, get("DATABASE_URL"), cls.read_language(env), get("RESPONDER_WEB_SECRET"))
+
+    @staticmethod
+    def read_language(environ: Mapping[str, str] | None = None) -> str:
+        """RESPONDER_LANG alone (for code that needs words before the service has started)."""
+        env = os.environ if environ is None else environ
+        return (env.get("RESPONDER_LANG") or "").strip() or "zh"
