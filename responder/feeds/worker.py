@@ -25,6 +25,16 @@ __all__ = ["main", "read_message", "write_message"]
 _HEADER = struct.Struct("!I")
 
 
+def _framed(message: object) -> bytes:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(body)) + body
+
+
+# Made before the memory limit is set: saying "out of memory" must not need memory, since
+# the parse that ran out may leave the heap too fragmented for even a small pickle.
+_OUT_OF_MEMORY = _framed(("memory", None))
+
+
 def read_message(stream: BinaryIO) -> Any | None:
     """One pickled message from `stream`; None at end of input."""
     head = stream.read(_HEADER.size)
@@ -39,9 +49,15 @@ def read_message(stream: BinaryIO) -> Any | None:
 
 def write_message(stream: BinaryIO, message: object) -> None:
     """Write one message as a 4-byte length and a pickle, and flush."""
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(body)) + body)
+    stream.write(_framed(message))
     stream.flush()
+
+
+def _out_of_memory(stream: BinaryIO) -> int:
+    """Answer that the request ran out of memory, with the reply made at start, and end (1)."""
+    # Straight to the pipe (every earlier reply was flushed); a few bytes are written at once.
+    os.write(stream.fileno(), _OUT_OF_MEMORY)
+    return 1
 
 
 def _address_space() -> int:
@@ -88,22 +104,20 @@ def main(argv: list[str]) -> int:
         try:
             request = read_message(stdin)
         except MemoryError:
-            write_message(stdout, ("memory", None))
-            return 1
+            return _out_of_memory(stdout)
         if request is None:
             return 0
         try:
             reply = _handle(request)
         except MemoryError:
-            reply = ("memory", None)
+            del request
+            return _out_of_memory(stdout)
         except Exception as exc:  # a parser bug on hostile input: that feed fails, not the service
             reply = ("crashed", f"{type(exc).__name__}: {exc}")
         try:
             write_message(stdout, reply)
         except MemoryError:
             os._exit(1)
-        if reply[0] == "memory":
-            return 1
 
 
 if __name__ == "__main__":
