@@ -37,6 +37,7 @@ __all__ = ["Analysed", "Intake", "analyse"]
 # An accident whose written date is this much older than the page is told again, not reported.
 _OLD_NEWS = timedelta(days=60)
 _SENTENCE = re.compile(r"[^。;；!！?？\n]+[。;；!！?？\n]?")
+_CLAUSE = re.compile(r"[^。;；!！?？\n,， ]+[。;；!！?？\n,， ]?")
 
 
 @dataclass(frozen=True)
@@ -122,23 +123,49 @@ def _most_specific(hits: list[PlaceHit], region: tuple[Division, ...]) -> PlaceH
 
 def focus(text: str, hits: list[PlaceHit], region: tuple[Division, ...]) -> str:
     """The sentences about the scheme's region: others name only places outside it (a roundup's
-    other accidents); a sentence without a place goes with the one before it."""
+    other accidents); a sentence without a place goes with the one before it. A sentence naming
+    places inside and outside is read clause by clause the same way ("安徽一轿车坠河致3人亡
+    其中一人为武汉某干部" keeps its first clause)."""
     if not region or not hits:
         return text
     kept: list[str] = []
     mixed: list[str] = []
     inside_now = True
     for m in _SENTENCE.finditer(text):
-        here = [h for h in hits if m.start() <= h.start < m.end()]
-        ins = [h for h in here if any(r.contains(h.division) for r in region)]
-        outs = [h for h in here if not any(r.contains(h.division) for r in region)]
-        if here:
-            inside_now = bool(ins)
-        if ins and outs:
+        where = _where(hits, region, m.start(), m.end())
+        if where is not None:
+            inside_now = where != "out"
+        if where == "mixed":
             mixed.append(m.group(0))
+            kept += _inside_clauses(text, hits, region, m.start(), m.end())
         elif inside_now:
             kept.append(m.group(0))
     return "".join(kept) if kept else "".join(mixed) or text
+
+
+def _where(hits: list[PlaceHit], region: tuple[Division, ...], start: int, end: int) -> str | None:
+    """Whether the places named in text[start:end] are all in the region ("in"), none of them ("out")
+    or some ("mixed"); None when it names none."""
+    here = [h for h in hits if start <= h.start < end]
+    ins = sum(1 for h in here if any(r.contains(h.division) for r in region))
+    if not here:
+        return None
+    return "in" if ins == len(here) else "out" if ins == 0 else "mixed"
+
+
+def _inside_clauses(
+    text: str, hits: list[PlaceHit], region: tuple[Division, ...], start: int, end: int
+) -> list[str]:
+    """The clauses of a mixed sentence about the region."""
+    kept: list[str] = []
+    inside_now = False  # after a clause naming both, nothing is taken on trust
+    for m in _CLAUSE.finditer(text, start, end):
+        where = _where(hits, region, m.start(), m.end())
+        if where is not None:
+            inside_now = where == "in"
+        if inside_now:
+            kept.append(m.group(0))
+    return kept
 
 
 def analyse(
@@ -159,7 +186,11 @@ def analyse(
     local = entry.published.astimezone(intake.tz) if entry.published else None
     occurrence = read_occurrence(text, local) if news else Occurrence()
     kind = _kind(title, summary, occurrence, entry.published, intake) if news else None
-    figures = extract_figures(focus(masked, hits, region)) if news and match.relevant else Figures()
+    figures = (
+        extract_figures(focus(masked, hits, region), occurrence.year)
+        if news and match.relevant
+        else Figures()
+    )
     place = _most_specific(hits, region)
     families = accident_families(text) if readable else ()
     sites = read_sites(masked, [h.word for h in hits]) if readable else None
