@@ -5,7 +5,7 @@ Every sentence here is of our own making, with the shapes real outlets use.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +15,9 @@ from responder.analysis.gazetteer import gazetteer
 from responder.analysis.kinds import KINDS, classify
 from responder.analysis.occurrence import Occurrence, read_occurrence
 from responder.analysis.sites import read_sites, share_a_name
+from responder.config import FeedsConfig, Scheme, Source
+from responder.feeds.parse import FeedEntry
+from responder.pipeline import Analysed, Intake, analyse
 from responder.text import normalize
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -39,6 +42,25 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
         ("山西、安徽同日发生煤矿事故,12人死亡", "两起事故分别造成5人和7人死亡。", "roundup"),
         ("热电厂发生闪爆致6人死亡 全市将开展安全生产大检查", "该市随即部署安全生产大检查。", "accident"),
         ("某地今日天气晴", "气温回升。", "other"),
+        # shapes from a held-out set of real reports
+        ("某小区燃气爆炸 1人受伤", "巨响传出,许多居民误以为地震,纷纷下楼。", "accident"),  # a likeness
+        (
+            "某地面包车坠河",
+            "受暴雪天气影响,面包车冲入河中。此次事故造成6人死亡。",
+            "accident",
+        ),  # weather as cause
+        ("暴雪致多地受灾", "受暴雪天气影响,多地房屋倒塌,紧急转移安置群众2000人。", "disaster"),
+        ("某市印发非煤矿山隐患集中排查治理行动方案", "决定在全市集中排查,遏制较大及以上事故。", "notice"),
+        (
+            "某煤矿发生透水事故 3人遇难",
+            "这是该市今年发生的第2起较大事故。",
+            "accident",
+        ),  # 第2起 is no roundup
+        (
+            "某地一面包车冲入河中",
+            "此次事故造成6人死亡,6名幸存者已送医。",
+            "accident",
+        ),  # survivors of this one
     ],
 )
 def test_kind_of_a_report(title: str, summary: str, kind: str) -> None:
@@ -67,6 +89,11 @@ def test_gazetteer_names_full_short_and_old_forms() -> None:
             ["河南省", "三门峡市", "义马市"],
         ),  # 河南 also names a county in Qinghai
         ("天长地久", []),
+        # an everyday word said twice is no county (公安, 仁和), unless its city or province is named
+        ("公安、消防赶到现场,公安机关已控制车主", []),
+        ("天长市仁和集镇一居民楼爆炸,仁和集镇政府通报", ["天长市"]),
+        ("湖北公安一化工厂爆炸", ["湖北省", "公安县"]),
+        ("安徽淮南大通区一工地坍塌", ["安徽省", "淮南市", "大通区"]),
     ],
 )
 def test_places_named_in_text(text: str, places: list[str]) -> None:
@@ -112,3 +139,39 @@ def test_sites_and_two_plants_of_one_company() -> None:
     assert share_a_name(a.companies, b.companies)  # one company …
     assert not share_a_name(a.units, b.units)  # … two plants
     assert c.companies == {"浩业"}
+
+
+def _province_intake() -> Intake:
+    # The acceptance-style scheme: 安徽省 and its 16 cities, the gazetteer supplying the rest.
+    cities = ["合肥市", "芜湖市", "蚌埠市", "淮南市", "马鞍山市", "淮北市", "铜陵市", "安庆市", "黄山市", "滁州市",
+              "阜阳市", "宿州市", "六安市", "亳州市", "池州市", "宣城市"]  # fmt: skip
+    scheme = Scheme(name="安徽", region=["安徽省", *cities], event=["爆炸", "死亡", "坍塌", "事故", "遇难"])
+    return Intake.from_config(FeedsConfig(sources=[Source(name="s", url="s.xml")], schemes=[scheme]))
+
+
+def _read(title: str, summary: str) -> Analysed:
+    entry = FeedEntry(guid="g", link=None, title=title, summary_html=summary,
+                      published=datetime(2026, 5, 2, 9, 0, tzinfo=SHANGHAI))  # fmt: skip
+    return analyse(
+        entry, Source(name="s", url="s.xml"), _province_intake(), datetime(2026, 5, 2, 2, 0, tzinfo=UTC)
+    )
+
+
+def test_a_province_scheme_places_a_county_named_alone() -> None:
+    a = _read("凤台县一煤矿发生事故", "1日上午,凤台县一煤矿发生顶板事故,2人死亡。")
+    b = _read("潘集区一工地坍塌", "潘集区一在建工地坍塌,致1人死亡。")
+    assert a.match.relevant and a.place == "凤台县" and a.grade is not None and a.grade.label == "一般"
+    assert b.match.relevant and b.place == "潘集区"
+    # 郊区 (also 铜陵市郊区) and a county of Hubei named in passing make no Anhui report
+    assert not _read("某市郊区一仓库爆炸", "北京市郊区一仓库发生爆炸,1人死亡。").match.relevant
+    assert not _read("湖北公安一厂房起火", "公安县一厂房起火,1人死亡。").match.relevant
+
+
+def test_a_sentence_naming_two_provinces_keeps_its_clauses_about_the_region() -> None:
+    a = _read(
+        "安徽某地一轿车坠河致3人亡 其中一人为湖北某地干部",
+        "1日下午,六安市金寨县一轿车冲断护栏坠河,事故原因正在调查。",
+    )
+    assert (a.figures.deaths, a.grade.label if a.grade else None) == (3, "较大")
+    roundup = _read("山西、安徽同日发生煤矿事故,12人死亡", "淮南一煤矿3人死亡,山西一煤矿9人死亡。")
+    assert roundup.kind == "roundup" and roundup.grade is None

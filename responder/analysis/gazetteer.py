@@ -25,7 +25,7 @@ import ahocorasick_rs
 from ..text import normalize
 from .words import on_word_boundaries
 
-__all__ = ["Division", "Gazetteer", "PlaceHit", "gazetteer"]
+__all__ = ["EVERYDAY", "Division", "Gazetteer", "PlaceHit", "gazetteer"]
 
 # City rows that are placeholders, not places (直辖县: county-level cities under a province).
 _NOT_A_CITY = frozenset({"市辖区", "直辖县", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"})
@@ -35,6 +35,14 @@ _NAME_CONTINUES = (
     "高速", "大学", "中学", "小学", "医院", "宾馆", "酒店", "饭店", "新村", "花园", "商城", "号", "籍",
 )  # fmt: skip
 _FIRST_YEAR = "1990"
+# County names and short forms that are everyday words first (郊区 is also 铜陵市郊区): a place
+# only when its city or province is named, and never a region word by expansion.
+EVERYDAY = frozenset(
+    ["公安", "和平", "长安", "东方", "新华", "城关", "红旗", "解放", "复兴", "平安", "胜利", "前进", "向阳", "郊区",
+     "城区", "城中", "市中", "市北", "市南", "路南", "路北", "白云", "凤凰", "温泉", "清水", "运河", "鼓楼", "钟楼",
+     "石门", "桃源", "长子", "平和", "大通", "大观", "西山", "高新", "开发", "金水", "海港", "新城", "古城", "江南",
+     "江北", "河东", "河西", "城东", "城西", "城南", "城北", "永安", "安定", "太平", "富民", "文峰", "仁和"]
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,8 +191,14 @@ class Gazetteer:
         # its city/province is named too (和平, 东方 and 长安 are everyday words as well).
         if not hit.short or hit.division.level < 3:
             return True
-        if any(h is not hit and h.division.contains(hit.division) for h in hits):
+        # Its city or province named, or its full name: not the same short form said twice
+        # (公安、消防…公安机关 is no county of Hubei, however often the police come).
+        if any(
+            h.division.contains(hit.division) and (h.division != hit.division or not h.short) for h in hits
+        ):
             return True
+        if hit.word in EVERYDAY:
+            return False
         others = {
             h.division.province for h in hits if h is not hit and not (h.short and h.division.level == 3)
         }

@@ -73,20 +73,21 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "roundup",
         re.compile(
             r"一周事故|事故警示|典型事故|事故案例|事故盘点|接连发生|相继发生|天连发|连发[2-9两]起|同日发生|先后发生|多起|两起|"
-            r"[2-9]起[^,，。]{0,6}事故|事故一|NO\.\s*1|^\s*1、|期间[^,，。]{0,12}" + _N + r"起"
+            r"(?<!第)[2-9]起[^,，。]{0,6}事故|事故一|NO\.\s*1|^\s*1、|期间[^,，。]{0,12}" + _N + r"起"
         ),
     ),
     (
         "retrospective",
         re.compile(
-            r"周年|"
-            + _N
-            + r"年前|年后|天后|祭|悼念|纪念|回顾|全纪录|幸存者|应急档案|遇难[^,，。]{0,4}家属|家属还在"
+            r"周年|" + _N + r"年前|年后|天后|祭|悼念|纪念|回顾|全纪录|应急档案|遇难[^,，。]{0,4}家属|家属还在"
         ),
     ),
     (
         "notice",
-        re.compile(r"通知|安全生产月|大检查|专项整治|打非治违|排查整治|隐患排查|部署|安委办|安委会|活动"),
+        re.compile(
+            r"通知|安全生产月|大检查|专项整治|打非治违|排查整治|隐患排查|排查治理|专项执法|执法检查|专项行动|"
+            r"印发|行动方案|实施方案|部署|安委办|安委会|活动"
+        ),
     ),
 )
 _ACCIDENT = re.compile(
@@ -102,7 +103,21 @@ _WEAK_IN_TITLE = frozenset({"notice"})
 _WEAK = frozenset({"notice", "retrospective", "bulletin"})
 
 
-def _first(text: str) -> str | None:
+# Disaster words that are not a disaster: a likeness (巨响让人误以为地震) and, in an accident
+# report, the weather that caused it (受暴雪天气影响,面包车冲入河中 … 此次事故造成6人死亡).
+_LIKENESS = re.compile(
+    r"(?:以为|认为|像是?|好像|如同|仿佛|犹如|好似|宛如|堪比)(?:是|发生了?|来了)?(?:地震|台风|龙卷风|洪水|山崩)"
+)
+_WEATHER_CAUSE = re.compile(
+    r"(?:受|因|遇|遭遇|突遇|由于)[^,，。;；]{0,4}?(?:暴雨|强降雨|降雨|暴雪|大雪|冰雹|寒潮|豪雨|大风|团雾|大雾)"
+    r"(?:天气)?(?:影响|所致|袭击)?"
+)
+
+
+def _first(text: str, accident_told: bool = False) -> str | None:
+    text = _LIKENESS.sub("", text)
+    if accident_told:
+        text = _WEATHER_CAUSE.sub("", text)
     for kind, pattern in _RULES:
         if pattern.search(text):
             return kind
@@ -111,14 +126,15 @@ def _first(text: str) -> str | None:
 
 def classify(title: str, summary: str) -> str:
     """The kind of a report from its normalised title and summary (see the module docstring)."""
-    in_title = _first(title)
+    told = "事故" in title or "事故" in summary  # a weather cause is then no disaster
+    in_title = _first(title, told)
     current_title = bool(_ACCIDENT.search(title) and _CURRENT.search(title))
     if in_title is not None and not (in_title in _WEAK_IN_TITLE and current_title):
         return in_title
-    in_summary = _first(summary)
+    in_summary = _first(summary, told)
     if in_summary is not None and not (in_summary in _WEAK and current_title):
         # The title tells of an accident; a campaign announced in the summary does not change it.
-        if in_summary == "notice" and _ACCIDENT.search(title) and not _first(title):
+        if in_summary == "notice" and _ACCIDENT.search(title) and not in_title:
             return "accident"
         return in_summary
     if _ACCIDENT.search(title) or _ACCIDENT.search(summary):
