@@ -109,6 +109,35 @@ def test_datelines_and_bylines_are_blanked() -> None:
     assert mask_datelines("本报讯 某厂起火").startswith("   ")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "合肥晚报讯 昨日,江苏某化工厂发生爆炸。",
+        "新安晚报 安徽网 大皖客户端讯 昨日,江苏某化工厂发生爆炸。",
+        "市场星报、安徽财经网(example.cn)、掌中安徽讯 (王某 记者 李某) 昨日,江苏某化工厂发生爆炸。",
+        "据安徽日报报道,江苏某化工厂发生爆炸。",
+        "江苏某化工厂发生爆炸。来源:安徽商报",
+    ],
+)
+def test_an_outlet_named_after_a_place_is_not_the_place(text: str) -> None:
+    # An Anhui paper carrying another province's accident is no Anhui accident.
+    masked = mask_datelines(normalize(text))
+    assert [h.division.name for h in gazetteer().find(masked)] == ["江苏省"]
+
+
+def test_an_authority_named_as_the_source_still_places() -> None:
+    masked = mask_datelines(normalize("据淮南市应急管理局消息,某煤矿发生透水事故。"))
+    assert [h.division.name for h in gazetteer().find(masked)] == ["淮南市"]
+
+
+def test_a_motorway_is_a_site() -> None:
+    a = read_sites(normalize("21日16时许,沪渝高速芜湖段发生一起多车追尾事故"), ["芜湖"])
+    b = read_sites(normalize("沪渝高速芜湖段8车相撞 现场一片狼藉"), ["芜湖"])
+    c = read_sites(normalize("9日凌晨,合淮阜高速合肥往淮南方向发生追尾事故"), ["合肥", "淮南"])
+    assert a.units == b.units == {"沪渝"} and c.units == {"合淮阜"}
+    assert not read_sites(normalize("当地经济高速发展,车辆高速行驶"), []).known
+
+
 def test_occurrence_read_against_the_page_date() -> None:
     page = datetime(2026, 11, 22, 9, 0, tzinfo=SHANGHAI)
     assert read_occurrence("昨日凌晨3时许,某化工厂发生爆炸。", page) == Occurrence(None, 11, 21, 180, None)
