@@ -170,6 +170,11 @@ HELD_OUT_SHAPES = [
     ("工地坍塌,1人死亡。这是该市今年发生的第3起较大事故,累计死亡12人。", (1, None, None, None), Grade.一般),
     ("工地坍塌,1人死亡。另据报道,邻县一煤矿事故致12人遇难。", (1, None, None, None), Grade.一般),
     ("事故已造成12人遇难,是今年以来全省最严重的一起", (12, None, None, None), Grade.重大),  # before the aside
+    ("气站泄漏后爆炸,有4人被烧伤", (None, None, None, 4), Grade.一般),
+    ("屋内一男子因此受了重伤", (None, 1, None, None), Grade.一般),
+    ("一名工人重伤后送医死亡", (1, None, None, None), Grade.一般),  # 重伤 who died: a death only
+    ("一名工人被砸伤,送医救治", (None, None, None, 1), Grade.一般),
+    ("一名路过的男子未受伤", (None, None, None, None), None),
 ]
 
 

@@ -114,7 +114,10 @@ _SERIOUS_BEFORE = re.compile(  # 重伤3人, 重伤人数为3, 危重1人, 危�
     + rf"(?P<unit>{_UNIT})?"
 )
 _INJURED_AFTER = re.compile(
-    _PERSONS + _UNIT + _GAP + r"(?:受伤|轻重伤|轻伤|受轻伤|轻微伤|不同程度受伤|受到不同程度)"
+    _PERSONS
+    + _UNIT
+    + _GAP
+    + r"(?:受伤|轻重伤|轻伤|受轻伤|轻微伤|不同程度受伤|受到不同程度|烧伤|灼伤|烫伤|炸伤|砸伤|摔伤|划伤)"
 )
 _INJURED_BEFORE = re.compile(
     r"(?P<verb>受伤|轻伤)(?P<noun>人数|者|人员)?" + _RISE + _PERSONS + rf"(?P<unit>{_UNIT})?"
@@ -131,6 +134,11 @@ _ONE_PERSON = re.compile(
     _PERSON + r"(?:[^,，。;；]{0,8}?(?:当场)?(?:死亡|身亡|遇难|丧生|殒命|坠亡|溺亡)"
     # 一名工人从7层平台坠落,经抢救无效死亡: the same person, a clause later
     r"|[^。;；]{0,30}?(?:抢救无效|医治无效|不治|伤重|伤势过重)[^,，。;；]{0,8}?(?:死亡|身亡|离世)?)"
+)
+# 一男子因此受了重伤, 一名工人受伤: one person hurt, no count.
+_ONE_SERIOUS = re.compile(_PERSON + r"(?P<gap>[^,，。;；]{0,10}?)(?:受了?|身受)?(?:重伤|伤势危重)")
+_ONE_INJURED = re.compile(
+    _PERSON + r"(?P<gap>[^,，。;；]{0,10}?)(?:受了?|身受)?(?:轻伤|受伤|烧伤|灼伤|摔伤|砸伤)"
 )
 # 5名失联人员均无生命体征, 他们均已失去生命体征: the dead, found (the count is the sentence's last before it).
 _NO_VITALS = re.compile(
@@ -236,7 +244,11 @@ def _counts(text: str, after: re.Pattern[str], before: re.Pattern[str]) -> list[
 
 
 def _serious(text: str) -> list[int]:
-    found: list[int] = []
+    found: list[int] = [
+        1
+        for m in _ONE_SERIOUS.finditer(text)
+        if not _discounted(text, m) and not _THEN_DIED.match(text, m.end())
+    ][:1]
     for m in _SERIOUS_AFTER.finditer(text):
         if not _discounted(text, m) and not _THEN_DIED.match(text, m.end()):
             found.append(int(_value(text, m, "n")))
@@ -305,6 +317,8 @@ def extract_figures(text: str, year: int | None = None) -> Figures:
     deaths = _deaths(text)
     serious = _serious(text)
     injured = _counts(text, _INJURED_AFTER, _INJURED_BEFORE)
+    if not injured and any(not _discounted(text, m) for m in _ONE_INJURED.finditer(text)):
+        injured.append(1)
     for m in _SHORT.finditer(text):
         if _discounted(text, m):
             continue
