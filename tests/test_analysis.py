@@ -61,6 +61,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
             "此次事故造成6人死亡,6名幸存者已送医。",
             "accident",
         ),  # survivors of this one
+        ("某公司较大中毒和窒息事故", "经调查认定,该起事故的直接原因是:违规进入受限空间。", "investigation"),
+        ("某厂闪爆事故", "某厂发生闪爆,造成3人死亡。事故直接原因:违规动火。", "investigation"),
+        ("某矿爆炸已致5人死亡", "经初步调查认定,直接原因是井下炸药自燃。", "accident"),  # a first finding
     ],
 )
 def test_kind_of_a_report(title: str, summary: str, kind: str) -> None:
