@@ -64,6 +64,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
         ("某公司较大中毒和窒息事故", "经调查认定,该起事故的直接原因是:违规进入受限空间。", "investigation"),
         ("某厂闪爆事故", "某厂发生闪爆,造成3人死亡。事故直接原因:违规动火。", "investigation"),
         ("某矿爆炸已致5人死亡", "经初步调查认定,直接原因是井下炸药自燃。", "accident"),  # a first finding
+        # what authorities do in the first days does not make the news an investigation
+        ("某煤矿瓦斯爆炸已致12人遇难 3名责任人被控制", "企业3名责任人已被公安机关控制。", "accident"),
+        ("某化工厂爆炸致3死", "21日上午,某化工厂发生爆炸。当地对相关责任人启动问责程序。", "accident"),
+        ("某煤矿透水事故发生3天后 遇难人数升至12人", "事故发生3天后,搜救仍在继续。", "accident"),
+        ("某煤矿透水事故 12名责任人被追责", "该矿去年发生透水事故,日前12名责任人被追责。", "investigation"),
+        ("某化工厂爆炸事故一周年", "一年前的今天,某化工厂发生爆炸,造成12人死亡。", "retrospective"),
     ],
 )
 def test_kind_of_a_report(title: str, summary: str, kind: str) -> None:

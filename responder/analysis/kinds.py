@@ -37,10 +37,14 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "investigation",
         re.compile(
-            r"调查报告|调查组(?:调查)?认定|(?<!初步)调查认定|直接原因是?[:：]|事故调查(?:处理)?(?:结果|报告)|追责问责|被追责|追究[^,，。]{0,6}责任|问责|"
-            r"瞒报|谎报|迟报|处分|被查处|责任人被|批复|结案|(?:对|建议对)"
+            r"调查报告|调查组(?:调查)?认定|(?<!初步)调查认定|直接原因是?[:：]|事故调查(?:处理)?(?:结果|报告)|"
+            r"瞒报|谎报|迟报|处分|被查处|责任人被查|批复|结案|(?:对|建议对)"
             + _N
-            + r"[名人]?(?:责任人|公职人员|人)?(?:追责|问责|处理)"
+            + r"[名人]?(?:责任人|公职人员|人)?(?:追责|问责|处理)|(?:问责|追责)"
+            + _N
+            + r"[名人]|"
+            + _N
+            + r"[名人](?:责任人|公职人员)?被(?:追责|问责)"
         ),
     ),
     (
@@ -73,13 +77,25 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "roundup",
         re.compile(
             r"一周事故|事故警示|典型事故|事故案例|事故盘点|接连发生|相继发生|天连发|连发[2-9两]起|同日发生|先后发生|多起|两起|"
-            r"(?<!第)[2-9]起[^,，。]{0,6}事故|事故一|NO\.\s*1|^\s*1、|期间[^,，。]{0,12}" + _N + r"起"
+            r"(?<!第)[2-9]起[^,，。]{0,6}事故|事故[一二三四五][:：、]|NO\.\s*1|^\s*1、|期间[^,，。]{0,12}"
+            + _N
+            + r"起"
         ),
     ),
     (
         "retrospective",
         re.compile(
-            r"周年|" + _N + r"年前|年后|天后|祭|悼念|纪念|回顾|全纪录|应急档案|遇难[^,，。]{0,4}家属|家属还在"
+            r"周年|"
+            + _N
+            + r"年前|年后|(?:[3-9]\d|\d{3,}|[三四五六七八九]十|百)天后|祭|悼念|纪念|回顾|全纪录|应急档案|遇难[^,，。]{0,4}家属|家属还在"
+        ),
+    ),
+    (
+        # What authorities do in the first days (责任人已被控制, 将严肃追责问责): an investigation
+        # only when nothing in the item tells of the accident as news.
+        "follow_up",
+        re.compile(
+            r"追责问责|被追责|追究[^,，。]{0,6}责任|问责|责任人[^,，。]{0,4}被|立案审查|调查组(?:已经?)?成立"
         ),
     ),
     (
@@ -99,8 +115,8 @@ _ACCIDENT = re.compile(
 _CURRENT = re.compile(r"发生|已致|已造成|致" + _N + r"[人名]|" + _N + r"[人名]?(?:死|遇难|死亡|受伤)")
 # Kinds a current-accident title overrides: in the title itself only a campaign or notice
 # announced beside the accident; in the summary also asides that look back or count.
-_WEAK_IN_TITLE = frozenset({"notice"})
-_WEAK = frozenset({"notice", "retrospective", "bulletin"})
+_WEAK_IN_TITLE = frozenset({"notice", "follow_up"})
+_WEAK = frozenset({"notice", "retrospective", "bulletin", "follow_up"})
 
 
 # Disaster words that are not a disaster: a likeness (巨响让人误以为地震) and, in an accident
@@ -126,6 +142,11 @@ def _first(text: str, accident_told: bool = False) -> str | None:
 
 def classify(title: str, summary: str) -> str:
     """The kind of a report from its normalised title and summary (see the module docstring)."""
+    kind = _classify(title, summary)
+    return "investigation" if kind == "follow_up" else kind
+
+
+def _classify(title: str, summary: str) -> str:
     told = "事故" in title or "事故" in summary  # a weather cause is then no disaster
     in_title = _first(title, told)
     current_title = bool(_ACCIDENT.search(title) and _CURRENT.search(title))
@@ -134,7 +155,7 @@ def classify(title: str, summary: str) -> str:
     in_summary = _first(summary, told)
     if in_summary is not None and not (in_summary in _WEAK and current_title):
         # The title tells of an accident; a campaign announced in the summary does not change it.
-        if in_summary == "notice" and _ACCIDENT.search(title) and not in_title:
+        if in_summary in ("notice", "follow_up") and _ACCIDENT.search(title) and not in_title:
             return "accident"
         return in_summary
     if _ACCIDENT.search(title) or _ACCIDENT.search(summary):
