@@ -209,6 +209,8 @@ def short_form_stands(text: str, start: int, end: int) -> bool:
     """Does the short form at text[start:end] name a place here (a word of its own, not a street)?"""
     if text.startswith(_NAME_CONTINUES, end):
         return False
+    if text.startswith("一", end):  # 裕安一工厂: the headline's "in X, a …"; the segmenter may glue 安一
+        return on_word_boundaries(text[:end], start, end)
     return on_word_boundaries(text, start, end)
 
 
