@@ -70,6 +70,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
         ("某煤矿透水事故发生3天后 遇难人数升至12人", "事故发生3天后,搜救仍在继续。", "accident"),
         ("某煤矿透水事故 12名责任人被追责", "该矿去年发生透水事故,日前12名责任人被追责。", "investigation"),
         ("某化工厂爆炸事故一周年", "一年前的今天,某化工厂发生爆炸,造成12人死亡。", "retrospective"),
+        (
+            "某药厂发生泄漏",
+            "车间的60多名员工吸入气体,相继发生不良反应,1人死亡。",
+            "accident",
+        ),  # no second accident
     ],
 )
 def test_kind_of_a_report(title: str, summary: str, kind: str) -> None:

@@ -175,6 +175,8 @@ HELD_OUT_SHAPES = [
     ("一名工人重伤后送医死亡", (1, None, None, None), Grade.一般),  # 重伤 who died: a death only
     ("一名工人被砸伤,送医救治", (None, None, None, 1), Grade.一般),
     ("一名路过的男子未受伤", (None, None, None, None), None),
+    ("某药厂泄漏毒气37人住院8重伤", (None, 8, None, None), Grade.一般),  # a headline's bare counts
+    ("某工厂爆炸 4伤1失联", (None, None, None, 4), Grade.一般),
 ]
 
 

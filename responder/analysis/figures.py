@@ -153,6 +153,8 @@ _TWO_GROUPS = re.compile(
 )
 # 3名重伤者在送往医院途中死亡: serious injuries who died are deaths only.
 _THEN_DIED = re.compile(r"[^,，。;；]{0,16}?(?:死亡|身亡|不治|遇难)")
+# 37人住院8重伤, 4伤1失联: a headline's bare count before 重伤 or 伤.
+_BARE_HURT = re.compile(r"(?<![\d.死])(?P<n>\d+)(?P<heavy>重)?伤(?![亡者员残])")
 _SHORT = re.compile(  # 3死2伤, 一死两重伤
     _PERSONS + r"死(?![亡者于去刑因])(?:(?P<m>\d+|[一二两三四五六七八九十]+)(?P<heavy>重)?伤)?"
 )
@@ -325,6 +327,9 @@ def extract_figures(text: str, year: int | None = None) -> Figures:
         deaths.append(int(_value(text, m, "n")))
         if m.group("m"):
             (serious if m.group("heavy") else injured).append(int(parse_number(m.group("m"))))
+    for m in _BARE_HURT.finditer(text):
+        if not _discounted(text, m):
+            (serious if m.group("heavy") else injured).append(int(m.group("n")))
     losses = _losses(text)
     for m in _NONE.finditer(text):
         deaths.append(0)
