@@ -207,6 +207,8 @@ def test_a_province_scheme_places_a_county_named_alone() -> None:
     b = _read("潘集区一工地坍塌", "潘集区一在建工地坍塌,致1人死亡。")
     assert a.match.relevant and a.place == "凤台县" and a.grade is not None and a.grade.label == "一般"
     assert b.match.relevant and b.place == "潘集区"
+    # 皖北, 皖南 … only ever mean Anhui
+    assert _read("皖北一煤矿发生透水事故", "皖北煤电集团所属一煤矿发生透水,2人遇难。").match.relevant
     # 郊区 (also 铜陵市郊区) and a county of Hubei named in passing make no Anhui report
     assert not _read("某市郊区一仓库爆炸", "北京市郊区一仓库发生爆炸,1人死亡。").match.relevant
     assert not _read("湖北公安一厂房起火", "公安县一厂房起火,1人死亡。").match.relevant

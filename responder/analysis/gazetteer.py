@@ -35,6 +35,10 @@ _NAME_CONTINUES = (
     "高速", "大学", "中学", "小学", "医院", "宾馆", "酒店", "饭店", "新村", "花园", "商城", "号", "籍",
 )  # fmt: skip
 _FIRST_YEAR = "1990"
+# A province's parts by their everyday names, which only ever mean that province (皖北煤电, 皖南山区).
+_REGIONS = {
+    "340000": ("皖北", "皖南", "皖中", "皖西", "皖东", "皖江", "皖西北", "皖东北", "皖西南", "皖东南")
+}
 # County names and short forms that are everyday words first (郊区 is also 铜陵市郊区): a place
 # only when its city or province is named, and never a region word by expansion.
 EVERYDAY = frozenset(
@@ -98,6 +102,9 @@ class Gazetteer:
         aliases: dict[str, dict[str, bool]] = {}  # alias -> {code: is_short}
         for row in rows:
             self._take(row, aliases)
+        for code, names in _REGIONS.items():
+            for name in names:
+                aliases.setdefault(name, {})[code] = False
         self._aliases: dict[str, _Alias] = {}
         for alias, codes in aliases.items():
             divisions = tuple(self.by_code[c] for c in sorted(codes) if c in self.by_code)
