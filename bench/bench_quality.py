@@ -3,7 +3,8 @@
 Run: .venv/bin/python bench/bench_quality.py [CORPUS] [--check] [--baseline REF]
 
 CORPUS defaults to ../shared/real-news/items.json relative to the repository root
-(its README says how the labels were decided). Every item becomes an RSS entry (title
+(its README says how the labels were decided); any corpus in that format can be scored,
+such as a held-out set kept outside the repository (README, "Quality on real news"). Every item becomes an RSS entry (title
 + summary, its address as link, `published` as given: a date is read as 12:00 Beijing
 time, a month as its first day, a missing date as the scan time) and goes through
 `responder.scan.scan_entries`, the pipeline `scan` and the service share. The scan time
