@@ -36,6 +36,9 @@ __all__ = ["Analysed", "Intake", "analyse"]
 
 # An accident whose written date is this much older than the page is told again, not reported.
 _OLD_NEWS = timedelta(days=60)
+# Without a page date, an accident written as more than this many years before it is seen is told
+# again: mirrors drop dates, but no follow-up comes a decade later.
+_UNDATED_HISTORY = 10
 _SENTENCE = re.compile(r"[^。;；!！?？\n]+[。;；!！?？\n]?")
 _CLAUSE = re.compile(r"[^。;；!！?？\n,， ]+[。;；!！?？\n,， ]?")
 
@@ -185,7 +188,7 @@ def analyse(
     # Relative days (昨日, 周五) need the page's own date: never the scan or detection time.
     local = entry.published.astimezone(intake.tz) if entry.published else None
     occurrence = read_occurrence(text, local) if news else Occurrence()
-    kind = _kind(title, summary, occurrence, entry.published, intake) if news else None
+    kind = _kind(title, summary, occurrence, entry.published, now, intake) if news else None
     figures = (
         extract_figures(focus(masked, hits, region), occurrence.year)
         if news and match.relevant
@@ -230,8 +233,17 @@ def analyse(
     )
 
 
-def _kind(title: str, summary: str, occurrence: Occurrence, raw: datetime | None, intake: Intake) -> str:
+def _kind(
+    title: str, summary: str, occurrence: Occurrence, raw: datetime | None, now: datetime, intake: Intake
+) -> str:
     kind = classify(title, summary)
+    if (
+        kind == "accident"
+        and raw is None
+        and occurrence.year
+        and now.year - occurrence.year > _UNDATED_HISTORY
+    ):
+        return "retrospective"  # an undated page (a mirror, "history today") about an accident of long ago
     if kind == "accident" and occurrence.year and occurrence.month and occurrence.day and raw is not None:
         try:
             told = datetime(occurrence.year, occurrence.month, occurrence.day, tzinfo=intake.tz)

@@ -194,9 +194,9 @@ def _province_intake() -> Intake:
     return Intake.from_config(FeedsConfig(sources=[Source(name="s", url="s.xml")], schemes=[scheme]))
 
 
-def _read(title: str, summary: str) -> Analysed:
-    entry = FeedEntry(guid="g", link=None, title=title, summary_html=summary,
-                      published=datetime(2026, 5, 2, 9, 0, tzinfo=SHANGHAI))  # fmt: skip
+def _read(title: str, summary: str, dated: bool = True) -> Analysed:
+    page = datetime(2026, 5, 2, 9, 0, tzinfo=SHANGHAI) if dated else None
+    entry = FeedEntry(guid="g", link=None, title=title, summary_html=summary, published=page)
     return analyse(
         entry, Source(name="s", url="s.xml"), _province_intake(), datetime(2026, 5, 2, 2, 0, tzinfo=UTC)
     )
@@ -222,3 +222,10 @@ def test_a_sentence_naming_two_provinces_keeps_its_clauses_about_the_region() ->
     assert (a.figures.deaths, a.grade.label if a.grade else None) == (3, "较大")
     roundup = _read("山西、安徽同日发生煤矿事故,12人死亡", "淮南一煤矿3人死亡,山西一煤矿9人死亡。")
     assert roundup.kind == "roundup" and roundup.grade is None
+
+
+def test_an_undated_page_about_an_accident_of_long_ago_is_a_look_back() -> None:
+    old = _read("1997年11月13日,淮南某煤矿发生特大瓦斯爆炸事故", "当时井下123人,87人遇难。", dated=False)
+    recent = _read("2022年2月6日,合肥市一工厂发生爆炸", "事故造成3人死亡。", dated=False)
+    assert old.match.relevant and old.kind == "retrospective" and old.grade is None  # no 特别重大 alarm
+    assert recent.kind == "accident" and recent.grade is not None and recent.grade.label == "较大"
