@@ -14,7 +14,7 @@ current accident report.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,8 @@ __all__ = ["Analysed", "Intake", "analyse"]
 
 # An accident whose written date is this much older than the page is told again, not reported.
 _OLD_NEWS = timedelta(days=60)
+# What an accident report's part about the region can be when the accident itself is elsewhere.
+_ELSEWHERE_KINDS = frozenset({"notice", "other"})
 # Without a page date, an accident written as more than this many years before it is seen is told
 # again: mirrors drop dates, but no follow-up comes a decade later.
 _UNDATED_HISTORY = 10
@@ -124,11 +126,12 @@ def _most_specific(hits: list[PlaceHit], region: tuple[Division, ...]) -> PlaceH
     return max(pool, key=lambda h: (h.division.level, -h.start), default=None)
 
 
-def focus(text: str, hits: list[PlaceHit], region: tuple[Division, ...]) -> str:
+def focus(text: str, hits: list[PlaceHit], region: tuple[Division, ...], whole: bool = True) -> str:
     """The sentences about the scheme's region: others name only places outside it (a roundup's
     other accidents); a sentence without a place goes with the one before it. A sentence naming
     places inside and outside is read clause by clause the same way ("安徽一轿车坠河致3人亡
-    其中一人为武汉某干部" keeps its first clause)."""
+    其中一人为武汉某干部" keeps its first clause). Nothing about the region: the whole text, or ""
+    when `whole` is false."""
     if not region or not hits:
         return text
     kept: list[str] = []
@@ -143,7 +146,7 @@ def focus(text: str, hits: list[PlaceHit], region: tuple[Division, ...]) -> str:
             kept += _inside_clauses(text, hits, region, m.start(), m.end())
         elif inside_now:
             kept.append(m.group(0))
-    return "".join(kept) if kept else "".join(mixed) or text
+    return "".join(kept) if kept else "".join(mixed) or (text if whole else "")
 
 
 def _where(hits: list[PlaceHit], region: tuple[Division, ...], start: int, end: int) -> str | None:
@@ -189,6 +192,8 @@ def analyse(
     local = entry.published.astimezone(intake.tz) if entry.published else None
     occurrence = read_occurrence(text, local) if news else Occurrence()
     kind = _kind(title, summary, occurrence, entry.published, now, intake) if news else None
+    if kind == "accident" and region:
+        kind = _kind_of_region_part(masked, len(title), hits, region) or kind
     figures = (
         extract_figures(focus(masked, hits, region), occurrence.year)
         if news and match.relevant
@@ -231,6 +236,22 @@ def analyse(
         place=place.word if place else None,
         accident_type=families[0] if families else None,
     )
+
+
+def _kind_of_region_part(
+    masked: str, title_end: int, hits: list[PlaceHit], region: tuple[Division, ...]
+) -> str | None:
+    """A notice or no accident at all when only the parts about places outside the region tell
+    of one (江苏某厂爆炸致78死 安徽紧急开展排查); None when the region's part is the accident."""
+    if all(any(r.contains(h.division) for r in region) for h in hits):
+        return None
+    title_hits = [h for h in hits if h.start < title_end]
+    summary_hits = [replace(h, start=h.start - title_end - 1) for h in hits if h.start > title_end]
+    title = focus(masked[:title_end], title_hits, region, whole=False) if title_hits else masked[:title_end]
+    summary = masked[title_end + 1 :]
+    summary = focus(summary, summary_hits, region, whole=False) if summary_hits else summary
+    kind = classify(title, summary)
+    return kind if kind in _ELSEWHERE_KINDS else None
 
 
 def _kind(

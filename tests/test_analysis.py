@@ -165,6 +165,8 @@ def test_occurrence_read_against_the_page_date() -> None:
     assert (occ.day, occ.minute) == (21, 16 * 60 + 22)
     # The “8·12” label of an accident gives its day; a year written elsewhere completes it.
     assert read_occurrence("2015年8月12日,天津港“8·12”特别重大火灾爆炸事故", None).year == 2015
+    # A month of a year pins the year and month, no day.
+    assert read_occurrence("2011年7月,某公司发生一起爆炸事故。", None) == Occurrence(2011, 7, None)
     # Without the page's date, 昨日 says nothing.
     assert read_occurrence("昨日某厂起火。", None) == Occurrence()
 
@@ -228,4 +230,11 @@ def test_an_undated_page_about_an_accident_of_long_ago_is_a_look_back() -> None:
     old = _read("1997年11月13日,淮南某煤矿发生特大瓦斯爆炸事故", "当时井下123人,87人遇难。", dated=False)
     recent = _read("2022年2月6日,合肥市一工厂发生爆炸", "事故造成3人死亡。", dated=False)
     assert old.match.relevant and old.kind == "retrospective" and old.grade is None  # no 特别重大 alarm
+    # a machine-written "analysis" dated by month only: still long ago
+    essay = _read(
+        "某化工爆炸事件是一起令人痛心的事故,其发生的真相引发了社会关注。",
+        "本文将从事件背景进行分析。2011年7月,马鞍山市某化工公司发生一起爆炸事故,造成341人死亡。",
+        dated=False,
+    )
+    assert essay.kind == "retrospective" and essay.grade is None
     assert recent.kind == "accident" and recent.grade is not None and recent.grade.label == "较大"
