@@ -238,3 +238,15 @@ def test_an_undated_page_about_an_accident_of_long_ago_is_a_look_back() -> None:
     )
     assert essay.kind == "retrospective" and essay.grade is None
     assert recent.kind == "accident" and recent.grade is not None and recent.grade.label == "较大"
+
+
+def test_an_accident_elsewhere_with_the_regions_campaign_is_a_notice() -> None:
+    a = _read("江苏某化工厂爆炸致78死 安徽紧急开展化工企业安全排查",
+              "江苏某化工园区发生爆炸事故后,安徽省安委会立即部署全省开展危险化学品隐患排查。")  # fmt: skip
+    b = _read(
+        "浙江某海运公司货轮在芜湖长江段发生闪爆 致3人死亡", "9月25日晚,货轮在芜湖市鸠江区长江段发生闪爆。"
+    )
+    assert a.match.relevant and a.kind == "notice" and a.grade is None
+    assert (
+        b.kind == "accident" and b.grade is not None and b.grade.label == "较大"
+    )  # the accident is in Anhui
