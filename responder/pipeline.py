@@ -42,6 +42,7 @@ _ELSEWHERE_KINDS = frozenset({"notice", "other"})
 # again: mirrors drop dates, but no follow-up comes a decade later.
 _UNDATED_HISTORY = 10
 _SENTENCE = re.compile(r"[^。;；!！?？\n]+[。;；!！?？\n]?")
+_LOCATED = re.compile(r"在|于")
 _CLAUSE = re.compile(r"[^。;；!！?？\n,， ]+[。;；!！?？\n,， ]?")
 
 
@@ -168,10 +169,23 @@ def _inside_clauses(
     for m in _CLAUSE.finditer(text, start, end):
         where = _where(hits, region, m.start(), m.end())
         if where is not None:
-            inside_now = where == "in"
+            inside_now = where == "in" or (
+                where == "mixed" and _located_inside(text, hits, region, m.start(), m.end())
+            )
         if inside_now:
             kept.append(m.group(0))
     return kept
+
+
+def _located_inside(
+    text: str, hits: list[PlaceHit], region: tuple[Division, ...], start: int, end: int
+) -> bool:
+    """A clause naming two provinces that puts what happens in the region: its last place is inside
+    and comes after 在/于 (浙江某公司货轮在芜湖长江段发生闪爆)."""
+    last = max((h for h in hits if start <= h.start < end), key=lambda h: h.start)
+    return any(r.contains(last.division) for r in region) and bool(
+        _LOCATED.search(text, max(start, last.start - 2), last.start)
+    )
 
 
 def analyse(
