@@ -207,7 +207,9 @@ def analyse(
     occurrence = read_occurrence(text, local) if news else Occurrence()
     kind = _kind(title, summary, occurrence, entry.published, now, intake) if news else None
     if kind == "accident" and region:
-        kind = _kind_of_region_part(masked, len(title), hits, region) or kind
+        # Region words that are no division (九华山) place the report without the gazetteer's help.
+        places_only = all(gazetteer().resolve(w) for w in match.hits["region"])
+        kind = _kind_of_region_part(masked, len(title), hits, region, places_only) or kind
     figures = (
         extract_figures(focus(masked, hits, region), occurrence.year)
         if news and match.relevant
@@ -253,12 +255,15 @@ def analyse(
 
 
 def _kind_of_region_part(
-    masked: str, title_end: int, hits: list[PlaceHit], region: tuple[Division, ...]
+    masked: str, title_end: int, hits: list[PlaceHit], region: tuple[Division, ...], places_only: bool
 ) -> str | None:
     """A notice or no accident at all when only the parts about places outside the region tell
     of one (江苏某厂爆炸致78死 安徽紧急开展排查); None when the region's part is the accident."""
-    if all(any(r.contains(h.division) for r in region) for h in hits):
+    inside = [h for h in hits if any(r.contains(h.division) for r in region)]
+    if len(inside) == len(hits):
         return None
+    if not inside and places_only:  # the region named only as where people come from (安徽籍司机)
+        return "other"
     title_hits = [h for h in hits if h.start < title_end]
     summary_hits = [replace(h, start=h.start - title_end - 1) for h in hits if h.start > title_end]
     title = focus(masked[:title_end], title_hits, region, whole=False) if title_hits else masked[:title_end]

@@ -108,6 +108,10 @@ def test_gazetteer_names_full_short_and_old_forms() -> None:
         ("天长市仁和集镇一居民楼爆炸,仁和集镇政府通报", ["天长市"]),
         ("湖北公安一化工厂爆炸", ["湖北省", "公安县"]),
         ("裕安一工厂发生爆炸", ["裕安区"]),  # the segmenter glues 安一; the headline's 一 ends the name
+        # where people come from is not where it happened
+        ("上海某工地一名来自安徽六安的工人死亡", ["上海市"]),
+        ("安徽籍货车司机在江苏某地身亡", ["江苏省"]),
+        ("死者系阜阳人,事发淮南人民医院门前", ["淮南市"]),
         ("谢家集一煤矿透水", ["谢家集区"]),
         ("安徽淮南大通区一工地坍塌", ["安徽省", "淮南市", "大通区"]),
     ],
@@ -250,3 +254,14 @@ def test_an_accident_elsewhere_with_the_regions_campaign_is_a_notice() -> None:
     assert (
         b.kind == "accident" and b.grade is not None and b.grade.label == "较大"
     )  # the accident is in Anhui
+
+
+def test_an_accident_elsewhere_whose_victims_came_from_the_region_is_no_region_accident() -> None:
+    a = _read(
+        "上海一工地事故致1死 死者为安徽工人", "上海市某工地发生高处坠落事故,一名来自安徽六安的工人死亡。"
+    )
+    b = _read("安徽籍货车司机在江苏某地追尾身亡", "江苏某地发生追尾事故,安徽籍货车司机当场死亡。")
+    c = _read("合肥一工地坍塌致2死", "合肥市某工地坍塌,2名来自河南的工人死亡。")
+    assert a.match.relevant and a.kind == "other" and a.place == "上海"
+    assert not b.match.relevant  # 安徽籍 is no region word where it stands
+    assert c.kind == "accident" and c.place == "合肥市"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import importlib.metadata
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -94,6 +95,9 @@ class _Alias:
     short: bool
 
 
+_Raw = tuple[int, int, str, _Alias]  # a name found: start, end, as written, what it names
+
+
 class Gazetteer:
     """Every division with its full, short and historical names, and one automaton over them."""
 
@@ -165,13 +169,14 @@ class Gazetteer:
 
     def find(self, text: str) -> list[PlaceHit]:
         """Divisions named in normalised `text`, in order, ambiguous and doubtful short forms dropped."""
-        raw: list[tuple[int, int, str, _Alias]] = []
+        raw: list[_Raw] = []
         for idx, start, end in self._ac.find_matches_as_indexes(text):
             word = self._words[idx]
             alias = self._aliases[word]
             if alias.short and not short_form_stands(text, start, end):
                 continue
             raw.append((start, end, word, alias))
+        raw = _without_origins(text, raw)
         named = {d for _, _, _, a in raw if not a.short or len(a.divisions) == 1 for d in a.divisions}
         hits: list[PlaceHit] = []
         for start, end, word, alias in raw:
@@ -210,6 +215,26 @@ class Gazetteer:
             h.division.province for h in hits if h is not hit and not (h.short and h.division.level == 3)
         }
         return _unique_short(hit.word) and others <= {hit.division.province}
+
+
+_ORIGIN_BEFORE = ("来自", "家住", "籍贯", "老家")
+_ORIGIN_AFTER = re.compile(r"籍|人(?![民大社口员力手工才事])|(?:农?民工|工人|务工|打工)")
+
+
+def _without_origins(text: str, raw: list[_Raw]) -> list[_Raw]:
+    """Names that say where people come from, not where it happened: 来自安徽六安的工人, 安徽籍司机,
+    死者系阜阳人. A run of names (安徽六安) is an origin as a whole."""
+    out: list[_Raw] = []
+    i = 0
+    while i < len(raw):
+        j = i
+        while j + 1 < len(raw) and raw[j + 1][0] == raw[j][1]:  # 安徽六安: names back to back
+            j += 1
+        start, end = raw[i][0], raw[j][1]
+        if not (text.endswith(_ORIGIN_BEFORE, 0, start) or _ORIGIN_AFTER.match(text, end)):
+            out += raw[i : j + 1]
+        i = j + 1
+    return out
 
 
 def short_form_stands(text: str, start: int, end: int) -> bool:
