@@ -264,4 +264,4 @@ def test_an_accident_elsewhere_whose_victims_came_from_the_region_is_no_region_a
     c = _read("合肥一工地坍塌致2死", "合肥市某工地坍塌,2名来自河南的工人死亡。")
     assert a.match.relevant and a.kind == "other" and a.place == "上海"
     assert not b.match.relevant  # 安徽籍 is no region word where it stands
-    assert c.kind == "accident" and c.place == "合肥市"
+    assert c.kind == "accident" and c.place == "合肥"
