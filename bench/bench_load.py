@@ -63,8 +63,9 @@ from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from responder.db import make_engine  # noqa: E402
-from responder.engine.deliver import TelegramSender, drain_outbox  # noqa: E402
+from responder.engine.drain import drain_outbox  # noqa: E402
 from responder.models import Incident, Outbox, Report  # noqa: E402
+from responder.senders.telegram import TelegramSender  # noqa: E402
 
 N_FEEDS = 1_000
 N_OPEN = 50

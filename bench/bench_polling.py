@@ -14,6 +14,11 @@ printed (time.process_time) are the client's alone. Each feed is a distinct
 - 200 changed + parse new: every feed gained one item (and lost its oldest);
   fetched, decoded, and parsed with the first round's item_keys, so only the
   new item goes through feedparser.
+- the first and the last round again, parsed as the service parses: in two
+  worker processes (responder.feeds.isolate.ParsePool, bounded in time and
+  memory). Their CPU is printed apart ("+ workers"), so the cost of isolation
+  (pickling each feed to a worker and its entries back) shows against the
+  in-process rounds.
 
 Targets from issue 2: a round of 1,000 unchanged feeds under 1.5 CPU s; a round
 where every feed changed under 10 CPU s.
@@ -22,6 +27,7 @@ where every feed changed under 10 CPU s.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -36,10 +42,22 @@ from kit.feedserver import Route, start_in_subprocess  # noqa: E402
 
 from responder.config import Polling  # noqa: E402
 from responder.feeds import Fetcher, FetchResult, Validators, parse_feed  # noqa: E402
+from responder.feeds.isolate import ParsePool  # noqa: E402
 
 N_FEEDS = 1_000
 UNCHANGED_TARGET_CPU_S = 1.5
 CHANGED_TARGET_CPU_S = 10.0
+
+
+def workers_cpu(pool: ParsePool | None) -> float:
+    """CPU seconds the pool's (idle) worker processes have used so far."""
+    if pool is None:
+        return 0.0
+    total = 0
+    for pid in pool.pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def timed_round(
@@ -47,19 +65,23 @@ async def timed_round(
     urls: list[str],
     run: Callable[[int, str], Awaitable[FetchResult]],
     target: float | None = None,
+    pool: ParsePool | None = None,
 ) -> list[FetchResult]:
-    start_cpu, start = time.process_time(), time.perf_counter()
+    start_cpu, start, start_workers = time.process_time(), time.perf_counter(), workers_cpu(pool)
     results = await asyncio.gather(*(run(i, url) for i, url in enumerate(urls)))
     cpu, wall = time.process_time() - start_cpu, time.perf_counter() - start
+    in_workers = workers_cpu(pool) - start_workers
     statuses: dict[str, int] = {}
     for r in results:
         statuses[r.status] = statuses.get(r.status, 0) + 1
     verdict = ""
     if target is not None:
-        verdict = f"  target < {target:g} CPU s: {'met' if cpu < target else 'MISSED'}"
+        total = cpu + in_workers
+        verdict = f"  target < {target:g} CPU s: {'met' if total < target else 'MISSED'}"
+    extra = f" + workers {in_workers:5.2f} s" if pool is not None else ""
     print(
-        f"  {label:<24} wall {wall:6.2f} s  CPU {cpu:6.2f} s  {len(urls) / wall:7.0f} feeds/s (wall)"
-        f"  {len(urls) / cpu:7.0f} feeds/CPU-s  {statuses}{verdict}"
+        f"  {label:<32} wall {wall:6.2f} s  CPU {cpu:6.2f} s{extra}  {len(urls) / wall:7.0f} feeds/s (wall)"
+        f"  {len(urls) / (cpu + in_workers):7.0f} feeds/CPU-s  {statuses}{verdict}"
     )
     return results
 
@@ -95,6 +117,40 @@ async def rounds(base: str, base_plain: str, polling: Polling) -> None:
             return result
 
         await timed_round("200 changed + parse new", changed, changed_fetch, CHANGED_TARGET_CPU_S)
+        await worker_rounds(fetcher, plain, changed, item_keys)
+
+
+async def worker_rounds(
+    fetcher: Fetcher, plain: list[str], changed: list[str], item_keys: list[frozenset[str]]
+) -> None:
+    """The cold round and the changed round again, parsed in two bounded worker processes."""
+    pool = ParsePool(workers=2, timeout=15, memory_mb=256)
+    loop = asyncio.get_running_loop()
+    try:
+        # Start both workers first: start-up is paid once per process, not per feed.
+        warm = [pool.parse("<rss/>", zone="UTC", base_url=None, now=None) for _ in range(4)]
+        await asyncio.gather(*warm, return_exceptions=True)
+
+        async def full(i: int, url: str) -> FetchResult:
+            result = await fetcher.fetch(url, Validators())
+            if result.status == "ok" and result.text is not None:
+                feed = await pool.parse(result.text, zone="Asia/Shanghai", base_url=url, now=None)
+                assert len(feed.entries) == ITEMS
+            return result
+
+        async def one_new(i: int, url: str) -> FetchResult:
+            result = await fetcher.fetch(url, Validators())
+            if result.status == "ok" and result.text is not None:
+                feed = await pool.parse(
+                    result.text, zone="Asia/Shanghai", base_url=url, now=None, skip_items=item_keys[i]
+                )
+                assert len(feed.entries) == 1, (url, len(feed.entries))
+            return result
+
+        await timed_round("200 new + full parse, workers", plain, full, pool=pool)
+        await timed_round("200 changed + parse new, workers", changed, one_new, CHANGED_TARGET_CPU_S, pool)
+    finally:
+        await loop.run_in_executor(None, pool.close)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import chinese_calendar
 
+from .env import Environment
 from .holiday_notice import HolidayNotice, NoticeError, parse_notice
 from .i18n import t
 from .models import utcnow
@@ -116,7 +117,7 @@ def render_review(notice: HolidayNotice, source: str) -> str:
     return "\n".join(lines)
 
 
-def cmd_calendar_import(args: argparse.Namespace) -> int:
+def cmd_calendar_import(args: argparse.Namespace, env: Environment) -> int:
     """Show the dates read from a notice; with --confirm, store them in the schedule file."""
     from .runtime import load_settings
 
@@ -147,7 +148,7 @@ def cmd_calendar_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `calendar import` on the CLI's sub-parsers."""
     c = sub.add_parser("calendar", help="the working-day calendar: import next year's official holidays")
     csub = c.add_subparsers(dest="calendar_command", required=True)

@@ -13,11 +13,19 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .configfile import ConfigError
-from .i18n import t
+from .env import Environment
+from .i18n import t, use_language
 from .models import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from .runtime import Settings
+    from .senders.base import Sender
+    from .service import Service
 
 __all__ = ["build_parser", "main"]
 
@@ -45,7 +53,7 @@ def _print_problems(exc: ConfigError) -> int:
     return EXIT_CONFIG
 
 
-def _optional_settings(args: argparse.Namespace) -> Any:
+def _optional_settings(args: argparse.Namespace) -> Settings | None:
     """The settings of --config when given (its problems end the command), else of ./feeds.yaml
     when it is there and valid (a note otherwise), else None."""
     from .runtime import load_settings
@@ -61,37 +69,65 @@ def _optional_settings(args: argparse.Namespace) -> Any:
         return None
 
 
-def _database(args: argparse.Namespace, settings: Any = None) -> str:
+def _database(args: argparse.Namespace, env: Environment, settings: Settings | None = None) -> str:
     """The database URL for this command (noted on `args` for error messages)."""
     from .db import database_url
 
     configured = settings.database_path if settings is not None else None
-    args.db_url = database_url(getattr(args, "database", None), configured)
-    return args.db_url
+    url = database_url(getattr(args, "database", None), configured, env.database_url)
+    args.db_url = url
+    return url
 
 
-def cmd_check_config(args: argparse.Namespace) -> int:
-    """Validate feeds.yaml, the playbooks and the roster together; print what loaded."""
+def _load_with_robots(config: Path, env: Environment) -> Settings:
+    """The settings, with the roster's robots' variables checked in the environment (at the
+    roster's file:line:field, never showing a value)."""
     from .runtime import load_settings
+
+    st = load_settings(config)
+    problems = st.roster.variable_problems(env.variables)
+    if problems:
+        raise ConfigError(problems)
+    return st
+
+
+def _robot_link_warning(st: Settings) -> str | None:
+    """The warning when robots are configured but their console links would point at this machine."""
+    from .present.channels import console_link_warning
+    from .web.links import base_url
+
+    web = st.feeds.web
+    return console_link_warning(len(st.roster.robots()), web.public_url, base_url(web))
+
+
+def cmd_check_config(args: argparse.Namespace, env: Environment) -> int:
+    """Validate feeds.yaml, the playbooks and the roster together; print what loaded."""
     from .workcal import unknown_year_warning
 
-    st = load_settings(Path(args.config))
+    st = _load_with_robots(Path(args.config), env)
     f = st.feeds
-    print(f"{args.config}: {len(f.sources)} sources ({sum(s.enabled for s in f.sources)} enabled), "
-          f"{len(f.schemes)} schemes, {st.intake.matcher.word_count} words, time zone {f.timezone}")  # fmt: skip
+    print(
+        f"{args.config}: {len(f.sources)} sources ({sum(s.enabled for s in f.sources)} enabled), "
+        f"{len(f.schemes)} schemes, {st.intake.matcher.word_count} words, time zone {f.timezone}"
+    )
     print(f"playbooks: {', '.join(sorted(st.playbooks))}")
-    print(f"roster: {len(st.roster.people)} people; on duty now: "
-          f"{(p.name if (p := st.roster.on_duty(utcnow())) else '-')}")  # fmt: skip
+    print(
+        f"roster: {len(st.roster.people)} people; on duty now: "
+        f"{(p.name if (p := st.roster.on_duty(utcnow())) else '-')}"
+    )
     if st.database_path is not None:
         print(t("cli_own_database", path=st.database_path))
     print(st.calendar.describe_years())
     warning = unknown_year_warning(st.calendar, utcnow())
     if warning is not None:
         print(warning.text)
+    links = _robot_link_warning(st)
+    if links is not None:
+        print(links)
     return 0
 
 
-def cmd_scan(args: argparse.Namespace) -> int:
+def cmd_scan(args: argparse.Namespace, env: Environment) -> int:
     """Fetch every source once and show what the service would do; writes and sends nothing."""
     import tempfile
 
@@ -110,19 +146,22 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, env: Environment) -> int:
     """Run the service until SIGINT/SIGTERM; SIGHUP reloads the configuration."""
     import asyncio
 
     from .db import DEFAULT_SQLITE, make_engine, redact_url, sqlite_path
-    from .engine.deliver import make_sender
     from .migrate import check_migrated, upgrade
-    from .runtime import load_settings
+    from .senders import make_sender
     from .status import foreign_sources, has_feed_states
     from .supervise import Supervisor
+    from .web.server import ConsoleServer, run_with_console
 
-    st = load_settings(Path(args.config))
-    url = _database(args, st)
+    st = _load_with_robots(Path(args.config), env)
+    links = _robot_link_warning(st)
+    if links is not None:
+        log.warning(links)
+    url = _database(args, env, st)
     own = sqlite_path(url)
     if st.database_path is not None or (own is not None and own == Path(DEFAULT_SQLITE)):
         # The embedded default and a config's own file must start in one command: they migrate themselves.
@@ -138,52 +177,59 @@ def cmd_run(args: argparse.Namespace) -> int:
             t("run_foreign_sources", n=len(others), names="、".join(others[:10]), url=redact_url(url))
         )
     try:
-        first = [make_sender()]
+        first = [make_sender(env, st)]
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
     base = st.database_path.parent if st.database_path is not None else st.base_dir / "var"
     supervisor = Supervisor(
-        st, engine, lambda settings: _build_service(args, engine, settings, first),
-        replay_dir=base / "replay", fresh_database=not has_feed_states(engine),
-    )  # fmt: skip
-    from .engine.deliver import TelegramSender
-    from .web.server import ConsoleServer, run_with_console
-
+        st,
+        engine,
+        lambda settings: _build_service(args, env, engine, settings, first),
+        replay_dir=base / "replay",
+        fresh_database=not has_feed_states(engine),
+        check=lambda settings: _check_robots(settings, env),
+    )
     # The web console runs in the same loop; in console mode (no bot) it prints sign-in links.
-    console_mode = not isinstance(first[0], TelegramSender)
-    console = ConsoleServer(st, engine, console_mode=console_mode) if st.feeds.web.enabled else None
+    console = None
+    if st.feeds.web.enabled:
+        console = ConsoleServer(st, engine, console_mode=env.telegram is None, secret=env.web_secret)
     asyncio.run(run_with_console(supervisor, console))
     return 0
 
 
-def _build_service(args: argparse.Namespace, engine: Any, settings: Any, first: list[Any]) -> Any:
+def _check_robots(settings: Settings, env: Environment) -> None:
+    """A reloaded roster's robots need their variables in the environment the service started with."""
+    problems = settings.roster.variable_problems(env.variables)
+    if problems:
+        raise ConfigError(problems)
+
+
+def _build_service(
+    args: argparse.Namespace, env: Environment, engine: Engine, settings: Settings, first: list[Sender]
+) -> Service:
     """A Service on `settings` with its own sender and Telegram application (one per (re)start:
     a stopped service closes them)."""
-    from .engine.deliver import TelegramSender, make_sender
+    from .senders import make_sender
     from .service import Service
 
-    sender = first.pop() if first else make_sender()
+    sender = first.pop() if first else make_sender(env, settings)
     application = None
-    if isinstance(sender, TelegramSender):
+    if env.telegram is not None:
         from .chat.telegram import build_application
 
-        application = build_application(
-            settings, engine, os.environ["TELEGRAM_BOT_TOKEN"].strip(),
-            base_url=os.environ.get("TELEGRAM_BASE_URL") or None,
-            base_file_url=os.environ.get("TELEGRAM_FILE_BASE_URL") or None,
-        )  # fmt: skip
+        application = build_application(settings, engine, env.telegram)
     return Service(settings, engine, sender, application=application, cycle_every=args.cycle_seconds)
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def cmd_status(args: argparse.Namespace, env: Environment) -> int:
     """Feeds, open incidents and the outbox, as the database has them now."""
     from .db import make_engine
     from .migrate import check_migrated
     from .status import render_status
 
     st = _optional_settings(args)
-    engine = make_engine(_database(args, st))
+    engine = make_engine(_database(args, env, st))
     try:
         check_migrated(engine)
         tz = args.tz or (st.feeds.timezone if st is not None else "Asia/Shanghai")
@@ -193,12 +239,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
+def cmd_migrate(args: argparse.Namespace, env: Environment) -> int:
     """Bring the database (--config's own file, else DATABASE_URL, else the SQLite file) to the newest schema."""
     from .db import redact_url
     from .migrate import upgrade
 
-    url = _database(args, _optional_settings(args) if args.config else None)
+    url = _database(args, env, _optional_settings(args) if args.config else None)
     before, after = upgrade(url)
     if before == after:
         print(t("db_up_to_date", url=redact_url(url), rev=after))
@@ -208,18 +254,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _database_problem(exc: Exception, args: argparse.Namespace) -> str:
+def _database_problem(exc: Exception, args: argparse.Namespace, env: Environment) -> str:
     """One line for a database error, with the URL's password hidden."""
     from .db import redact_url
 
-    url = redact_url(getattr(args, "db_url", None) or os.environ.get("DATABASE_URL") or "sqlite:///")
+    url = redact_url(getattr(args, "db_url", None) or env.database_url or "sqlite:///")
     reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
         return t("db_no_schema", url=url)
     return t("db_connect_failed", url=url, error=reason)
 
 
-def _run_command(args: argparse.Namespace) -> int:
+def _run_command(args: argparse.Namespace, env: Environment) -> int:
     """Run the command; turn every error an operator can meet into one line and an exit status."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -227,7 +273,7 @@ def _run_command(args: argparse.Namespace) -> int:
     from .migrate import NotMigratedError
 
     try:
-        status = int(args.func(args) or 0)
+        status = int(args.func(args, env) or 0)
         sys.stdout.flush()  # a closed pipe shows up here, not at exit
         return status
     except BrokenPipeError:
@@ -246,7 +292,7 @@ def _run_command(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         return EXIT_NOT_MIGRATED
     except (OperationalError, DBAPIError) as exc:
-        print(_database_problem(exc, args), file=sys.stderr)
+        print(_database_problem(exc, args, env), file=sys.stderr)
         return 1
     except OSError as exc:
         where = exc.filename if exc.filename is not None else ""
@@ -255,8 +301,8 @@ def _run_command(args: argparse.Namespace) -> int:
     except Exception as exc:
         if args.verbose:
             raise
-        print(t("cli_unexpected", kind=type(exc).__name__, error=str(exc).splitlines()[0] if str(exc) else ""),
-              file=sys.stderr)  # fmt: skip
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        print(t("cli_unexpected", kind=type(exc).__name__, error=first_line), file=sys.stderr)
         return 1
 
 
@@ -307,7 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run one command; returns the exit status."""
+    """Parse the command line, read the environment once, and run one command; returns the exit status."""
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    return _run_command(args)
+    try:
+        env = Environment.read()
+        use_language(env.lang)
+    except ValueError as exc:  # a malformed variable: named, its value never echoed if secret
+        print(str(exc), file=sys.stderr)
+        return EXIT_CONFIG
+    return _run_command(args, env)

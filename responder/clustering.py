@@ -113,16 +113,31 @@ class ReportKey:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (without the fingerprint, which has its own column)."""
-        return {"watch": self.watch, "place": self.place, "occurrence": self.occurrence.to_json(),
-                "families": sorted(self.families), "companies": sorted(self.companies), "units": sorted(self.units),
-                "deaths": self.deaths, "words": sorted(self.words)}  # fmt: skip
+        return {
+            "watch": self.watch,
+            "place": self.place,
+            "occurrence": self.occurrence.to_json(),
+            "families": sorted(self.families),
+            "companies": sorted(self.companies),
+            "units": sorted(self.units),
+            "deaths": self.deaths,
+            "words": sorted(self.words),
+        }
 
     @classmethod
     def from_json(cls, fp: int, data: dict[str, Any]) -> ReportKey:
         """The inverse of `to_json`."""
-        return cls(fp, bool(data.get("watch")), data.get("place"), Occurrence.from_json(data.get("occurrence")),
-                   frozenset(data.get("families", ())), frozenset(data.get("companies", ())),
-                   frozenset(data.get("units", ())), data.get("deaths"), frozenset(data.get("words", ())))  # fmt: skip
+        return cls(
+            fp,
+            bool(data.get("watch")),
+            data.get("place"),
+            Occurrence.from_json(data.get("occurrence")),
+            frozenset(data.get("families", ())),
+            frozenset(data.get("companies", ())),
+            frozenset(data.get("units", ())),
+            data.get("deaths"),
+            frozenset(data.get("words", ())),
+        )
 
 
 @dataclass(frozen=True)
@@ -145,8 +160,20 @@ class Candidate:
     @classmethod
     def of(cls, incident_id: int, key: ReportKey, published: datetime) -> Candidate:
         """A new incident opened by one report."""
-        return cls(incident_id, published, published, key.watch, key.place, key.occurrence, key.families,
-                   key.companies, key.units, key.deaths, key.words, frozenset({key.fingerprint & MASK64}))  # fmt: skip
+        return cls(
+            incident_id,
+            published,
+            published,
+            key.watch,
+            key.place,
+            key.occurrence,
+            key.families,
+            key.companies,
+            key.units,
+            key.deaths,
+            key.words,
+            frozenset({key.fingerprint & MASK64}),
+        )
 
     def joined(self, key: ReportKey, published: datetime) -> Candidate:
         """This incident after `key`'s report joined it."""
@@ -160,9 +187,11 @@ class Candidate:
             companies=self.companies | key.companies,
             units=self.units | key.units,
             deaths=max((d for d in (self.deaths, key.deaths) if d is not None), default=None),
-            words=self.words if len(self.words) >= _MAX_WORDS else frozenset(sorted(self.words | key.words)[:_MAX_WORDS]),
+            words=self.words
+            if len(self.words) >= _MAX_WORDS
+            else frozenset(sorted(self.words | key.words)[:_MAX_WORDS]),
             fingerprints=self.fingerprints | {key.fingerprint & MASK64},
-        )  # fmt: skip
+        )
 
 
 def _division(code: str | None) -> Division | None:
@@ -224,8 +253,10 @@ def score(
         points.append(("same_toll", 1))
     sim = similarity(key.words, c.words)
     shared = len(key.words & c.words)
-    words = max(3 if sim >= 0.5 else 2 if sim >= 0.3 else 1 if sim >= 0.2 else 0,
-                3 if shared >= 6 else 2 if shared >= 4 else 1 if shared >= 2 else 0)  # fmt: skip
+    words = max(
+        3 if sim >= 0.5 else 2 if sim >= 0.3 else 1 if sim >= 0.2 else 0,
+        3 if shared >= 6 else 2 if shared >= 4 else 1 if shared >= 2 else 0,
+    )
     if words:
         points.append(("similar_words", words))
     if near:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,9 +22,9 @@ from pydantic import (
 from .configfile import ConfigError, FieldProblems, Loc, Problem, load_yaml, validate_all
 from .durations import parse_duration
 from .i18n import t
+from .vocab import Channel, SourceKind
 
 __all__ = [
-    "CHANNELS",
     "Duration",
     "FeedsConfig",
     "Grouping",
@@ -31,18 +32,17 @@ __all__ = [
     "Replay",
     "Scheme",
     "Source",
+    "StaleAfter",
+    "StrictModel",
     "TimeZoneName",
     "WebConsole",
     "check_timezone",
     "load_feeds",
+    "repeated",
 ]
 
 # A value the shipped feeds.yaml asks the bureau to replace (an account id, a column address).
 PLACEHOLDER = "REPLACE_WITH_"
-
-Kind = Literal["news", "upstream", "own"]
-Channel = Literal["portal", "weibo", "wechat", "app"]
-CHANNELS: tuple[str, ...] = ("portal", "weibo", "wechat", "app")
 
 
 def check_timezone(v: str) -> str:
@@ -54,30 +54,46 @@ def check_timezone(v: str) -> str:
     return v
 
 
+def repeated(values: Iterable[str]) -> list[str]:
+    """The values that occur more than once, sorted (for "… is used twice" errors)."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for v in values:
+        (twice if v in seen else seen).add(v)
+    return sorted(twice)
+
+
 def _duration(v: object) -> timedelta:
     if isinstance(v, timedelta):
         return v
-    return parse_duration(v)  # type: ignore[arg-type]
+    return parse_duration(v if isinstance(v, int | float) else str(v))
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
 
 
-class Strict(BaseModel):
+class StrictModel(BaseModel):
+    """The base of every configuration model: unknown keys are errors (a typo is never
+    silently ignored) and a loaded configuration cannot be changed."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Source(Strict):
+class Source(StrictModel):
     """One feed. `url` is http(s) or a local path; `route` is an RSSHub route."""
 
     name: str = Field(min_length=1)
     url: str | None = None
     route: str | None = None
-    kind: Kind = "news"
+    kind: SourceKind = SourceKind.NEWS
     channel: Channel | None = None
     interval: Duration | None = None
     enabled: bool = True
+    # The zone this source's dates without a zone (and CST) are in; default: the top-level timezone.
+    timezone: TimeZoneName | None = None
+    # Nothing new for longer than this is reported to the admins; default per kind, 0 = never.
+    stale_after: Duration | None = None
 
     @field_validator("url")
     @classmethod
@@ -107,7 +123,7 @@ class Source(Strict):
         return self
 
 
-class Scheme(Strict):
+class Scheme(StrictModel):
     """A monitoring scheme: region words AND event words NOT exclusion words.
 
     A topic-only scheme (no region or event words, `topic` given) selects upstream
@@ -115,7 +131,7 @@ class Scheme(Strict):
     """
 
     name: str = Field(min_length=1)
-    applies_to: list[Kind] = Field(default_factory=lambda: ["news"])
+    applies_to: list[SourceKind] = Field(default_factory=lambda: [SourceKind.NEWS])
     region: list[str] = Field(default_factory=list)
     event: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
@@ -138,7 +154,20 @@ class Scheme(Strict):
         return self
 
 
-class Polling(Strict):
+class StaleAfter(StrictModel):
+    """How long each kind of source may bring nothing new before the admins hear of it.
+
+    News feeds publish daily; upstream policy feeds can fall silent over a week-long
+    holiday (Spring Festival, National Day) without being broken; the bureau's own
+    outlets may post only every week or two.
+    """
+
+    news: Duration = timedelta(days=3)
+    upstream: Duration = timedelta(days=10)
+    own: Duration = timedelta(days=14)
+
+
+class Polling(StrictModel):
     """How feeds are fetched. Defaults suit a few hundred Chinese news feeds."""
 
     interval: Duration = timedelta(minutes=5)
@@ -150,9 +179,17 @@ class Polling(Strict):
     max_backoff: Duration = timedelta(hours=6)
     failures_before_alert: int = Field(default=3, ge=1)
     user_agent: str = "responder/0.1 (+work-safety press office news watch)"
+    # Parsing runs in worker processes, each parse bounded in time and memory.
+    parse_timeout: Duration = timedelta(seconds=15)
+    parse_memory_mb: int = Field(default=256, ge=32, le=4096)
+    parse_workers: int = Field(default=2, ge=1, le=8)
+    # A source's first successful poll: only items published within this window open
+    # incidents with deadlines; older matches go into one digest. 0 = no baseline.
+    baseline_window: Duration = timedelta(hours=2)
+    stale_after: StaleAfter = StaleAfter()
 
 
-class Grouping(Strict):
+class Grouping(StrictModel):
     """When a new report joins an existing incident (see README, 'Grouping')."""
 
     window: Duration = timedelta(hours=72)
@@ -163,7 +200,7 @@ class Grouping(Strict):
     max_age: Duration = timedelta(days=7)
 
 
-class WebConsole(Strict):
+class WebConsole(StrictModel):
     """The web console (`responder/web/`): where it listens and how sign-in behaves."""
 
     enabled: bool = True
@@ -198,7 +235,7 @@ class WebConsole(Strict):
         return self
 
 
-class Replay(Strict):
+class Replay(StrictModel):
     """Replay of local feed files on a live timeline (the offline example).
 
     The files were written as if it were `recorded_start`; at run time every date in
@@ -216,7 +253,7 @@ class Replay(Strict):
         return v
 
 
-class FeedsConfig(Strict):
+class FeedsConfig(StrictModel):
     """The whole of `feeds.yaml`."""
 
     timezone: TimeZoneName = "Asia/Shanghai"
@@ -276,10 +313,25 @@ class FeedsConfig(Strict):
 
     @property
     def tz(self) -> ZoneInfo:
+        """The zone times are shown in and zone-less feed dates are read in."""
         return ZoneInfo(self.timezone)
 
     def interval_of(self, source: Source) -> timedelta:
+        """How often `source` is polled: its own interval, else the default."""
         return source.interval or self.polling.interval
+
+    def tz_of(self, source: Source) -> ZoneInfo:
+        """The zone the source's zone-less dates are read in."""
+        return ZoneInfo(source.timezone or self.timezone)
+
+    def stale_after_of(self, source: Source) -> timedelta | None:
+        """How long the source may bring nothing new before an alert; None = never."""
+        limit = (
+            source.stale_after
+            if source.stale_after is not None
+            else getattr(self.polling.stale_after, source.kind)
+        )
+        return limit if limit > timedelta(0) else None
 
     def url_of(self, source: Source, base_dir: Path) -> str:
         """The address to fetch: RSSHub route joined to rsshub_base, or a path made absolute."""

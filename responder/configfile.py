@@ -145,7 +145,8 @@ def _alias_problems(name: str, text: str) -> list[Problem]:
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent):
             message = t("config_alias", anchor=event.anchor)
-            found.append(Problem(name, event.start_mark.line + 1, "", message))
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
+            found.append(Problem(name, line, "", message))
     return found
 
 

@@ -90,19 +90,23 @@ def parse_database_url(raw: str) -> URL:
     )
 
 
-def database_url(explicit: str | None = None, configured: Path | None = None) -> str:
+def database_url(
+    explicit: str | None = None, configured: Path | None = None, environment: str | None = None
+) -> str:
     """The database to use, as a URL string SQLAlchemy parses back correctly.
 
     In order: `explicit` (a --database option); `configured`, the SQLite file a config
-    names with `database:` (the offline example keeps its own); DATABASE_URL; else the
-    SQLite file under ./var. Raises DatabaseUrlError (without the URL) when unusable.
+    names with `database:` (the offline example keeps its own); `environment`, the
+    DATABASE_URL the command line read at start (`responder.env`), or for callers that
+    pass none (`python -m responder.migrate`) DATABASE_URL itself; else the SQLite file
+    under ./var. Raises DatabaseUrlError (without the URL) when unusable.
     """
     if explicit:
         raw = explicit
     elif configured is not None:
         raw = f"sqlite:///{configured}"
     else:
-        raw = os.environ.get("DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE}"
+        raw = environment or os.environ.get("DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE}"
     return parse_database_url(raw).render_as_string(hide_password=False)
 
 
@@ -172,7 +176,7 @@ def make_engine(url: str | None = None) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]  # sqlite3 objects, not typed by the event API
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA busy_timeout=30000")
             _enable_wal(cur)
@@ -225,20 +229,21 @@ def insert_ignore(session: Session, row: SQLModel, conflict_cols: Sequence[str])
         # No columns: any unique constraint (a report is one by identity or by link).
         stmt = insert(table).values(values).on_conflict_do_nothing(index_elements=list(conflict_cols) or None)
         if pk:
-            stmt = stmt.returning(*pk)
+            stmt = stmt.returning(*pk)  # type: ignore[assignment]  # still the dialect's Insert, stubs say otherwise
             generated = session.execute(stmt).first()
             if generated is None:
                 return False
             for column, value in zip(pk, generated, strict=True):
                 setattr(row, mapper.get_property_by_column(column).key, value)
             return True
-        return session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+        return bool(session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]  # a CursorResult at run time
     # Other databases: try, and roll back only the savepoint when the key exists.
     try:
         with session.begin_nested():
             result = session.execute(sa.insert(table).values(values))
     except IntegrityError:
         return False
-    for column, value in zip(pk, result.inserted_primary_key or (), strict=False):
+    inserted = result.inserted_primary_key or ()  # type: ignore[attr-defined]  # a CursorResult at run time
+    for column, value in zip(pk, inserted, strict=False):
         setattr(row, mapper.get_property_by_column(column).key, value)
     return True

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import TypeVar
+
+from .vocab import Grade  # the vocabulary's scale; re-exported here for the intake
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -27,29 +28,6 @@ __all__ = [
     "grade_text",
     "parse_number",
 ]
-
-
-class Grade(IntEnum):
-    """Accident grade, ordered: a larger value is a graver accident."""
-
-    一般 = 1
-    较大 = 2
-    重大 = 3
-    特别重大 = 4
-
-    @property
-    def label(self) -> str:
-        """The Chinese name, as written in the regulation and stored in the database."""
-        return self.name
-
-    @classmethod
-    def from_label(cls, label: str) -> Grade:
-        """The grade named `label` (一般, 较大, 重大 or 特别重大); ValueError otherwise."""
-        try:
-            return cls[label.strip()]
-        except KeyError:
-            names = "、".join(g.name for g in cls)
-            raise ValueError(f"unknown accident grade {label!r}; use one of {names}") from None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import ahocorasick_rs
 
-from .analysis.gazetteer import gazetteer, short_form_stands
+from .analysis.gazetteer import EVERYDAY, gazetteer, short_form_stands
 from .config import Scheme
 from .text import normalize
 
@@ -113,6 +113,8 @@ class Matcher:
         for alias, short in gazetteer().aliases_within(roots).items():
             key = _key(alias)
             if key in written or any(o[0] == si and o[1] == _REGION for o in owners.get(key, ())):
+                continue
+            if alias in EVERYDAY:  # 郊区, 大通: everyday words; the report names their city as well
                 continue
             owners.setdefault(key, []).append((si, _REGION, alias))
             if short:

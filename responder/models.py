@@ -7,11 +7,24 @@ zone) and hands back aware UTC, so code never compares naive with aware values.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import JSON, Column, Field, SQLModel
+
+from .vocab import (
+    Channel,
+    EventKind,
+    Grade,
+    IncidentKind,
+    IncidentStatus,
+    OutboxKind,
+    OutboxStatus,
+    ReportKind,
+    SourceKind,
+)
 
 __all__ = [
     "FeedState",
@@ -22,11 +35,13 @@ __all__ = [
     "Report",
     "Step",
     "UTCDateTime",
+    "VocabText",
     "WebKey",
     "WebLoginAttempt",
     "WebLoginToken",
     "WebPassword",
     "WebSession",
+    "table",
     "utcnow",
 ]
 
@@ -40,6 +55,11 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
     "ck": "ck_%(table_name)s_%(constraint_name)s",
 }
+
+
+def table(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a model, for column-level queries (the reports read many rows cheaply)."""
+    return SQLModel.metadata.tables[str(model.__tablename__)]
 
 
 def utcnow() -> datetime:
@@ -64,8 +84,42 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+class VocabText(TypeDecorator[E]):
+    """A word of the vocabulary (`responder.vocab`) in a text column: stored as its value,
+    read back as the member, refused on the way in when it is not one of the words.
+
+    `blank_is_none`: the column is NOT NULL and stores '' for "none" (a step that is not
+    per outlet keeps '' so the unique key over its columns still holds); Python sees None.
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, vocabulary: type[E], blank_is_none: bool = False):
+        super().__init__()
+        self.vocabulary = vocabulary
+        self.blank_is_none = blank_is_none
+
+    def process_bind_param(self, value: E | str | None, dialect: Any) -> str | None:
+        if value is None or value == "":
+            return "" if self.blank_is_none else None
+        return str(self.vocabulary(value).value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> E | None:
+        return None if value is None or value == "" else self.vocabulary(value)
+
+
 def _ts(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _word(
+    vocabulary: type[StrEnum], default: StrEnum | None = None, *, nullable: bool = False, index: bool = False
+) -> Any:
+    return Field(default=default, sa_column=Column(VocabText(vocabulary), nullable=nullable, index=index))
 
 
 class FeedState(SQLModel, table=True):
@@ -88,6 +142,12 @@ class FeedState(SQLModel, table=True):
     claimed_by: str | None = None  # instance currently polling it
     claimed_until: datetime | None = _ts()
     polls: int = 0
+    # The first successful poll, which recorded what the feed already held (the baseline);
+    # None until then, and again when the source's address changes.
+    baselined_at: datetime | None = _ts()
+    last_new_at: datetime | None = _ts()  # the last poll that stored a report never seen before
+    newest_item_at: datetime | None = _ts()  # the latest publication time the feed has shown
+    stale_since: datetime | None = _ts()  # alerted as quiet (nothing new) since; None when not
 
 
 class Report(SQLModel, table=True):
@@ -95,29 +155,30 @@ class Report(SQLModel, table=True):
 
     __tablename__ = "report"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database when the row is flushed
     identity: str = Field(unique=True)  # guid, else link, else hash of link+title
     link_key: str | None = Field(default=None, unique=True)  # normalised link: same URL = one report
     source: str = Field(index=True)
-    source_kind: str = "news"
-    channel: str | None = None
+    source_kind: SourceKind = _word(SourceKind, SourceKind.NEWS)
+    channel: Channel | None = _word(Channel, nullable=True)
     guid: str | None = None
     link: str | None = None
     title: str = ""
     text: str = ""  # normalised title + summary, what matching and grading read
     published: datetime | None = _ts()
-    fetched_at: datetime | None = _ts(nullable=False, index=True)
+    fetched_at: datetime = _ts(nullable=False, index=True)
     relevant: bool = False
     scheme: str | None = None
     hits: dict[str, list[str]] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     deaths: int | None = None
     serious_injuries: int | None = None
     loss_cny: float | None = None
-    grade: str | None = None
+    grade: Grade | None = _word(Grade, nullable=True)
     fingerprint: int | None = Field(default=None, sa_column=Column(sa.BigInteger()))
     incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
-    # What the report is (accident, bulletin, disaster … responder.analysis.kinds); None before 0002.
-    kind: str | None = None
+    # What the report is (accident, bulletin, disaster … `responder.vocab.ReportKind`); None
+    # for reports stored before 0003 and for items of upstream and own sources.
+    kind: ReportKind | None = _word(ReportKind, nullable=True)
     injured: int | None = None
     # What grouping reads (place, occurrence, sites, words …: clustering.ReportKey.to_json).
     grouping: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
@@ -126,19 +187,19 @@ class Report(SQLModel, table=True):
 class Incident(SQLModel, table=True):
     """One event (many reports) or one upstream policy item to repost.
 
-    `kind` is 'event' for current accidents found in news, 'watch' for other relevant news
-    (bulletins, verdicts, disasters …: sentiment to watch, no statutory clock), 'policy'
-    for upstream items.
+    `kind` says what it is about (`responder.vocab.IncidentKind`): a current accident in the
+    news, an upstream policy item, a public inquiry, or other relevant news to watch
+    (bulletins, verdicts, disasters …: sentiment, no statutory clock).
     `first_published` starts every playbook clock.
     """
 
     __tablename__ = "incident"
 
-    id: int | None = Field(default=None, primary_key=True)
-    kind: str = "event"
+    id: int = Field(default=None, primary_key=True)  # set by the database when the row is flushed
+    kind: IncidentKind = _word(IncidentKind, IncidentKind.EVENT)
     title: str = ""
     scheme: str | None = None
-    grade: str | None = None
+    grade: Grade | None = _word(Grade, nullable=True)
     deaths: int | None = None
     serious_injuries: int | None = None
     loss_cny: float | None = None
@@ -146,10 +207,10 @@ class Incident(SQLModel, table=True):
     place: str | None = None
     accident_type: str | None = None
     fingerprint: int | None = Field(default=None, sa_column=Column(sa.BigInteger()))
-    first_published: datetime | None = _ts(nullable=False)
-    detected_at: datetime | None = _ts(nullable=False, index=True)
+    first_published: datetime = _ts(nullable=False)
+    detected_at: datetime = _ts(nullable=False, index=True)
     last_report_at: datetime | None = _ts(index=True)
-    status: str = Field(default="open", index=True)  # open, acknowledged, closed, dismissed
+    status: IncidentStatus = _word(IncidentStatus, IncidentStatus.OPEN, index=True)
     acked_at: datetime | None = _ts()
     acked_by: str | None = None
     closed_at: datetime | None = _ts()
@@ -164,10 +225,10 @@ class IncidentEvent(SQLModel, table=True):
 
     __tablename__ = "incident_event"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database when the row is flushed
     incident_id: int = Field(foreign_key="incident.id", index=True)
-    at: datetime | None = _ts(nullable=False, index=True)
-    kind: str  # opened, report_added, grade_raised, acknowledged, step_done, escalated, overdue, dismissed, closed
+    at: datetime = _ts(nullable=False, index=True)
+    kind: EventKind = _word(EventKind)
     step_id: int | None = None
     actor_id: int | None = Field(default=None, sa_column=Column(sa.BigInteger()))
     actor_name: str | None = None
@@ -185,16 +246,19 @@ class Step(SQLModel, table=True):
     __tablename__ = "step"
     __table_args__ = (sa.UniqueConstraint("incident_id", "playbook", "key", "channel", "seq"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database when the row is flushed
     incident_id: int = Field(foreign_key="incident.id", index=True)
     playbook: str
     key: str
-    channel: str = ""  # '' when the step is not per outlet
+    # None when the step is not per outlet (stored as '', so the unique key above holds).
+    channel: Channel | None = Field(
+        default=None, sa_column=Column(VocabText(Channel, blank_is_none=True), nullable=False)
+    )
     seq: int = 0  # recurring steps (updates) count up
     title: str = ""
-    started_at: datetime | None = _ts(nullable=False)
+    started_at: datetime = _ts(nullable=False)
     target_at: datetime | None = _ts()
-    due_at: datetime | None = _ts(nullable=False, index=True)
+    due_at: datetime = _ts(nullable=False, index=True)
     done_at: datetime | None = _ts()
     done_by: str | None = None
     evidence_link: str | None = None
@@ -210,17 +274,20 @@ class Outbox(SQLModel, table=True):
 
     __tablename__ = "outbox"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database when the row is flushed
     dedup_key: str = Field(unique=True)
-    created_at: datetime | None = _ts(nullable=False, index=True)
+    created_at: datetime = _ts(nullable=False, index=True)
     incident_id: int | None = Field(default=None, index=True)
-    kind: str = "message"  # message, edit, photo
-    chat_id: int = Field(sa_column=Column(sa.BigInteger(), nullable=False))
+    kind: OutboxKind = _word(OutboxKind, OutboxKind.MESSAGE)
+    chat_id: int = Field(sa_column=Column(sa.BigInteger(), nullable=False))  # 0 for a robot's row
+    # A group robot's address (`wecom:WECOM_DUTY_KEY`) when the row goes to a robot, else None
+    # (the row goes to Telegram chat `chat_id`, or the console).
+    robot: str | None = None
     text: str = ""
     buttons: list[list[dict[str, str]]] | None = Field(default=None, sa_column=Column(JSON))
     photo: bytes | None = Field(default=None, sa_column=Column(sa.LargeBinary()))
     edit_of: int | None = None
-    status: str = Field(default="pending", index=True)
+    status: OutboxStatus = _word(OutboxStatus, OutboxStatus.PENDING, index=True)
     attempts: int = 0
     next_attempt_at: datetime | None = _ts(index=True)
     lease_until: datetime | None = _ts()
@@ -236,7 +303,7 @@ class Lease(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     holder: str
-    expires_at: datetime | None = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False)
 
 
 class FeedOutage(SQLModel, table=True):
@@ -248,9 +315,9 @@ class FeedOutage(SQLModel, table=True):
 
     __tablename__ = "feed_outage"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database when the row is flushed
     source: str = Field(index=True)
-    started_at: datetime | None = _ts(nullable=False, index=True)
+    started_at: datetime = _ts(nullable=False, index=True)
     ended_at: datetime | None = _ts()
     error: str | None = None
 
@@ -265,7 +332,7 @@ class WebPassword(SQLModel, table=True):
 
     person: str = Field(primary_key=True)  # the roster name
     hash: str
-    set_at: datetime | None = _ts(nullable=False)
+    set_at: datetime = _ts(nullable=False)
 
 
 class WebSession(SQLModel, table=True):
@@ -276,8 +343,8 @@ class WebSession(SQLModel, table=True):
     id: str = Field(primary_key=True)  # sha256 hex of the cookie's token
     person: str = Field(index=True)
     csrf: str  # the token every form of this session carries
-    created_at: datetime | None = _ts(nullable=False)
-    expires_at: datetime | None = _ts(nullable=False, index=True)
+    created_at: datetime = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False, index=True)
     address: str | None = None  # client address at sign-in
     method: str = "password"  # password or link
 
@@ -289,8 +356,8 @@ class WebLoginToken(SQLModel, table=True):
 
     id: str = Field(primary_key=True)  # sha256 hex of the link's token
     person: str
-    created_at: datetime | None = _ts(nullable=False)
-    expires_at: datetime | None = _ts(nullable=False, index=True)
+    created_at: datetime = _ts(nullable=False)
+    expires_at: datetime = _ts(nullable=False, index=True)
     used_at: datetime | None = _ts()
     used_from: str | None = None
 
@@ -300,8 +367,8 @@ class WebLoginAttempt(SQLModel, table=True):
 
     __tablename__ = "web_login_attempt"
 
-    id: int | None = Field(default=None, primary_key=True)
-    at: datetime | None = _ts(nullable=False, index=True)
+    id: int = Field(default=None, primary_key=True)  # set by the database when the row is flushed
+    at: datetime = _ts(nullable=False, index=True)
     person: str = Field(index=True)  # the name typed (may be no roster name at all)
     address: str = Field(index=True)
     ok: bool = False
@@ -315,4 +382,4 @@ class WebKey(SQLModel, table=True):
 
     name: str = Field(primary_key=True)
     value: str  # hex
-    created_at: datetime | None = _ts(nullable=False)
+    created_at: datetime = _ts(nullable=False)

@@ -14,7 +14,7 @@ current accident report.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,12 +31,20 @@ from .grading import Figures, Grade, extract_figures, grade_for
 from .identity import normalize_link, report_identity
 from .matching import Matcher, MatchResult
 from .text import html_to_text, normalize
+from .vocab import Channel, ReportKind, SourceKind
 
 __all__ = ["Analysed", "Intake", "analyse"]
 
 # An accident whose written date is this much older than the page is told again, not reported.
 _OLD_NEWS = timedelta(days=60)
+# What an accident report's part about the region can be when the accident itself is elsewhere.
+_ELSEWHERE_KINDS = frozenset({ReportKind.NOTICE, ReportKind.OTHER})
+# Without a page date, an accident written as more than this many years before it is seen is told
+# again: mirrors drop dates, but no follow-up comes a decade later.
+_UNDATED_HISTORY = 10
 _SENTENCE = re.compile(r"[^。;；!！?？\n]+[。;；!！?？\n]?")
+_LOCATED = re.compile(r"在|于")
+_CLAUSE = re.compile(r"[^。;；!！?？\n,， ]+[。;；!！?？\n,， ]?")
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,8 @@ class Analysed:
     """One entry, analysed. `published` is clamped (the clock start); `raw_published` as given."""
 
     source: str
-    source_kind: str
-    channel: str | None
+    source_kind: SourceKind
+    channel: Channel | None
     identity: str
     link_key: str | None
     guid: str | None
@@ -84,7 +92,7 @@ class Analysed:
     raw_published: datetime | None
     published: datetime
     match: MatchResult
-    kind: str | None  # for news: accident, bulletin, disaster … (analysis.kinds); None otherwise
+    kind: ReportKind | None  # for news: accident, bulletin, disaster … (analysis.kinds); None otherwise
     figures: Figures
     grade: Grade | None
     key: ReportKey
@@ -99,12 +107,16 @@ class Analysed:
     @property
     def opens_incident(self) -> bool:
         """A relevant current accident report: grouped into an event incident with clocks."""
-        return self.match.relevant and self.source_kind == "news" and self.kind == "accident"
+        return (
+            self.match.relevant and self.source_kind == SourceKind.NEWS and self.kind == ReportKind.ACCIDENT
+        )
 
     @property
     def watch(self) -> bool:
         """A relevant news report of another kind: kept on a watch incident, no clock."""
-        return self.match.relevant and self.source_kind == "news" and self.kind != "accident"
+        return (
+            self.match.relevant and self.source_kind == SourceKind.NEWS and self.kind != ReportKind.ACCIDENT
+        )
 
 
 def _signed64(v: int) -> int:
@@ -120,25 +132,65 @@ def _most_specific(hits: list[PlaceHit], region: tuple[Division, ...]) -> PlaceH
     return max(pool, key=lambda h: (h.division.level, -h.start), default=None)
 
 
-def focus(text: str, hits: list[PlaceHit], region: tuple[Division, ...]) -> str:
+def focus(text: str, hits: list[PlaceHit], region: tuple[Division, ...], whole: bool = True) -> str:
     """The sentences about the scheme's region: others name only places outside it (a roundup's
-    other accidents); a sentence without a place goes with the one before it."""
+    other accidents); a sentence without a place goes with the one before it. A sentence naming
+    places inside and outside is read clause by clause the same way ("安徽一轿车坠河致3人亡
+    其中一人为武汉某干部" keeps its first clause). Nothing about the region: the whole text, or ""
+    when `whole` is false."""
     if not region or not hits:
         return text
     kept: list[str] = []
     mixed: list[str] = []
     inside_now = True
     for m in _SENTENCE.finditer(text):
-        here = [h for h in hits if m.start() <= h.start < m.end()]
-        ins = [h for h in here if any(r.contains(h.division) for r in region)]
-        outs = [h for h in here if not any(r.contains(h.division) for r in region)]
-        if here:
-            inside_now = bool(ins)
-        if ins and outs:
+        where = _where(hits, region, m.start(), m.end())
+        if where is not None:
+            inside_now = where != "out"
+        if where == "mixed":
             mixed.append(m.group(0))
+            kept += _inside_clauses(text, hits, region, m.start(), m.end())
         elif inside_now:
             kept.append(m.group(0))
-    return "".join(kept) if kept else "".join(mixed) or text
+    return "".join(kept) if kept else "".join(mixed) or (text if whole else "")
+
+
+def _where(hits: list[PlaceHit], region: tuple[Division, ...], start: int, end: int) -> str | None:
+    """Whether the places named in text[start:end] are all in the region ("in"), none of them ("out")
+    or some ("mixed"); None when it names none."""
+    here = [h for h in hits if start <= h.start < end]
+    ins = sum(1 for h in here if any(r.contains(h.division) for r in region))
+    if not here:
+        return None
+    return "in" if ins == len(here) else "out" if ins == 0 else "mixed"
+
+
+def _inside_clauses(
+    text: str, hits: list[PlaceHit], region: tuple[Division, ...], start: int, end: int
+) -> list[str]:
+    """The clauses of a mixed sentence about the region."""
+    kept: list[str] = []
+    inside_now = False  # after a clause naming both, nothing is taken on trust
+    for m in _CLAUSE.finditer(text, start, end):
+        where = _where(hits, region, m.start(), m.end())
+        if where is not None:
+            inside_now = where == "in" or (
+                where == "mixed" and _located_inside(text, hits, region, m.start(), m.end())
+            )
+        if inside_now:
+            kept.append(m.group(0))
+    return kept
+
+
+def _located_inside(
+    text: str, hits: list[PlaceHit], region: tuple[Division, ...], start: int, end: int
+) -> bool:
+    """A clause naming two provinces that puts what happens in the region: its last place is inside
+    and comes after 在/于 (浙江某公司货轮在芜湖长江段发生闪爆)."""
+    last = max((h for h in hits if start <= h.start < end), key=lambda h: h.start)
+    return any(r.contains(last.division) for r in region) and bool(
+        _LOCATED.search(text, max(start, last.start - 2), last.start)
+    )
 
 
 def analyse(
@@ -151,21 +203,29 @@ def analyse(
     masked = mask_datelines(text)
     match = intake.matcher.match(masked, source.kind)
     published = clamp_published(entry.published, now, intake.config.grouping)
-    news = source.kind == "news"
-    readable = news or source.kind == "own"  # own outlets' items are matched to incidents too
+    news = source.kind == SourceKind.NEWS
+    readable = news or source.kind == SourceKind.OWN  # own outlets' items are matched to incidents too
     hits = gazetteer().find(masked) if readable else []
     region = intake.regions.get(match.scheme or "", ()) if match.relevant else ()
     # Relative days (昨日, 周五) need the page's own date: never the scan or detection time.
     local = entry.published.astimezone(intake.tz) if entry.published else None
     occurrence = read_occurrence(text, local) if news else Occurrence()
-    kind = _kind(title, summary, occurrence, entry.published, intake) if news else None
-    figures = extract_figures(focus(masked, hits, region)) if news and match.relevant else Figures()
+    kind = _kind(title, summary, occurrence, entry.published, now, intake) if news else None
+    if kind == ReportKind.ACCIDENT and region:
+        # Region words that are no division (九华山) place the report without the gazetteer's help.
+        places_only = all(gazetteer().resolve(w) for w in match.hits["region"])
+        kind = _kind_of_region_part(masked, len(title), hits, region, places_only) or kind
+    figures = (
+        extract_figures(focus(masked, hits, region), occurrence.year)
+        if news and match.relevant
+        else Figures()
+    )
     place = _most_specific(hits, region)
     families = accident_families(text) if readable else ()
     sites = read_sites(masked, [h.word for h in hits]) if readable else None
     key = ReportKey(
         fingerprint=_signed64(fingerprint(text)),
-        watch=kind not in (None, "accident"),
+        watch=kind not in (None, ReportKind.ACCIDENT),
         place=place.division.code if place else None,
         occurrence=occurrence,
         families=frozenset(families),
@@ -174,7 +234,7 @@ def analyse(
         deaths=figures.deaths,
         # Places are weighed on their own: words are what else the reports share.
         words=content_words(masked) - {h.word for h in hits}
-        if (news and match.relevant) or source.kind == "own"
+        if (news and match.relevant) or source.kind == SourceKind.OWN
         else frozenset(),
     )
     return Analysed(
@@ -192,20 +252,56 @@ def analyse(
         match=match,
         kind=kind,
         figures=figures,
-        grade=grade_for(figures) if kind == "accident" else None,
+        grade=grade_for(figures) if kind == ReportKind.ACCIDENT else None,
         key=key,
         place=place.word if place else None,
         accident_type=families[0] if families else None,
     )
 
 
-def _kind(title: str, summary: str, occurrence: Occurrence, raw: datetime | None, intake: Intake) -> str:
+def _kind_of_region_part(
+    masked: str, title_end: int, hits: list[PlaceHit], region: tuple[Division, ...], places_only: bool
+) -> ReportKind | None:
+    """A notice or no accident at all when only the parts about places outside the region tell
+    of one (江苏某厂爆炸致78死 安徽紧急开展排查); None when the region's part is the accident."""
+    inside = [h for h in hits if any(r.contains(h.division) for r in region)]
+    if len(inside) == len(hits):
+        return None
+    if not inside and places_only:  # the region named only as where people come from (安徽籍司机)
+        return ReportKind.OTHER
+    title_hits = [h for h in hits if h.start < title_end]
+    summary_hits = [replace(h, start=h.start - title_end - 1) for h in hits if h.start > title_end]
+    title = focus(masked[:title_end], title_hits, region, whole=False) if title_hits else masked[:title_end]
+    summary = masked[title_end + 1 :]
+    summary = focus(summary, summary_hits, region, whole=False) if summary_hits else summary
     kind = classify(title, summary)
-    if kind == "accident" and occurrence.year and occurrence.month and occurrence.day and raw is not None:
+    return kind if kind in _ELSEWHERE_KINDS else None
+
+
+def _kind(
+    title: str, summary: str, occurrence: Occurrence, raw: datetime | None, now: datetime, intake: Intake
+) -> ReportKind:
+    kind = classify(title, summary)
+    if (
+        kind == ReportKind.ACCIDENT
+        and raw is None
+        and occurrence.year
+        and now.year - occurrence.year > _UNDATED_HISTORY
+    ):
+        return (
+            ReportKind.RETROSPECTIVE
+        )  # an undated page (a mirror, "history today") about an accident of long ago
+    if (
+        kind == ReportKind.ACCIDENT
+        and occurrence.year
+        and occurrence.month
+        and occurrence.day
+        and raw is not None
+    ):
         try:
             told = datetime(occurrence.year, occurrence.month, occurrence.day, tzinfo=intake.tz)
         except ValueError:
             return kind
         if raw - told > _OLD_NEWS:  # an old accident told again (a case study, a rewrite)
-            return "retrospective"
+            return ReportKind.RETROSPECTIVE
     return kind

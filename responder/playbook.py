@@ -1,14 +1,9 @@
-"""Response playbooks: what is owed, by when, and who is next if nobody moves.
+"""Response playbooks (`playbooks/*.yaml`): what is owed, by when, and who is next if nobody moves.
 
-Two halves:
-
-- the validated `playbooks/*.yaml` models (`Playbook`, `StepConfig`, `Escalation`,
-  `Reminders`, `Trigger`) and the deadline arithmetic (`due_times`);
-- `decide()`, a pure function of (incident state, playbooks, calendar, now) that
-  returns the actions the engine must carry out: create steps, send notices with a
-  stable dedup key, mark breaches, escalate. No I/O, no clock: the engine takes
-  `now` once per cycle and persists the actions in one transaction, so running a
-  cycle twice queues each notice once (the outbox key is unique).
+The validated models (`Playbook`, `StepConfig`, `Escalation`, `Reminders`, `Trigger`),
+the deadline arithmetic (`Deadline`, `due_times`), which playbooks apply to an incident
+(`select_playbooks`) and which step the reports count as which obligation
+(`report_obligations`). What is due as of now is decided by `responder.policy.decide`.
 
 Every clock counts from the incident's `first_published` (for an upstream policy
 item, its publication time), never from when the bot noticed it.
@@ -17,69 +12,42 @@ item, its publication time), never from when the bot noticed it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
     field_validator,
     model_validator,
 )
 
-from .config import CHANNELS, Duration
+from .config import Duration, StrictModel, repeated
 from .configfile import ConfigError, Problem, load_model, load_yaml
 from .durations import format_duration, parse_duration
+from .policy.keys import fraction_label
+from .vocab import ESCALATION_ROLES, Channel, Grade, IncidentKind, Obligation, Role, SourceKind
 from .workcal import WorkCalendar
 
 __all__ = [
-    "GRADES",
-    "Action",
-    "CreateStep",
     "Deadline",
-    "Escalate",
     "Escalation",
     "EscalationLevel",
-    "IncidentState",
-    "MarkBreached",
-    "Notify",
     "Playbook",
     "Reminders",
     "StepConfig",
-    "StepState",
     "Trigger",
-    "decide",
     "due_times",
-    "grade_rank",
+    "extended_due",
     "load_playbooks",
     "parse_deadline",
+    "report_obligations",
     "select_playbooks",
 ]
-
-# Grades of 生产安全事故报告和调查处理条例, article 3, mildest first.
-GRADES: tuple[str, ...] = ("一般", "较大", "重大", "特别重大")
-Grade = Literal["一般", "较大", "重大", "特别重大"]
-Role = Literal["duty_officer", "policy_office", "head"]
-Channel = Literal["portal", "weibo", "wechat", "app"]
-assert set(CHANNELS) == {"portal", "weibo", "wechat", "app"}
-
-CLOSED_STATUSES = frozenset({"closed", "dismissed"})
-
-
-def grade_rank(grade: str | None) -> int:
-    """0 for no grade, 1 for 一般 … 4 for 特别重大; raises on an unknown label."""
-    if grade is None:
-        return 0
-    try:
-        return GRADES.index(grade) + 1
-    except ValueError:
-        raise ValueError(f"unknown grade {grade!r}; use one of {', '.join(GRADES)}") from None
 
 
 # --------------------------------------------------------------------------- deadlines
@@ -145,17 +113,13 @@ DeadlineField = Annotated[Deadline, BeforeValidator(parse_deadline), PlainSerial
 # --------------------------------------------------------------------------- config models
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Trigger(_Strict):
+class Trigger(StrictModel):
     """When a playbook applies: an event of at least `min_grade`, an `upstream` policy
     item (`source_kind: upstream`), or an incident of another kind (`incident_kind`)."""
 
     min_grade: Grade | None = None
-    source_kind: Literal["upstream"] | None = None
-    incident_kind: str | None = None
+    source_kind: SourceKind | None = None
+    incident_kind: IncidentKind | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Trigger:
@@ -164,22 +128,25 @@ class Trigger(_Strict):
             raise ValueError(
                 "give exactly one of min_grade (e.g. 重大), source_kind (upstream) or incident_kind"
             )
+        if self.source_kind not in (None, SourceKind.UPSTREAM):
+            raise ValueError("source_kind: only upstream items open incidents of their own; write upstream")
         return self
 
     def matches(self, kind: str, grade: str | None) -> bool:
         """Does an incident of this `kind` ('event', 'policy', …) and `grade` trigger it?"""
         if self.min_grade is not None:
-            return kind == "event" and grade_rank(grade) >= grade_rank(self.min_grade)
+            return kind == IncidentKind.EVENT and Grade.rank_of(grade) >= self.min_grade.rank
         if self.source_kind is not None:
-            return kind == "policy"
+            return kind == IncidentKind.POLICY
         return kind == self.incident_kind
 
     @property
     def strictness(self) -> int:
-        return grade_rank(self.min_grade)
+        """How grave an event must be to trigger it (0 when the trigger is not a grade)."""
+        return Grade.rank_of(self.min_grade)
 
 
-class Reminders(_Strict):
+class Reminders(StrictModel):
     """Reminder points: fractions of the window (of the soft target when a step has
     one) and fixed times before the hard deadline."""
 
@@ -194,7 +161,7 @@ class Reminders(_Strict):
                 raise ValueError(
                     f"{f} is not a fraction of the window; use numbers between 0 and 1, e.g. 0.5"
                 )
-        labels = [_pct(f) for f in v]
+        labels = [fraction_label(f) for f in v]
         if len(set(labels)) != len(labels):
             raise ValueError("two fractions round to the same percentage")
         return sorted(v)
@@ -207,7 +174,7 @@ class Reminders(_Strict):
         return sorted(set(v), reverse=True)
 
 
-class StepConfig(_Strict):
+class StepConfig(StrictModel):
     """One obligation of a playbook (see README, "Playbooks and the duty roster")."""
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -219,6 +186,12 @@ class StepConfig(_Strict):
     per_channel: list[Channel] = Field(default_factory=list)
     attendees: str | None = None
     extendable_to: DeadlineField | None = None
+    # An item on the bureau's own outlet attached to the incident completes this step (on
+    # a per-channel step, only an item on that channel): the evidence the office published.
+    completed_by: Literal["own_outlet"] | None = None
+    # The obligation the weekly summary and the annual report count this step as; a step
+    # without one is counted under its own key.
+    report_as: Obligation | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> StepConfig:
@@ -242,24 +215,31 @@ class StepConfig(_Strict):
         return self
 
 
-class EscalationLevel(_Strict):
+class EscalationLevel(StrictModel):
     """Who is alerted at this level, how long they have to acknowledge, how often we repeat."""
 
     level: int = Field(ge=1, le=9)
     role: Role
-    ack_timeout: Duration
+    ack_timeout: Duration | None = None  # required below the top level: when to climb
     repeat: Duration | None = None
+
+    @field_validator("role")
+    @classmethod
+    def _escalation_role(cls, v: Role) -> Role:
+        if v not in ESCALATION_ROLES:
+            raise ValueError("an escalation level goes to duty_officer, policy_office or head")
+        return v
 
     @model_validator(mode="after")
     def _positive(self) -> EscalationLevel:
-        if self.ack_timeout <= timedelta(0):
+        if self.ack_timeout is not None and self.ack_timeout <= timedelta(0):
             raise ValueError("ack_timeout must be longer than zero")
         if self.repeat is not None and self.repeat < timedelta(minutes=1):
             raise ValueError("repeat must be at least 1m")
         return self
 
 
-class Escalation(_Strict):
+class Escalation(StrictModel):
     """Levels 1..n; an unacknowledged incident climbs one level per ack_timeout, and a
     breached step goes to the top level at once."""
 
@@ -270,10 +250,14 @@ class Escalation(_Strict):
     def _numbered(cls, v: list[EscalationLevel]) -> list[EscalationLevel]:
         if [lv.level for lv in v] != list(range(1, len(v) + 1)):
             raise ValueError("levels must be numbered 1, 2, 3 … in order")
+        for lv in v[:-1]:
+            if lv.ack_timeout is None:
+                raise ValueError(f"level {lv.level} needs ack_timeout: how long before level {lv.level + 1}")
         return v
 
     @property
     def top(self) -> int:
+        """The highest level (a breach goes straight there)."""
         return len(self.levels)
 
     def level(self, n: int) -> EscalationLevel:
@@ -281,21 +265,20 @@ class Escalation(_Strict):
         return self.levels[min(max(n, 1), self.top) - 1]
 
 
-class Playbook(_Strict):
+class Playbook(StrictModel):
     """One `playbooks/*.yaml` file."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     title: str = Field(min_length=1)
     trigger: Trigger
-    steps: list[StepConfig] = Field(min_length=1)
+    steps: list[StepConfig] = Field(default_factory=list)  # none: the incident is announced only
     escalation: Escalation
     reminders: Reminders = Reminders()
 
     @field_validator("steps")
     @classmethod
     def _refs(cls, steps: list[StepConfig]) -> list[StepConfig]:
-        keys = [s.key for s in steps]
-        dup = {k for k in keys if keys.count(k) > 1}
+        dup = repeated(s.key for s in steps)
         if dup:
             raise ValueError(f"step keys must be unique; repeated: {', '.join(sorted(dup))}")
         by_key = {s.key: s for s in steps}
@@ -330,11 +313,19 @@ def due_times(
     rule = step.extendable_to if extended and step.extendable_to is not None else step.deadline
     if rule is not None:
         due = rule.at(start, cal)
-    else:
-        assert step.repeat is not None  # guaranteed by StepConfig validation
+    elif step.repeat is not None:
         due = start + step.repeat
+    else:  # StepConfig validation makes every step give one or the other
+        raise ValueError(f"step {step.key!r} has neither a deadline nor repeat")
     target = None if step.target is None else min(step.target.at(start, cal), due)
     return target, due
+
+
+def extended_due(step: StepConfig, start: datetime, cal: WorkCalendar) -> datetime | None:
+    """The deadline after the one extension the office may grant (`extendable_to`), or None."""
+    if step.extendable_to is None:
+        return None
+    return due_times(step, start, cal, extended=True)[1]
 
 
 def select_playbooks(
@@ -398,378 +389,7 @@ def load_playbooks(directory: Path) -> dict[str, Playbook]:
     return books
 
 
-# --------------------------------------------------------------------------- state and actions
-
-
-@dataclass(frozen=True)
-class StepState:
-    """A persisted step (a `Step` row); `id` is None only for steps decide() is creating."""
-
-    id: int | None
-    key: str
-    channel: str
-    seq: int
-    title: str
-    started_at: datetime
-    target_at: datetime | None
-    due_at: datetime
-    done_at: datetime | None = None
-    breached_at: datetime | None = None
-    playbook: str = ""
-
-    @classmethod
-    def from_row(cls, row: Any) -> StepState:
-        """From a `responder.models.Step` (or anything with the same attributes)."""
-        return cls(
-            id=row.id,
-            key=row.key,
-            channel=row.channel or "",
-            seq=row.seq,
-            title=row.title,
-            started_at=row.started_at,
-            target_at=row.target_at,
-            due_at=row.due_at,
-            done_at=row.done_at,
-            breached_at=row.breached_at,
-            playbook=row.playbook,
-        )
-
-
-@dataclass(frozen=True)
-class IncidentState:
-    """What decide() needs to know about one incident (an `Incident` row, its steps,
-    and the dedup keys already in the outbox for it)."""
-
-    id: int
-    kind: str
-    grade: str | None
-    status: str
-    first_published: datetime
-    detected_at: datetime
-    acked_at: datetime | None = None
-    escalation_level: int = 0
-    escalated_at: datetime | None = None
-    closed_at: datetime | None = None
-    steps: tuple[StepState, ...] = ()
-    sent: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_rows(cls, incident: Any, steps: Iterable[Any], sent: Iterable[str]) -> IncidentState:
-        """From a `responder.models.Incident`, its `Step` rows and its queued outbox keys."""
-        return cls(
-            id=incident.id,
-            kind=incident.kind,
-            grade=incident.grade,
-            status=incident.status,
-            first_published=incident.first_published,
-            detected_at=incident.detected_at,
-            acked_at=incident.acked_at,
-            escalation_level=incident.escalation_level,
-            escalated_at=incident.escalated_at,
-            closed_at=incident.closed_at,
-            steps=tuple(s if isinstance(s, StepState) else StepState.from_row(s) for s in steps),
-            sent=frozenset(sent),
-        )
-
-
-@dataclass(frozen=True)
-class CreateStep:
-    """Insert a `Step` row. `breached_at` is set when the step is already past due as it
-    is created (late detection, grade raised late)."""
-
-    playbook: str
-    key: str
-    channel: str
-    seq: int
-    title: str
-    started_at: datetime
-    target_at: datetime | None
-    due_at: datetime
-    breached_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Notify:
-    """Queue one message (an outbox row keyed by `dedup_key`) for the audience of
-    escalation level `audience_level` (role `audience_role`).
-
-    kind: reminder | due (soft target reached) | overdue | escalation | repeat.
-    `params` holds JSON-safe values (datetimes as ISO-8601 UTC strings) for rendering.
-    """
-
-    dedup_key: str
-    audience_level: int
-    kind: str
-    step_key: str
-    channel: str
-    params: dict[str, Any]
-    seq: int = 0
-    audience_role: str = ""
-
-
-@dataclass(frozen=True)
-class MarkBreached:
-    """Set `Step.breached_at = at` (the deadline); permanent, never cleared."""
-
-    step_id: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Escalate:
-    """Set `Incident.escalation_level = to_level`, `escalated_at = now`; log an event."""
-
-    to_level: int
-    reason: str  # detected | ack_timeout | step_overdue | detected_late
-    role: str = ""
-
-
-Action = CreateStep | Notify | MarkBreached | Escalate
-
-
-# --------------------------------------------------------------------------- decide
-
-
-def decide(
-    state: IncidentState,
-    playbooks: Playbook | Sequence[Playbook],
-    calendar: WorkCalendar,
-    now: datetime,
-    reminders: Reminders | None = None,
-) -> list[Action]:
-    """What must happen for `state` as of `now`: steps to create, breaches to mark,
-    escalation, and notices not yet in `state.sent`.
-
-    `playbooks` is one playbook or several (see `select_playbooks`, strictest first;
-    the first one's escalation policy governs). `reminders` overrides each playbook's
-    own reminder points. Pure: the same arguments always give the same actions, and
-    applying them then calling again gives no new notice.
-    """
-    if now.tzinfo is None:
-        raise ValueError("decide() needs an aware `now` (UTC)")
-    books = [playbooks] if isinstance(playbooks, Playbook) else list(playbooks)
-    if not books or state.status in CLOSED_STATUSES:
-        return []
-
-    escalation = books[0].escalation
-    top = escalation.top
-    creates: list[CreateStep] = []
-    evaluated: list[tuple[Playbook, StepState]] = []
-    for book in books:
-        own = [s for s in state.steps if s.playbook == book.name]
-        new = _missing_steps(state, book, own, calendar, now)
-        creates.extend(new)
-        # Steps being created are judged like stored ones, so a step that is late
-        # from birth is created breached and its overdue notice goes out at once.
-        virtual = [_virtual(c) for c in new]
-        evaluated.extend((book, s) for s in own + virtual)
-
-    marks: list[MarkBreached] = []
-    overdue: list[StepState] = []
-    for _book, s in evaluated:
-        if s.done_at is not None:
-            # Done, but late: the breach stays on record even if no cycle saw it open.
-            if s.done_at > s.due_at and s.breached_at is None and s.id is not None:
-                marks.append(MarkBreached(s.id, s.due_at))
-            continue
-        if now >= s.due_at:
-            overdue.append(s)
-            if s.breached_at is None and s.id is not None:
-                marks.append(MarkBreached(s.id, s.due_at))
-
-    acked = state.acked_at is not None or state.status == "acknowledged"
-    esc = _escalate(state, escalation, overdue, acked, now)
-    level_now = esc.to_level if esc else min(max(state.escalation_level, 1), top)
-
-    step_notices: list[tuple[datetime, Notify]] = []
-    for book, s in evaluated:
-        if s.done_at is not None:
-            continue
-        if now >= s.due_at:
-            step_notices.append((s.due_at, _step_notice(state, s, "overdue", "", top, escalation, now)))
-            continue
-        point = _latest_point(s, reminders or book.reminders, now)
-        if point is not None:
-            at, kind, label = point
-            step_notices.append((at, _step_notice(state, s, kind, label, level_now, escalation, now)))
-
-    notices = [n for _, n in sorted(step_notices, key=lambda p: p[0])]
-    if esc is not None:
-        cause = (
-            min(overdue, key=lambda s: s.due_at) if esc.reason in ("step_overdue", "detected_late") else None
-        )
-        notices.append(_escalation_notice(state, esc.to_level, 0, esc.reason, escalation, cause))
-    elif not acked and state.escalation_level >= 1 and state.escalated_at is not None:
-        level = min(state.escalation_level, top)
-        every = escalation.level(level).repeat
-        if every is not None and now >= state.escalated_at + every:
-            k = (now - state.escalated_at) // every
-            notices.append(_escalation_notice(state, level, k, "unacknowledged", escalation, None))
-
-    out: list[Action] = [*creates, *marks]
-    if esc is not None:
-        out.append(esc)
-    seen = set(state.sent)
-    for n in notices:
-        if n.dedup_key not in seen:
-            seen.add(n.dedup_key)
-            out.append(n)
-    return out
-
-
-def _virtual(c: CreateStep) -> StepState:
-    return StepState(
-        id=None,
-        key=c.key,
-        channel=c.channel,
-        seq=c.seq,
-        title=c.title,
-        started_at=c.started_at,
-        target_at=c.target_at,
-        due_at=c.due_at,
-        playbook=c.playbook,
-    )
-
-
-def _escalate(
-    state: IncidentState, escalation: Escalation, overdue: list[StepState], acked: bool, now: datetime
-) -> Escalate | None:
-    """A breach goes straight to the top; otherwise climb one level per unanswered ack_timeout."""
-    top = escalation.top
-    level = min(state.escalation_level, top)
-    if overdue and level < top:
-        first = min(overdue, key=lambda s: s.due_at)
-        reason = "detected_late" if first.due_at <= state.detected_at else "step_overdue"
-        return Escalate(top, reason, escalation.level(top).role)
-    if acked:
-        return None
-    if level == 0:
-        return Escalate(1, "detected", escalation.level(1).role)
-    if (
-        level < top
-        and state.escalated_at is not None
-        and now >= state.escalated_at + escalation.level(level).ack_timeout
-    ):
-        return Escalate(level + 1, "ack_timeout", escalation.level(level + 1).role)
-    return None
-
-
-def _missing_steps(
-    state: IncidentState, book: Playbook, own: list[StepState], cal: WorkCalendar, now: datetime
-) -> list[CreateStep]:
-    """Steps this playbook owes that have no row yet (one new occurrence per recurring step)."""
-    have = {(s.key, s.channel, s.seq): s for s in own}
-    out: list[CreateStep] = []
-
-    def create(
-        cfg: StepConfig, channel: str, seq: int, start: datetime, target: datetime | None, due: datetime
-    ) -> None:
-        out.append(
-            CreateStep(
-                book.name, cfg.key, channel, seq, cfg.title, start, target, due, due if now >= due else None
-            )
-        )
-
-    for cfg in book.steps:
-        start = state.first_published
-        if cfg.after is not None:
-            prior = have.get((cfg.after, "", 0))
-            if prior is None or prior.done_at is None:
-                continue  # e.g. updates begin once the first statement is out
-            start = prior.done_at
-        if cfg.repeat is None:
-            for channel in cfg.per_channel or [""]:
-                if (cfg.key, channel, 0) not in have:
-                    target, due = due_times(cfg, start, cal)
-                    create(cfg, channel, 0, start, target, due)
-            continue
-        runs = sorted((s for s in own if s.key == cfg.key), key=lambda s: s.seq)
-        if not runs:
-            target, due = due_times(cfg, start, cal)
-            create(cfg, "", 0, start, target, due)
-            continue
-        last = runs[-1]
-        if last.done_at is not None:
-            nxt = last.done_at
-        elif now >= last.due_at:
-            # Missed: the next window starts where the missed one ended; after an
-            # outage, skip to the window containing now rather than a burst of breaches.
-            nxt = last.due_at + cfg.repeat * ((now - last.due_at) // cfg.repeat)
-        else:
-            continue
-        create(cfg, "", last.seq + 1, nxt, None, nxt + cfg.repeat)
-    return out
-
-
-def _pct(f: float) -> str:
-    return f"{round(f * 100)}pct"
-
-
-def _latest_point(s: StepState, rem: Reminders, now: datetime) -> tuple[datetime, str, str] | None:
-    """The latest reminder point at or before `now` (earlier ones are never sent late)."""
-    end = s.target_at or s.due_at
-    points: list[tuple[datetime, int, str, str]] = []
-    for f in rem.fractions:
-        points.append((s.started_at + (end - s.started_at) * f, 0, "reminder", _pct(f)))
-    if s.target_at is not None and s.target_at < s.due_at:
-        points.append((s.target_at, 1, "due", "target"))
-    for d in rem.before:
-        at = s.due_at - d
-        if at > s.started_at:
-            points.append((at, 0, "reminder", format_duration(d)))
-    passed = [p for p in points if p[0] <= now]
-    if not passed:
-        return None
-    at, _, kind, label = max(passed, key=lambda p: (p[0], p[1]))
-    return at, kind, label
-
-
-def _step_prefix(state: IncidentState, s: StepState) -> str:
-    key = s.key if s.seq == 0 else f"{s.key}#{s.seq}"
-    return f"incident:{state.id}:{key}:{s.channel}"
-
-
-def _iso(d: datetime | None) -> str | None:
-    return None if d is None else d.isoformat()
-
-
-def _step_notice(
-    state: IncidentState, s: StepState, kind: str, label: str, level: int, esc: Escalation, now: datetime
-) -> Notify:
-    key = f"{_step_prefix(state, s)}:{kind}" + (f":{label}" if kind == "reminder" else "")
-    params: dict[str, Any] = {
-        "incident_id": state.id,
-        "playbook": s.playbook,
-        "title": s.title,
-        "point": label or kind,
-        "started_at": _iso(s.started_at),
-        "target_at": _iso(s.target_at),
-        "due_at": _iso(s.due_at),
-        "seconds_left": int((s.due_at - now).total_seconds()),
-    }
-    if kind == "overdue":
-        params["detected_late"] = s.due_at <= state.detected_at
-    return Notify(key, level, kind, s.key, s.channel, params, s.seq, esc.level(level).role)
-
-
-def _escalation_notice(
-    state: IncidentState, level: int, k: int, reason: str, esc: Escalation, step: StepState | None
-) -> Notify:
-    params: dict[str, Any] = {
-        "incident_id": state.id,
-        "level": level,
-        "reason": reason,
-        "repeat": k,
-        "step_title": step.title if step else None,
-        "due_at": _iso(step.due_at) if step else None,
-    }
-    return Notify(
-        f"incident:{state.id}:escalation:L{level}:r{k}",
-        level,
-        "escalation" if k == 0 else "repeat",
-        step.key if step else "",
-        step.channel if step else "",
-        params,
-        step.seq if step else 0,
-        esc.level(level).role,
-    )
+def report_obligations(playbooks: Mapping[str, Playbook] | Iterable[Playbook]) -> dict[str, str]:
+    """Step key → the obligation the reports count it as (`report_as`, else its own key)."""
+    books = playbooks.values() if isinstance(playbooks, Mapping) else playbooks
+    return {s.key: str(s.report_as or s.key) for b in books for s in b.steps}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -61,7 +62,9 @@ def _shift_dates(chunk: bytes, offset: timedelta) -> tuple[bytes, datetime | Non
     """`chunk` with every date moved by `offset`, and the first of them (the item's date)."""
     first: list[datetime] = []
 
-    def sub(fn):  # type: ignore[no-untyped-def]
+    def sub(
+        fn: Callable[[bytes, timedelta], tuple[bytes, datetime | None]],
+    ) -> Callable[[re.Match[bytes]], bytes]:
         def repl(m: re.Match[bytes]) -> bytes:
             text, moved = fn(m.group(3), offset)
             if moved is not None and not first:

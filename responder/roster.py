@@ -1,13 +1,12 @@
 """The duty roster (`roster.yaml`): people, their roles, the chats, and who is on duty.
 
-Escalation levels map onto roles (the playbooks say which role each level is) and
-roles onto chats:
+Each escalation level of a playbook names a role; roles map onto people and chats:
 
 | role | chats alerted |
 |---|---|
-| duty_officer (level 1) | the duty chat + the private chat of the officer on duty now |
-| policy_office (level 2) | the policy-office chat (政策法规处) |
-| head (level 3) | the private chat of every `head` + the policy-office chat |
+| duty_officer | the duty chat + the private chat of the officer on duty now |
+| policy_office | the policy-office chat (政策法规处) |
+| head | the private chat of every `head` + the policy-office chat |
 | spokesperson | their private chats (press-conference steps) |
 | admin | the admin chat (feed health, configuration), else the duty chat |
 
@@ -24,32 +23,23 @@ The duty day runs from one handover to the next (e.g. 09:00 to 09:00), so a call
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    model_validator,
-)
+from pydantic import BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 
-from .channels.robots import ChatChannels, Robot, chat_shorthand
-from .config import TimeZoneName
-from .configfile import ConfigError, FieldProblems, Loc, Problem, load_model
+from .channels.robots import ChatChannels, Destination, Robot, chat_shorthand
+from .config import StrictModel, TimeZoneName
+from .configfile import ConfigError, FieldProblems, Loc, Problem, load_model, load_yaml
+from .vocab import Role
 from .workcal import CalendarConfig, ScheduleFile, WorkCalendar, load_schedules
 
-__all__ = ["ROLES", "Chats", "DutyRange", "Person", "Roster", "Rotation", "load_roster"]
-
-ROLES: tuple[str, ...] = ("duty_officer", "policy_office", "head", "admin", "spokesperson")
-RosterRole = Literal["duty_officer", "policy_office", "head", "admin", "spokesperson"]
-# Escalation level → role, when a caller has no playbook at hand (the shipped playbooks agree).
-LEVEL_ROLES: dict[int, str] = {1: "duty_officer", 2: "policy_office", 3: "head"}
+__all__ = ["Chats", "DutyRange", "Person", "Roster", "Rotation", "load_roster"]
 
 
 def _clock(v: object) -> object:
@@ -64,8 +54,8 @@ def _clock(v: object) -> object:
 Clock = Annotated[time, BeforeValidator(_clock)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class _Strict(StrictModel):
+    model_config = ConfigDict(populate_by_name=True)  # DutyRange's `from` is a Python keyword
 
 
 class Person(_Strict):
@@ -75,7 +65,7 @@ class Person(_Strict):
     telegram_id: int | None = Field(
         default=None, gt=0, description="the Telegram user id (also their private chat id); optional"
     )
-    roles: list[RosterRole] = Field(min_length=1)
+    roles: list[Role] = Field(min_length=1)
 
     def has(self, role: str) -> bool:
         """Does this person hold `role`?"""
@@ -92,6 +82,8 @@ class Chats(_Strict):
     `duty`, `policy_office` and `admin` are the Telegram ids (None where a chat has no
     Telegram group), as chat commands compare them; `channels(purpose)` has the rest.
     """
+
+    model_config = ConfigDict(populate_by_name=False)  # only the names people write
 
     duty_channels: Channels = Field(alias="duty")
     policy_office_channels: Channels = Field(alias="policy_office")
@@ -175,6 +167,8 @@ class Roster(_Strict):
     calendar: CalendarConfig = CalendarConfig()
     # Confirmed State Council schedules from calendar.schedule_file (set by load_roster).
     _schedules: ScheduleFile = PrivateAttr(default_factory=ScheduleFile)
+    # The file it was loaded from (set by load_roster), for problems found after loading.
+    _path: Path | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _cross(self) -> Roster:
@@ -187,9 +181,9 @@ class Roster(_Strict):
         for loc, n in named:
             if n not in by_name:
                 problems.append((loc, f"rotation names {n!r}, who is not among people"))
-            elif not by_name[n].has("duty_officer"):
+            elif not by_name[n].has(Role.DUTY_OFFICER):
                 problems.append((loc, f"rotation names {n!r}, who lacks the duty_officer role"))
-        if not any(p.has("head") for p in self.people):
+        if not any(p.has(Role.HEAD) for p in self.people):
             problems.append((("people",), "nobody has the head role: level-3 escalations would reach no one"))
         if problems:
             raise FieldProblems(problems)
@@ -197,6 +191,7 @@ class Roster(_Strict):
 
     @property
     def tz(self) -> ZoneInfo:
+        """The office's zone (duty days and handovers are on its clock)."""
         return ZoneInfo(self.timezone)
 
     def work_calendar(self) -> WorkCalendar:
@@ -234,7 +229,7 @@ class Roster(_Strict):
                 )
         return None
 
-    def people_with(self, role: str) -> list[Person]:
+    def people_with(self, role: Role | str) -> list[Person]:
         """Everyone holding `role`, in file order."""
         return [p for p in self.people if p.has(role)]
 
@@ -246,55 +241,94 @@ class Roster(_Strict):
         """The person with this roster name (how the web console and the log know people)."""
         return next((p for p in self.people if p.name == name), None)
 
-    def role_of(self, user_id: int) -> set[str]:
-        """The roles of a Telegram user (empty for strangers: they may not ack or close)."""
-        p = self.person(user_id)
-        return set(p.roles) if p else set()
+    def people_for(self, role: Role | str, now: datetime) -> list[Person]:
+        """Who answers for `role` at `now`: the officer on duty for duty_officer, else everyone holding it."""
+        if role == Role.DUTY_OFFICER:
+            officer = self.on_duty(now)
+            return [officer] if officer is not None else []
+        return self.people_with(role)
 
-    def chats_for_role(self, role: str, now: datetime | None = None) -> list[int]:
+    def chats_for_role(self, role: Role | str, now: datetime | None = None) -> list[int]:
         """Telegram chat ids to alert for `role` (see the module docstring); `now` adds the
         private chat of the duty officer on duty for the duty_officer role. Chats and people
         without Telegram are left out (their robots: `robots_for_role`)."""
         c = self.chats
         out: list[int | None]
-        if role == "duty_officer":
-            out = [c.duty]
-            officer = self.on_duty(now) if now is not None else None
-            if officer is not None:
-                out.append(officer.telegram_id)
-        elif role == "policy_office":
-            out = [c.policy_office]
-        elif role == "head":
-            out = [p.telegram_id for p in self.people_with("head")] + [c.policy_office]
-        elif role == "admin":
-            out = [c.channels("admin").telegram]
-        elif role == "spokesperson":
-            out = [p.telegram_id for p in self.people_with("spokesperson")]
-        else:
-            raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        match _role(role):
+            case Role.DUTY_OFFICER:
+                officer = self.on_duty(now) if now is not None else None
+                out = [c.duty] + ([officer.telegram_id] if officer is not None else [])
+            case Role.POLICY_OFFICE:
+                out = [c.policy_office]
+            case Role.HEAD:
+                out = [p.telegram_id for p in self.people_with(Role.HEAD)] + [c.policy_office]
+            case Role.ADMIN:
+                out = [c.channels("admin").telegram]
+            case Role.SPOKESPERSON:
+                out = [p.telegram_id for p in self.people_with(Role.SPOKESPERSON)]
         return list(dict.fromkeys(x for x in out if x is not None))
 
-    def robots_for_role(self, role: str) -> list[Robot]:
-        """The group robots to alert for `role`: the groups `chats_for_role` names (robots
-        post only into their group: private alerts have none)."""
-        purposes = {
-            "duty_officer": ["duty"],
-            "policy_office": ["policy_office"],
-            "head": ["policy_office"],
-            "admin": ["admin"],
-            "spokesperson": [],
-        }
-        if role not in purposes:
-            raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
-        robots = [r for purpose in purposes[role] for r in self.chats.channels(purpose).robots()]
+    def robots_for_role(self, role: Role | str) -> list[Robot]:
+        """The group robots to alert for `role`: those of the groups `chats_for_role` names
+        (robots post only into their group: private alerts have none), each once."""
+        robots = [r for purpose in _GROUPS[_role(role)] for r in self.chats.channels(purpose).robots()]
         return list({r.address: r for r in robots}.values())
 
-    def chats_for_level(self, level: int, now: datetime | None = None) -> list[int]:
-        """Chat ids for escalation `level` using the default level → role mapping
-        (1 duty_officer, 2 policy_office, 3 and above head)."""
-        if level < 1:
-            raise ValueError("escalation levels start at 1")
-        return self.chats_for_role(LEVEL_ROLES.get(level, "head"), now)
+    def destinations_for_role(self, role: Role | str, now: datetime | None = None) -> list[Destination]:
+        """Everywhere a notice to `role` goes: its Telegram chats, then its robots' addresses."""
+        return [*self.chats_for_role(role, now), *(r.address for r in self.robots_for_role(role))]
+
+    def robot(self, address: str) -> Robot | None:
+        """The robot of any chat with this address (`wecom:WECOM_DUTY_KEY`), if the roster names it."""
+        purposes = ("duty", "policy_office", "admin")
+        return next(
+            (r for p in purposes for r in self.chats.channels(p).robots() if r.address == address), None
+        )
+
+    def robots(self) -> list[Robot]:
+        """Every robot the roster names, each once."""
+        every = [r for p in ("duty", "policy_office", "admin") for r in self.chats.channels(p).robots()]
+        return list({r.address: r for r in every}.values())
+
+    def variable_problems(self, variables: Mapping[str, str]) -> list[Problem]:
+        """The robots' environment variables that are unset or malformed in `variables` (the
+        environment as `responder.env` read it), each at the roster's file:line:field."""
+        found: list[tuple[Loc, str]] = []
+        for purpose in ("duty", "policy_office", "admin"):
+            chat = getattr(self.chats, f"{purpose}_channels")
+            if chat is not None:
+                found += [(("chats", purpose, *loc), msg) for loc, msg in chat.variable_problems(variables)]
+        if not found:
+            return []
+        file, lines = str(self._path or "roster.yaml"), {}
+        if self._path is not None:
+            # Unreadable since it was loaded: the problems stand without their lines.
+            with contextlib.suppress(ConfigError):
+                lines = load_yaml(self._path)[1]
+        return [Problem(file, _line(loc, lines), ".".join(map(str, loc)), message) for loc, message in found]
+
+
+# Which group chats a role's notices reach (robots live in groups only).
+_GROUPS: dict[Role, tuple[str, ...]] = {
+    Role.DUTY_OFFICER: ("duty",),
+    Role.POLICY_OFFICE: ("policy_office",),
+    Role.HEAD: ("policy_office",),
+    Role.ADMIN: ("admin",),
+    Role.SPOKESPERSON: (),
+}
+
+
+def _line(loc: Loc, lines: dict[Loc, int]) -> int | None:
+    """The line of the field at `loc`, else of its nearest parent that has one."""
+    while loc and loc not in lines:
+        loc = loc[:-1]
+    return lines.get(loc)
+
+
+def _role(role: Role | str) -> Role:
+    if role not in Role.__members__.values():
+        raise ValueError(f"unknown role {role!r}; roles are {', '.join(Role)}")
+    return Role(role)
 
 
 def _duplicate_people(people: list[Person]) -> list[tuple[Loc, str]]:
@@ -332,4 +366,5 @@ def load_roster(path: Path) -> Roster:
         raise ConfigError(problems)
     assert roster is not None
     roster._schedules = schedules
+    roster._path = path
     return roster

@@ -30,10 +30,12 @@ class Settings:
 
     @property
     def base_dir(self) -> Path:
+        """The directory of feeds.yaml: relative paths in it start here."""
         return self.config_path.parent
 
     @property
     def tz(self) -> ZoneInfo:
+        """The zone times are shown in (feeds.yaml `timezone`)."""
         return self.feeds.tz
 
     @property

@@ -23,7 +23,7 @@ from .config import Source
 from .db import create_all, make_engine, session_scope
 from .engine.grouper import Grouper
 from .engine.ingest import ingest
-from .feeds.fetch import Fetcher, Validators
+from .feeds.fetch import Fetcher, FetchResult, Validators
 from .feeds.parse import FeedEntry, FeedParseError, parse_feed
 from .identity import guids_unique
 from .models import Incident, Report
@@ -52,25 +52,26 @@ class ScanResult:
     errors: list[tuple[str, str]] = field(default_factory=list)
 
 
-async def _fetch_all(settings: Settings) -> list[tuple[Source, str | None, str | None]]:
+async def _fetch_all(settings: Settings) -> list[tuple[Source, FetchResult]]:
     async with Fetcher(settings.feeds.polling) as f:
         sources = [s for s in settings.feeds.sources if s.enabled]
         results = await asyncio.gather(
             *(f.fetch(settings.feeds.url_of(s, settings.base_dir), Validators()) for s in sources)
         )
-    return [(s, r.text, r.error) for s, r in zip(sources, results, strict=True)]
+    return list(zip(sources, results, strict=True))
 
 
 def scan(settings: Settings, now: datetime) -> ScanResult:
     """Fetch every enabled source once and preview intake; nothing is stored or sent."""
     batches: list[tuple[Source, list[FeedEntry]]] = []
     errors: list[tuple[str, str]] = []
-    for src, text, error in asyncio.run(_fetch_all(settings)):
-        if text is None:
-            errors.append((src.name, error or "no content"))
+    for src, res in asyncio.run(_fetch_all(settings)):
+        if res.text is None:
+            errors.append((src.name, res.error or "no content"))
             continue
         try:
-            batches.append((src, parse_feed(text, naive_tz=settings.tz).entries))
+            parsed = parse_feed(res.text, naive_tz=settings.feeds.tz_of(src), base_url=res.url, now=now)
+            batches.append((src, parsed.entries))
         except FeedParseError as exc:
             errors.append((src.name, str(exc)))
     result = scan_entries(settings.intake, batches, now)
@@ -188,8 +189,10 @@ def render_table(result: ScanResult, settings: Settings) -> str:
     for g in result.incidents:
         title = min(g.reports, key=lambda a: a.published).title
         label = g.grade or ("未定级" if g.kind == "event" else g.kind)
-        lines.append(f"  {g.key} [{label}] {title} ({len(g.reports)} reports, "
-                     f"{len({a.source for a in g.reports})} sources)")  # fmt: skip
+        lines.append(
+            f"  {g.key} [{label}] {title} ({len(g.reports)} reports, "
+            f"{len({a.source for a in g.reports})} sources)"
+        )
     if result.errors:
         lines.append("")
         lines.append(f"errors: {len(result.errors)}")

@@ -24,18 +24,23 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from .chat.html import esc
 from .db import session_scope
 from .engine import lease
 from .engine.cycle import run_cycle
-from .engine.deliver import DrainStats, Sender, drain_outbox
+from .engine.drain import DrainStats, drain_outbox
 from .engine.grouper import Grouper
+from .engine.notify import audience, report_delivery_failures
 from .engine.outbox import queue
 from .engine.poll import poll_due, sync_feed_states
 from .feeds.fetch import Fetcher
+from .feeds.isolate import ParsePool
 from .i18n import t
 from .models import Outbox, utcnow
+from .policy import keys
+from .reports.post import last_complete_week, weekly_post
 from .runtime import Settings
+from .senders.base import Sender
+from .vocab import UNSENT_STATUSES, Role
 
 __all__ = ["Service", "instance_name"]
 
@@ -72,6 +77,10 @@ class Service:
         self.application = application
         self.grouper = Grouper(settings.feeds.grouping, settings.intake.region_words)
         self.fetcher = Fetcher(settings.feeds.polling)
+        p = settings.feeds.polling
+        self.parser = ParsePool(
+            workers=p.parse_workers, timeout=p.parse_timeout.total_seconds(), memory_mb=p.parse_memory_mb
+        )
         self._rng = random.Random()
         self._item_keys: dict[str, frozenset[str]] = {}  # per source: items already parsed
         self._cycle_lock = asyncio.Lock()
@@ -89,9 +98,16 @@ class Service:
                 return  # stopping: claim no feed that nobody would poll
             now = self.clock()
             stats = await poll_due(
-                self.engine, self.settings, self.fetcher, self.grouper, now, self.instance,
-                rng=self._rng, item_keys=self._item_keys,
-            )  # fmt: skip
+                self.engine,
+                self.settings,
+                self.fetcher,
+                self.grouper,
+                now,
+                self.instance,
+                rng=self._rng,
+                item_keys=self._item_keys,
+                parser=self.parser,
+            )
         if stats.opened or stats.raised:
             await self.cycle_job()
 
@@ -147,47 +163,28 @@ class Service:
             log.warning("%s lost the Telegram-poller lease; another instance polls now", self.instance)
 
     async def weekly_job(self) -> None:
-        """Queue last week's summary (text and chart) to the policy office and the head."""
-        from .reports.chart import render_chart
-        from .reports.render import render_weekly_text
-        from .reports.weekly import IsoWeek, compute_weekly
-
+        """Queue last week's post (chart, then the figures) to the policy office and the head."""
         now = self.clock()
-        tz = self.settings.tz
-        week = IsoWeek.containing(now, tz).shift(-1)
-        summary = compute_weekly(self.engine, week, tz, now=now)
-        text = render_weekly_text(summary)
-        chart = render_chart(summary)
-        roster = self.settings.roster
-        chats = roster.chats_for_role("policy_office") + roster.chats_for_role("head")
+        st = self.settings
+        post = weekly_post(self.engine, last_complete_week(now, st.tz), st.tz, st.playbooks, now)
+        chats = audience(st.roster, (Role.POLICY_OFFICE, Role.HEAD), now)
         with session_scope(self.engine) as s:
-            queue(s, f"summary:{week.label}:chart", chats, text.split("\n", 1)[0], now, photo=chart)
-            queue(s, f"summary:{week.label}:text", chats, text, now)
+            queue(s, keys.weekly_summary(post.week, "chart"), chats, post.caption, now, photo=post.chart)
+            queue(s, keys.weekly_summary(post.week, "text"), chats, post.text, now)
 
     # -- watching ourselves -------------------------------------------------------------
 
     def _report_failures(self, drained: DrainStats, now: datetime) -> None:
         if not drained.permanent_failures:
             return
-        admin = self.settings.roster.chats_for_role("admin")
         with session_scope(self.engine) as s:
-            for f in drained.permanent_failures:
-                if f.chat_id in admin:
-                    log.error("admin chat %s refuses messages: %s", f.chat_id, f.reason)
-                    continue
-                queue(
-                    s,
-                    f"delivery-failed:{f.outbox_id}",
-                    admin,
-                    t("delivery_failed", chat=f.chat_id, reason=esc(f.reason)),
-                    now,
-                )
+            report_delivery_failures(s, self.settings.roster, drained.permanent_failures, now)
 
     def _watch_outbox(self, now: datetime) -> None:
         with Session(self.engine) as s:
             n, oldest = s.exec(
                 select(func.count(), func.min(Outbox.created_at)).where(
-                    col(Outbox.status).in_(("pending", "sending"))
+                    col(Outbox.status).in_(UNSENT_STATUSES)
                 )
             ).one()
         if n and oldest is not None and (now - oldest) > timedelta(minutes=5):
@@ -224,8 +221,12 @@ class Service:
                 self.lease_job, "interval", seconds=15, id="lease", max_instances=1, next_run_time=now
             )
         scheduler.start()
-        log.info("responder %s running: %d sources, %d playbooks", self.instance,
-                 len(self.settings.feeds.sources), len(self.settings.playbooks))  # fmt: skip
+        log.info(
+            "responder %s running: %d sources, %d playbooks",
+            self.instance,
+            len(self.settings.feeds.sources),
+            len(self.settings.playbooks),
+        )
         try:
             await self._stop.wait()
         finally:
@@ -244,6 +245,7 @@ class Service:
                 await self.application.shutdown()
                 lease.release(self.engine, POLLER_LEASE, self.instance)
             await self.fetcher.aclose()
+            await asyncio.to_thread(self.parser.close)
             aclose = getattr(self.sender, "aclose", None)
             if aclose is not None:
                 await aclose()

@@ -45,13 +45,12 @@ def fingerprint(text: str) -> int:
     feats = _features(text)
     if not feats:
         return 0
-    hashes = [_hash64(f) for f in feats]
-    half = len(hashes) / 2
+    # Bit columns counted in C: each hash as 64 binary digits, most significant first.
+    rows = [format(_hash64(f), "064b") for f in feats]
+    half = len(rows) / 2
     value = 0
-    for bit in range(64):
-        ones = sum((h >> bit) & 1 for h in hashes)
-        if ones > half:
-            value |= 1 << bit
+    for column in zip(*rows, strict=True):
+        value = (value << 1) | (column.count("1") > half)
     return value - (1 << 64) if value >= 1 << 63 else value
 
 

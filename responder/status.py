@@ -10,10 +10,11 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from .chat.render import fmt_left
 from .db import redact_url
 from .i18n import t
 from .models import FeedState, Incident, Outbox, Step
+from .present.formats import format_span, format_time
+from .vocab import LIVE_STATUSES, UNSENT_STATUSES, OutboxStatus
 from .workcal import WorkCalendar, unknown_year_warning
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ __all__ = ["foreign_sources", "has_feed_states", "render_status"]
 
 
 def _t(d: datetime | None, tz: ZoneInfo) -> str:
-    return d.astimezone(tz).strftime("%Y-%m-%d %H:%M") if d else "-"
+    return format_time(d, tz, full=True)
 
 
 def has_feed_states(engine: Engine) -> bool:
@@ -64,27 +65,25 @@ def render_status(
     with Session(engine) as s:
         for f in s.exec(select(FeedState).order_by(col(FeedState.source))).all():
             state = "OK" if not f.consecutive_failures else f"FAILING x{f.consecutive_failures}"
-            out.append(f"  {f.source}: {state}; last success {_t(f.last_success_at, tz)}; "
-                       f"next poll {_t(f.next_poll_at, tz)}; polls {f.polls}")  # fmt: skip
+            out.append(
+                f"  {f.source}: {state}; last success {_t(f.last_success_at, tz)}; "
+                f"next poll {_t(f.next_poll_at, tz)}; polls {f.polls}"
+            )
             if f.last_error:
                 out.append(f"      last error: {f.last_error}")
         live = s.exec(
-            select(Incident)
-            .where(col(Incident.status).in_(("open", "acknowledged")))
-            .order_by(col(Incident.id))
+            select(Incident).where(col(Incident.status).in_(LIVE_STATUSES)).order_by(col(Incident.id))
         ).all()
         out += ["", f"open incidents: {len(live)}"]
         for inc in live:
             nxt = s.exec(
                 select(func.min(Step.due_at)).where(Step.incident_id == inc.id, col(Step.done_at).is_(None))
             ).one()
-            left = "-" if nxt is None else ("OVERDUE" if nxt <= now else fmt_left(nxt - now))
+            left = "-" if nxt is None else ("OVERDUE" if nxt <= now else format_span(nxt - now))
             out.append(f"  #{inc.id} [{inc.grade or '-'}] {inc.status} {inc.title} (next deadline: {left})")
         pending, oldest = s.exec(
-            select(func.count(), func.min(Outbox.created_at)).where(
-                col(Outbox.status).in_(("pending", "sending"))
-            )
+            select(func.count(), func.min(Outbox.created_at)).where(col(Outbox.status).in_(UNSENT_STATUSES))
         ).one()
-        failed = s.exec(select(func.count()).where(Outbox.status == "failed")).one()
+        failed = s.exec(select(func.count()).where(Outbox.status == OutboxStatus.FAILED)).one()
     out += ["", f"outbox: {pending} unsent (oldest queued {_t(oldest, tz)}), {failed} failed for good"]
     return "\n".join(out)

@@ -22,14 +22,16 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from .chat.html import esc
 from .configfile import ConfigError
 from .db import session_scope
 from .engine.outbox import queue
 from .i18n import t
 from .models import utcnow
+from .policy import keys
+from .present import messages
 from .replay import Replay
 from .runtime import Settings, reload_settings
+from .vocab import Role
 
 __all__ = ["REPLAY_REFRESH_SECONDS", "Supervisor"]
 
@@ -49,12 +51,14 @@ class Supervisor:
         build: Callable[[Settings], Any],
         replay_dir: Path | None = None,
         fresh_database: bool = False,
+        check: Callable[[Settings], None] | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.build = build
         self.replay_dir = replay_dir
         self.fresh_database = fresh_database
+        self.check = check  # more checks of a reloaded configuration (raising ConfigError)
         self.replay: Replay | None = None
         self._replayed = False
         self.service: Any = None
@@ -96,8 +100,9 @@ class Supervisor:
                 self.service.stop()
                 await running
                 self.reloads += 1
-                log.info(t("reload_done", sources=len(self.settings.feeds.sources),
-                           playbooks=len(self.settings.playbooks), people=len(self.settings.roster.people)))  # fmt: skip
+                st = self.settings
+                sizes = {"sources": len(st.feeds.sources), "playbooks": len(st.playbooks)}
+                log.info(t("reload_done", **sizes, people=len(st.roster.people)))
         finally:
             refresher.cancel()
             with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
@@ -109,7 +114,10 @@ class Supervisor:
             await self._reload.wait()
             self._reload.clear()
             try:
-                return await asyncio.to_thread(reload_settings, self.settings)
+                fresh = await asyncio.to_thread(reload_settings, self.settings)
+                if self.check is not None:
+                    self.check(fresh)
+                return fresh
             except ConfigError as exc:
                 self._report_failed_reload(exc)
 
@@ -117,17 +125,14 @@ class Supervisor:
         lines = [str(p) for p in exc.problems]
         for line in lines:
             log.error("reload refused: %s", line)
-        shown = lines[:_MAX_PROBLEMS_IN_CHAT]
-        if len(lines) > len(shown):
-            shown.append(t("reload_more", n=len(lines) - len(shown)))
-        text = t("reload_failed", problems=esc("\n".join(shown)))
+        text = messages.reload_failed(lines, shown=_MAX_PROBLEMS_IN_CHAT)
         now = utcnow()
         # One message per attempt: the same mistake reported again after a second SIGHUP is news.
         digest = hashlib.sha1("\n".join(lines).encode("utf-8")).hexdigest()[:12]
-        key = f"config-reload-failed:{digest}:{now.isoformat(timespec='seconds')}"
+        key = keys.config_reload_failed(digest, now)
         try:
             with session_scope(self.engine) as s:
-                queue(s, key, self.settings.roster.chats_for_role("admin"), text, now)
+                queue(s, key, self.settings.roster.destinations_for_role(Role.ADMIN), text, now)
         except Exception as exc2:  # the database being down must not end the service here
             log.error("could not queue the reload failure for the admins: %s", type(exc2).__name__)
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import opencc
 
-__all__ = ["html_to_text", "normalize", "report_text"]
+__all__ = ["clean_text", "html_to_text", "normalize", "report_text"]
 
 # Elements whose content is never shown to a reader.
 _HIDDEN = frozenset({"script", "style", "noscript", "template", "head", "title", "iframe", "object"})
@@ -37,6 +37,15 @@ _BLOCK = frozenset(
     }
 )  # fmt: skip
 
+# Never shown to a reader, yet able to hide or reorder what is shown: C0/C1 control characters
+# (tab, newline and carriage return stay), the soft hyphen, zero-width characters, bidirectional
+# embeddings, overrides and isolates, and other invisible format characters. PostgreSQL also
+# refuses NUL in text outright.
+_INVISIBLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]"
+)
+_C1_PRINTABLE = re.compile("[\x80-\x9f]")
 _SPACES = re.compile(r"[^\S\n]+")  # any whitespace except newline (includes NBSP, ideographic space)
 _NEWLINES = re.compile(r"\s*\n\s*")
 _CUT_MARKUP = re.compile(r"<[!/?A-Za-z]")
@@ -74,6 +83,29 @@ class _Visible(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self._hidden_depth:
             self.parts.append(data)
+
+
+def _windows_1252(m: re.Match[str]) -> str:
+    try:
+        return bytes((ord(m.group(0)),)).decode("cp1252")
+    except UnicodeDecodeError:
+        return ""
+
+
+def clean_text(s: str) -> str:
+    """`s` without control, zero-width and bidirectional-override characters (see `_INVISIBLE`).
+
+    Applied to every text a feed gives (title, summary, link, guid) before it is stored
+    or shown: `爆\u200b炸` must match 爆炸, a right-to-left override must not reorder a
+    card, and a NUL must not make the database refuse the report. The one exception are
+    C1 control characters that Windows-1252 assigns (`don\x92t`, a CMS storing cp1252
+    bytes as code points): they become the punctuation meant (`don’t`), as browsers do.
+    """
+    if not s:
+        return s
+    if _C1_PRINTABLE.search(s):
+        s = _C1_PRINTABLE.sub(_windows_1252, s)
+    return _INVISIBLE.sub("", s)
 
 
 def _collapse(s: str) -> str:
@@ -120,7 +152,7 @@ def normalize(s: str) -> str:
     """
     if not s:
         return ""
-    s = unicodedata.normalize("NFKC", s)
+    s = unicodedata.normalize("NFKC", clean_text(s))
     if "(" in s:
         s = _PINYIN_GLOSS.sub("", s)
     s = _t2s().convert(s)

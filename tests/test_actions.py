@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from kit.enginekit import Service, rss, write_config
@@ -23,6 +24,7 @@ from responder.engine.actions import (
     ActionError,
     Actor,
     AlreadyClosed,
+    NotExtendable,
     NothingToDo,
     NotPermitted,
     UnknownIncident,
@@ -31,6 +33,7 @@ from responder.engine.actions import (
 )
 from responder.models import Incident, IncidentEvent, Outbox, Step
 
+SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
 T0 = NOW - timedelta(minutes=30)  # first publication of the explosion
 DUTY, POLICY, ADMIN = -100, -200, -300
@@ -88,11 +91,11 @@ def outbox(engine: Engine, iid: int) -> list[Outbox]:
     ("roles", "allowed"),
     [
         ({"duty_officer"}, {"view", "ack"}),
-        ({"policy_office"}, {"view", "ack", "done", "dismiss", "close"}),
-        ({"head"}, {"view", "ack", "close"}),
-        ({"admin"}, {"view", "ack", "done", "dismiss", "close"}),
+        ({"policy_office"}, {"view", "ack", "done", "extend", "dismiss", "close"}),
+        ({"head"}, {"view", "ack", "extend", "close"}),
+        ({"admin"}, {"view", "ack", "done", "extend", "dismiss", "close"}),
         ({"spokesperson"}, {"view"}),
-        ({"duty_officer", "head"}, {"view", "ack", "close"}),
+        ({"duty_officer", "head"}, {"view", "ack", "extend", "close"}),
         (set(), set()),
     ],
 )
@@ -167,14 +170,20 @@ def test_completing_late_keeps_the_breach(
     res = act(
         svc, actions.complete_step, inc.id, "publish_info", "", person(svc, 1002), POLICY, done_at, link
     )
-    assert res.changed and res.late and "超时 20分" in res.message
+    assert res.changed and res.late and "超时 20分钟" in res.message
 
     st = steps(sqlite_engine, inc.id)["publish_info"]
     assert (st.done_at, st.done_by, st.evidence_link, st.breached_at) == (done_at, "法规处长", link, due)
     [ev] = events(sqlite_engine, inc.id, "step_done")
     assert (ev.actor_id, ev.chat_id, ev.step_id) == (1002, POLICY, st.id)
-    assert ev.data == {"key": "publish_info", "channel": "", "evidence_link": link,
-                       "done_at": done_at.isoformat(), "late": True, "auto": False}  # fmt: skip
+    assert ev.data == {
+        "key": "publish_info",
+        "channel": "",
+        "evidence_link": link,
+        "done_at": done_at.isoformat(),
+        "late": True,
+        "auto": False,
+    }
     # Working on an unacknowledged incident acknowledges it, on the record.
     [ack] = events(sqlite_engine, inc.id, "acknowledged")
     assert ack.data["implicit"] is True and incident(sqlite_engine, "淮南").acked_by == "法规处长"
@@ -279,7 +288,11 @@ def test_dismiss_stops_every_reminder(sqlite_engine: Engine, tmp_path: Path, fee
 
     inc = incident(sqlite_engine, "淮南")
     assert (inc.status, inc.dismissed_reason, inc.closed_by, inc.closed_at) == (
-        "dismissed", "系应急演练 报道", "法规处长", at)  # fmt: skip
+        "dismissed",
+        "系应急演练 报道",
+        "法规处长",
+        at,
+    )
     [ev] = events(sqlite_engine, inc.id, "dismissed")
     assert (ev.actor_id, ev.chat_id, ev.data["reason"]) == (1002, POLICY, "系应急演练 报道")
     edits = [o for o in outbox(sqlite_engine, inc.id) if o.kind == "edit"]
@@ -353,3 +366,71 @@ def test_unknown_incident_and_step(sqlite_engine: Engine, tmp_path: Path, feed_s
     with pytest.raises(UnknownStep):
         act(svc, actions.complete_step, inc.id, "statement", "weibo", person(svc, 1002), POLICY, NOW)
     assert all(s.done_at is None for s in steps(sqlite_engine, inc.id).values())
+
+
+def test_extending_an_inquirys_feedback_to_fifteen_working_days(
+    sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    svc = start(sqlite_engine, tmp_path, feed_server, [EXPLOSION])
+    # A suggestion from the public, opened by hand on Monday 2026-11-23 10:00 in Shanghai.
+    received = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    with session_scope(sqlite_engine) as s:
+        row = Incident(
+            kind="inquiry", title="网民建议加强危化品运输监管", first_published=received, detected_at=received
+        )
+        s.add(row)
+    svc.step(received)
+    feedback = steps(sqlite_engine, row.id)["feedback"]
+    assert feedback.due_at == datetime(2026, 12, 3, 0, 0, tzinfo=SH).astimezone(UTC)  # 7 working days
+
+    at = received + timedelta(days=3)
+    with pytest.raises(NotPermitted):
+        act(svc, actions.extend_deadline, row.id, "feedback", "情况复杂", person(svc, 1001), DUTY, at)
+    with pytest.raises(ActionError, match="需要写明原因"):
+        act(svc, actions.extend_deadline, row.id, "feedback", " ", person(svc, 1002), POLICY, at)
+    res = act(
+        svc, actions.extend_deadline, row.id, "反馈处理意见", "情况复杂,需会商", person(svc, 1002), POLICY, at
+    )
+    fifteen = datetime(2026, 12, 15, 0, 0, tzinfo=SH).astimezone(UTC)  # 24:00 of the 15th working day
+    assert res.changed and "2026-12-15 00:00" in res.message and "情况复杂,需会商" in res.message
+    assert steps(sqlite_engine, row.id)["feedback"].due_at == fifteen
+    [ev] = events(sqlite_engine, row.id, "extended")
+    assert (ev.actor_id, ev.data["due_to"], ev.data["reason"]) == (
+        1002,
+        fifteen.isoformat(),
+        "情况复杂,需会商",
+    )
+    again = act(svc, actions.extend_deadline, row.id, "feedback", "再延", person(svc, 1003), 1003, at)
+    assert not again.changed and "只能延长一次" in again.message
+    # Cycles later keep the extension: no re-timing back to seven days, no breach at the old limit.
+    svc.step(feedback.due_at + timedelta(hours=1))
+    st = steps(sqlite_engine, row.id)["feedback"]
+    assert st.due_at == fifteen and st.breached_at is None
+    # A step whose playbook grants no extension says so.
+    inc = incident(sqlite_engine, "淮南")
+    with pytest.raises(NotExtendable, match="没有可延长的时限"):
+        act(svc, actions.extend_deadline, inc.id, "statement", "太忙", person(svc, 1002), POLICY, at)
+
+
+def test_the_press_conference_step_shows_who_attends(
+    sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer
+) -> None:
+    svc = start(sqlite_engine, tmp_path, feed_server, [EXPLOSION])
+    inc = incident(sqlite_engine, "淮南")
+    [card] = [o for o in outbox(sqlite_engine, inc.id) if o.dedup_key.endswith(f":escalation:L1:r0@{DUTY}")]
+    lines = card.text.splitlines()
+    conference = next(i for i, line in enumerate(lines) if "举行新闻发布会" in line)
+    assert lines[conference + 1] == "  出席：局新闻发言人和局领导班子成员出席"
+    # Once held, the card no longer asks for it.
+    act(
+        svc,
+        actions.complete_step,
+        inc.id,
+        "press_conference",
+        "",
+        person(svc, 1002),
+        POLICY,
+        NOW + timedelta(minutes=1),
+    )
+    [edit] = [o for o in outbox(sqlite_engine, inc.id) if o.kind == "edit" and o.chat_id == DUTY][-1:]
+    assert "出席" not in edit.text

@@ -11,8 +11,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from responder.models import Incident
-from responder.reports.annual import ROW_CODES, AnnualFigures, compute_annual
-from responder.reports.render import render_annual_csv, render_annual_text
+from responder.reports.annual import (
+    ROW_CODES,
+    AnnualFigures,
+    compute_annual,
+    render_annual_csv,
+    render_annual_text,
+)
 
 
 @pytest.fixture(scope="module")

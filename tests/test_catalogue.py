@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import string
+from pathlib import Path
 
+import responder
 from responder.i18n import Catalogue
 
 
@@ -16,3 +19,17 @@ def test_catalogues_match() -> None:
     assert zh.messages.keys() == en.messages.keys()
     for key, template in zh.messages.items():
         assert placeholders(template) == placeholders(en.messages[key]), key
+
+
+def test_every_message_is_named_in_full_where_it_is_used() -> None:
+    """No key is built from pieces ("role_" + role, or 'role_' ~ role in a console template):
+    searching for a key finds its uses, in the code or in the web console's templates."""
+    package = Path(responder.__file__).parent
+    code = "\n".join(p.read_text(encoding="utf-8") for p in package.rglob("*.py"))
+    templates = "\n".join(p.read_text(encoding="utf-8") for p in package.rglob("*.html"))
+    both = code + "\n" + templates
+    unused = [key for key in Catalogue("zh").messages if f'"{key}"' not in both and f"'{key}'" not in both]
+    assert unused == []
+    built = re.findall(r"""\b(?:t|cat)\(\s*(?:f["']|["'][^"']*["']\s*\+)""", code)
+    assert built == []
+    assert re.findall(r"""\bt\(\s*["'][^"']*["']\s*~""", templates) == []

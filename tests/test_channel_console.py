@@ -38,11 +38,7 @@ rotation:
 
 
 @pytest.fixture
-def svc(
-    sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
-) -> Service:
-    monkeypatch.setenv("WECOM_DUTY_KEY", "693a91f6-7aaa-4bc4-97a0-0ec2f1fa5aaa")
-    monkeypatch.setenv("WECOM_POLICY_KEY", "5c2e8b1a-3d4f-4a6b-9c8d-7e6f5a4b3c2d")
+def svc(sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer) -> Service:
     item = (
         "https://news.example/a1",
         "淮南市潘集区一化工厂发生爆炸",
@@ -67,7 +63,9 @@ def _csrf(html: str) -> str:
 async def test_a_person_without_telegram_acknowledges_from_the_console(svc: Service) -> None:
     with Session(svc.engine) as s:
         incident = s.exec(select(Incident)).one()
-        assert s.exec(select(Outbox)).all() == []  # no Telegram chat: nothing queued for Telegram
+        rows = s.exec(select(Outbox)).all()
+        # No Telegram chat: the card goes to the duty group's WeCom robot alone.
+        assert rows and {(r.robot, r.chat_id) for r in rows} == {("wecom:WECOM_DUTY_KEY", 0)}
     assert incident.id is not None
     set_password(svc.engine, svc.settings.roster, "法规处长", PASSWORD, NOW)
     server = ConsoleServer(svc.settings, svc.engine, out=io.StringIO())
@@ -90,3 +88,9 @@ async def test_a_person_without_telegram_acknowledges_from_the_console(svc: Serv
         assert ev.actor_name == "法规处长" and ev.actor_id is None  # known by name, no Telegram id
         assert ev.data["source"] == "web" and ev.data["address"] == "127.0.0.1"
         assert s.get_one(Incident, incident.id).acked_by == "法规处长"
+        # The robot's group, which got the card, is told; no edit is queued for a robot.
+        [confirmation] = s.exec(
+            select(Outbox).where(Outbox.dedup_key.startswith(f"incident:{incident.id}:acknowledged:"))
+        ).all()  # type: ignore[attr-defined]
+        assert confirmation.robot == "wecom:WECOM_DUTY_KEY" and "法规处长" in confirmation.text
+        assert s.exec(select(Outbox).where(Outbox.kind == "edit")).all() == []

@@ -17,8 +17,10 @@ from responder.channels.message import (
     markdown_line,
     shorten,
 )
-from responder.chat.render import ReportLine, card
+from responder.engine.views import incident_view
 from responder.models import Incident, Step
+from responder.present.cards import card
+from responder.present.views import ReportLine
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
@@ -35,7 +37,7 @@ def real_card() -> str:
              started_at=inc.first_published, due_at=NOW + timedelta(hours=8)),
     ]  # fmt: skip
     reports = [ReportLine("某日报", "化工厂闪爆 4人遇难", "https://news.example.cn/a?id=1&x=2")]
-    return card(inc, steps, reports, SH, NOW)
+    return card(incident_view(inc, steps, reports, {}), SH, NOW)
 
 
 def test_an_outbox_card_becomes_title_lines_and_link() -> None:

@@ -1,6 +1,6 @@
 """roster.yaml naming robots: channels per chat, secrets only through environment variables
-(checked at load, at their file:line:field, never echoed), people without Telegram, and the
-robots' credentials kept out of the logs."""
+(checked against the environment as read at start, at their file:line:field, never echoed),
+people without Telegram, and the robots' credentials kept out of the logs."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from kit.wecom import WeComEmulator, wecom_fixture  # noqa: F401
 from responder.channels import Delivered, WeComClient, client_for
 from responder.channels.redact import redact
 from responder.configfile import ConfigError
+from responder.env import Environment
 from responder.roster import load_roster
 
 KEY = "693a91f6-7aaa-4bc4-97a0-0ec2f1fa5aaa"
@@ -51,41 +52,43 @@ rotation:
 """
 
 
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
-    return ENV
-
-
 def write(tmp_path: Path, text: str = ROSTER) -> Path:
     p = tmp_path / "roster.yaml"
     p.write_text(text, encoding="utf-8")
     return p
 
 
-def problems(tmp_path: Path, text: str) -> list[str]:
-    with pytest.raises(ConfigError) as exc:
-        load_roster(write(tmp_path, text))
-    return [str(p) for p in exc.value.problems]
+def problems(tmp_path: Path, text: str, variables: dict[str, str] = ENV) -> list[str]:
+    """What loading the roster finds, else what its robots' variables lack in `variables`."""
+    try:
+        roster = load_roster(write(tmp_path, text))
+    except ConfigError as exc:
+        return [str(p) for p in exc.problems]
+    found = roster.variable_problems(Environment.read(variables).variables)
+    assert found, "the roster and its variables were found in order"
+    return [str(p) for p in found]
 
 
-def test_a_roster_of_robots_and_people_without_telegram(tmp_path: Path, env: dict[str, str]) -> None:
+def test_a_roster_of_robots_and_people_without_telegram(tmp_path: Path) -> None:
     roster = load_roster(write(tmp_path))
+    assert roster.variable_problems(Environment.read(ENV).variables) == []
     now = datetime(2026, 11, 10, 4, tzinfo=UTC)
     # Telegram where there is Telegram, robots for the rest; nobody is reached privately by a robot.
     assert roster.chats.duty is None and roster.chats.policy_office == -1002 and roster.chats.admin is None
-    assert roster.chats_for_level(1, now) == []  # 值班员甲 has no Telegram, the duty chat is WeCom
-    assert roster.chats_for_level(3, now) == [-1002]
+    # 值班员甲 has no Telegram, the duty chat is WeCom.
+    assert roster.chats_for_role("duty_officer", now) == []
+    assert roster.chats_for_role("head", now) == [-1002]
+    assert roster.destinations_for_role("duty_officer", now) == ["wecom:WECOM_DUTY_KEY"]
+    assert roster.destinations_for_role("head", now) == [-1002, "dingtalk:DINGTALK_POLICY_TOKEN"]
     assert [r.address for r in roster.robots_for_role("duty_officer")] == ["wecom:WECOM_DUTY_KEY"]
     assert [r.address for r in roster.robots_for_role("head")] == ["dingtalk:DINGTALK_POLICY_TOKEN"]
     assert [r.address for r in roster.robots_for_role("admin")] == ["feishu:FEISHU_ADMIN_TOKEN"]
     assert roster.robots_for_role("spokesperson") == []
     assert roster.person_named("局长") is not None and roster.person_named("局长").telegram_id is None  # type: ignore[union-attr]
     # Credentials are read from the environment, whole address or bare key alike.
-    wecom = roster.chats.channels("duty").wecom.endpoint()  # type: ignore[union-attr]
+    wecom = roster.chats.channels("duty").wecom.endpoint(ENV)  # type: ignore[union-attr]
     assert (wecom.base, wecom.token) == ("https://qyapi.weixin.qq.com", KEY)
-    ding = roster.chats.channels("policy_office").dingtalk.endpoint()  # type: ignore[union-attr]
+    ding = roster.chats.channels("policy_office").dingtalk.endpoint(ENV)  # type: ignore[union-attr]
     assert (ding.base, ding.token, ding.secret, ding.keyword) == (
         "https://oapi.dingtalk.com",
         DT_TOKEN,
@@ -98,7 +101,7 @@ def test_a_roster_of_robots_and_people_without_telegram(tmp_path: Path, env: dic
     )
 
 
-def test_the_admin_chat_defaults_to_the_duty_chats_channels(tmp_path: Path, env: dict[str, str]) -> None:
+def test_the_admin_chat_defaults_to_the_duty_chats_channels(tmp_path: Path) -> None:
     text = ROSTER.replace("  admin:\n    feishu:\n      token_env: FEISHU_ADMIN_TOKEN\n", "")
     roster = load_roster(write(tmp_path, text))
     assert [r.address for r in roster.robots_for_role("admin")] == ["wecom:WECOM_DUTY_KEY"]
@@ -108,7 +111,7 @@ def test_the_admin_chat_defaults_to_the_duty_chats_channels(tmp_path: Path, env:
     ("edit", "where", "words"),
     [
         (("WECOM_DUTY_KEY", "WECOM_DUTY_KEYS"), "roster.yaml:8: chats.duty.wecom.key_env",
-         "environment variable WECOM_DUTY_KEYS is not set"),
+         "环境变量 WECOM_DUTY_KEYS 未设置"),
         (("key_env: WECOM_DUTY_KEY", "key: WECOM_DUTY_KEY"), "roster.yaml:8: chats.duty.wecom.key", "unknown field"),
         (("    wecom: {key_env: WECOM_DUTY_KEY}\n", "    wechat: {key_env: WECOM_DUTY_KEY}\n"),
          "roster.yaml:8: chats.duty.wechat", "unknown field"),
@@ -122,7 +125,7 @@ def test_the_admin_chat_defaults_to_the_duty_chats_channels(tmp_path: Path, env:
     ],
 )  # fmt: skip
 def test_channel_mistakes_are_reported_at_their_line(
-    tmp_path: Path, env: dict[str, str], edit: tuple[str, str], where: str, words: str
+    tmp_path: Path, edit: tuple[str, str], where: str, words: str
 ) -> None:
     found = problems(tmp_path, ROSTER.replace(*edit))
     assert any(p.startswith(str(tmp_path / where)) and words in p for p in found), found
@@ -131,39 +134,31 @@ def test_channel_mistakes_are_reported_at_their_line(
 @pytest.mark.parametrize(
     ("variable", "value", "words"),
     [
-        ("DINGTALK_POLICY_SECRET", "f094e0d33f1c2b3a4d5e6f7a8b9c0d1e", "starts with SEC"),
+        ("DINGTALK_POLICY_SECRET", "f094e0d33f1c2b3a4d5e6f7a8b9c0d1e", "以 SEC 开头"),
         (
             "WECOM_DUTY_KEY",
             "http://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + KEY,
-            "must start with https://",
+            "须以 https:// 开头",
         ),
         (
             "WECOM_DUTY_KEY",
             "https://oapi.dingtalk.com/robot/send?access_token=" + KEY,
-            "not a WeCom robot webhook",
+            "不是企业微信机器人的 Webhook",
         ),
-        ("FEISHU_ADMIN_TOKEN", FS_TOKEN + " trailing", "white space"),
-        ("DINGTALK_POLICY_TOKEN", "token=" + DT_TOKEN, "does not hold a robot key"),
+        ("FEISHU_ADMIN_TOKEN", FS_TOKEN + " trailing", "空白字符"),
+        ("DINGTALK_POLICY_TOKEN", "token=" + DT_TOKEN, "不是机器人密钥"),
     ],
 )
 def test_a_malformed_secret_is_named_by_its_variable_and_never_shown(
-    tmp_path: Path,
-    env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    variable: str,
-    value: str,
-    words: str,
+    tmp_path: Path, variable: str, value: str, words: str
 ) -> None:
-    monkeypatch.setenv(variable, value)
-    found = problems(tmp_path, ROSTER)
+    found = problems(tmp_path, ROSTER, {**ENV, variable: value})
     assert any(variable in p and words in p for p in found), found
     secretish = [value, KEY, DT_TOKEN, DT_SECRET, FS_TOKEN, value.split("=")[-1]]
     assert not any(s in p for s in secretish for p in found), found
 
 
-def test_a_secret_pasted_where_its_variable_belongs_is_refused_without_repeating_it(
-    tmp_path: Path, env: dict[str, str]
-) -> None:
+def test_a_secret_pasted_where_its_variable_belongs_is_refused_without_repeating_it(tmp_path: Path) -> None:
     found = problems(tmp_path, ROSTER.replace("token_env: DINGTALK_POLICY_TOKEN", f"token_env: {DT_TOKEN}"))
     assert any(
         "chats.policy_office.dingtalk.token_env" in p and "looks like the secret itself" in p for p in found
@@ -179,13 +174,12 @@ def test_existing_rosters_stay_valid_and_keep_their_telegram_chats(tmp_path: Pat
 
 
 async def test_robot_credentials_stay_out_of_the_logs(
-    wecom: WeComEmulator, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    wecom: WeComEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setenv("WECOM_DUTY_KEY", wecom.webhook(KEY))
     wecom.add_robot(KEY)
     from responder.channels.robots import WeComRobot
 
-    endpoint = WeComRobot(key_env="WECOM_DUTY_KEY").endpoint()
+    endpoint = WeComRobot(key_env="WECOM_DUTY_KEY").endpoint({"WECOM_DUTY_KEY": wecom.webhook(KEY)})
     client = client_for(endpoint)
     assert isinstance(client, WeComClient)
     caplog.set_level(logging.DEBUG)

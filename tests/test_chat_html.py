@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from kit.botapi import parse_html, utf16_len
 
-from responder.chat.html import (
+from responder.present.html import (
     attr,
     esc,
     link,

@@ -178,6 +178,18 @@ def test_two_sites_in_one_city_on_one_day_are_two_incidents() -> None:
     assert len(set(group(it, [a, b]))) == 2
 
 
+def test_two_crashes_in_one_city_sharing_only_road_words_are_two_incidents() -> None:
+    # One without a day, one dated, in one city: every road report says 方向, 货车, 高速; the motorways differ.
+    it = intake(["安徽省"])
+    t = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+    a = report(it, "突发", "上午十点半,S17蚌合高速合肥方向92公里处发生事故,一辆客车追尾一辆货车,导致20多人受伤。"
+               "事故发生在长丰县境内。", t)  # fmt: skip
+    b = report(it, "合淮阜高速发生追尾事故致10人死亡", "9日凌晨3时45分,合淮阜高速合肥往淮南方向发生一起大客车与重型"
+               "货车追尾事故,事故造成10人死亡。", t + timedelta(hours=2))  # fmt: skip
+    assert a.kind == b.kind == "accident"
+    assert len(set(group(it, [a, b]))) == 2
+
+
 def test_a_dateline_is_not_the_place() -> None:
     it = intake(["安徽省"])
     t = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)

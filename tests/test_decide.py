@@ -1,29 +1,37 @@
-"""decide(): what is owed, what is late, who is next — with a fixed `now`, no clock."""
+"""decide(): what is owed, what is late, who is next — with a fixed `now`, no clock.
+
+Each cycle here is `decide` then `apply`, the same two calls the engine makes.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from responder.playbook import (
+from responder.playbook import Playbook, Reminders, load_playbooks, select_playbooks
+from responder.policy.decide import decide
+from responder.policy.state import (
     Action,
+    CompleteStep,
     CreateStep,
     Escalate,
+    GradeChange,
     IncidentState,
     MarkBreached,
     Notify,
-    Playbook,
-    Reminders,
+    OwnItem,
+    RefreshCards,
+    Retime,
     StepState,
-    decide,
-    load_playbooks,
-    select_playbooks,
+    apply,
 )
+from responder.vocab import Channel, Grade
 from responder.workcal import WorkCalendar
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -51,51 +59,25 @@ def incident(**kw: object) -> IncidentState:
     return IncidentState(**base)  # type: ignore[arg-type]
 
 
-def apply(state: IncidentState, actions: list[Action], now: datetime) -> IncidentState:
-    """What the engine does with the actions, minus the database: the state of the next cycle."""
-    steps = list(state.steps)
-    sent = set(state.sent)
-    level, esc_at = state.escalation_level, state.escalated_at
-    for a in actions:
-        if isinstance(a, CreateStep):
-            steps.append(
-                StepState(
-                    id=len(steps) + 1,
-                    key=a.key,
-                    channel=a.channel,
-                    seq=a.seq,
-                    title=a.title,
-                    started_at=a.started_at,
-                    target_at=a.target_at,
-                    due_at=a.due_at,
-                    breached_at=a.breached_at,
-                    playbook=a.playbook,
-                )
-            )
-        elif isinstance(a, MarkBreached):
-            steps = [dataclasses.replace(s, breached_at=a.at) if s.id == a.step_id else s for s in steps]
-        elif isinstance(a, Escalate):
-            level, esc_at = a.to_level, now
-        elif isinstance(a, Notify):
-            assert a.dedup_key not in sent
-            sent.add(a.dedup_key)
-    return dataclasses.replace(
-        state, steps=tuple(steps), sent=frozenset(sent), escalation_level=level, escalated_at=esc_at
-    )
-
-
 def cycle(
-    state: IncidentState, now: datetime, books: Playbook | list[Playbook] = MAJOR, cal: WorkCalendar = CAL
+    state: IncidentState, now: datetime, books: Playbook | Iterable[Playbook] = MAJOR, cal: WorkCalendar = CAL
 ) -> tuple[IncidentState, list[Action]]:
     actions = decide(state, books, cal, now)
-    return apply(state, actions, now), actions
+    return apply(state, actions), actions
 
 
 def notices(actions: list[Action]) -> list[str]:
     return [a.dedup_key for a in actions if isinstance(a, Notify)]
 
 
-def done(state: IncidentState, key: str, at: datetime, channel: str = "", seq: int = 0) -> IncidentState:
+def about(a: Notify) -> str:
+    """The step key a notice is about ('' for none)."""
+    return a.step.key if a.step else ""
+
+
+def done(
+    state: IncidentState, key: str, at: datetime, channel: Channel | str | None = None, seq: int = 0
+) -> IncidentState:
     steps = tuple(
         dataclasses.replace(s, done_at=at) if (s.key, s.channel, s.seq) == (key, channel, seq) else s
         for s in state.steps
@@ -103,7 +85,7 @@ def done(state: IncidentState, key: str, at: datetime, channel: str = "", seq: i
     return dataclasses.replace(state, steps=steps)
 
 
-def step(state: IncidentState, key: str, channel: str = "", seq: int = 0) -> StepState:
+def step(state: IncidentState, key: str, channel: str | None = None, seq: int = 0) -> StepState:
     return next(s for s in state.steps if (s.key, s.channel, s.seq) == (key, channel, seq))
 
 
@@ -115,9 +97,9 @@ def test_on_time_detection_creates_steps_and_alerts_the_duty_officer() -> None:
         ("press_conference", T0, T0 + 24 * H),
     ]  # updates wait for the first statement
     assert all(c.breached_at is None for c in creates)
-    assert Escalate(1, "detected", "duty_officer") in actions
+    assert Escalate(1, "detected", "duty_officer", T0 + 10 * M) in actions
     [alert] = [a for a in actions if isinstance(a, Notify)]
-    assert (alert.dedup_key, alert.kind, alert.audience_level, alert.audience_role) == (
+    assert (alert.dedup_key, alert.kind, alert.level, alert.role) == (
         "incident:42:escalation:L1:r0",
         "escalation",
         1,
@@ -162,7 +144,7 @@ def test_reminder_audience_and_params() -> None:
         s, actions = cycle(s, T0 + minutes * M)
     [r] = [a for a in actions if isinstance(a, Notify) and a.kind == "reminder"]
     # Unacknowledged for hours: the incident has climbed to the head; reminders follow the level reached.
-    assert r.audience_level == s.escalation_level == 3
+    assert r.level == s.escalation_level == 3 and r.roles == ("head",)
     assert r.params["point"] == "80pct"
     assert r.params["due_at"] == (T0 + 5 * H).isoformat()
     assert r.params["seconds_left"] == 3600
@@ -181,7 +163,7 @@ def test_calling_twice_queues_each_notice_once() -> None:
     for minutes in range(10, 30 * 60, 7):
         now = T0 + minutes * M
         first = decide(s, MAJOR, CAL, now)
-        s = apply(s, first, now)
+        s = apply(s, first)
         all_keys += notices(first)
         assert decide(s, MAJOR, CAL, now) == []  # same state + its queued keys: nothing new
     assert len(all_keys) == len(set(all_keys))
@@ -199,10 +181,10 @@ def test_late_detection_marks_overdue_and_goes_to_the_top() -> None:
     [esc] = [a for a in actions if isinstance(a, Escalate)]
     assert (esc.to_level, esc.reason, esc.role) == (3, "detected_late", "head")
     overdue = [a for a in actions if isinstance(a, Notify) and a.kind == "overdue"]
-    assert {a.step_key for a in overdue} == {"statement", "publish_info"}
-    assert all(a.audience_level == 3 and a.params["detected_late"] for a in overdue)
+    assert {about(a) for a in overdue} == {"statement", "publish_info"}
+    assert all(a.level == 3 and a.params["detected_late"] for a in overdue)
     assert not [
-        a for a in actions if isinstance(a, Notify) and a.kind == "reminder" and a.step_key == "statement"
+        a for a in actions if isinstance(a, Notify) and a.kind == "reminder" and about(a) == "statement"
     ]
     assert "incident:42:escalation:L3:r0" in notices(actions)
 
@@ -220,7 +202,7 @@ def test_grade_raised_midway_counts_from_first_published() -> None:
     s2, actions = cycle(s, T0 + 6 * H, books)
     statement = step(s2, "statement")
     assert statement.started_at == T0 and statement.breached_at == T0 + 5 * H
-    assert Escalate(3, "step_overdue", "head") in actions  # detected on time, so not "detected_late"
+    assert Escalate(3, "step_overdue", "head", T0 + 6 * H) in actions  # detected on time, not "detected_late"
     assert level_before == 1
     # Raised at +3h instead: not late, one reminder (the latest point passed), no escalation.
     _, actions = cycle(s, T0 + 3 * H, books)
@@ -252,7 +234,7 @@ def test_acknowledgement_stops_escalation_but_not_reminders_or_breach() -> None:
     kinds: list[tuple[str, str]] = []
     for minutes in range(4, 5 * 60 + 1):
         s, actions = cycle(s, T0 + minutes * M)
-        kinds += [(a.kind, a.step_key) for a in actions if isinstance(a, Notify)]
+        kinds += [(a.kind, about(a)) for a in actions if isinstance(a, Notify)]
         assert not [a for a in actions if isinstance(a, Escalate) and a.reason == "ack_timeout"]
     assert kinds == [
         ("reminder", "statement"),
@@ -264,7 +246,7 @@ def test_acknowledgement_stops_escalation_but_not_reminders_or_breach() -> None:
     assert s.escalation_level == 3
     # Acknowledged at the top: no repeats; the breach mark stays.
     s, actions = cycle(s, T0 + 8 * H)
-    assert not [a for a in actions if isinstance(a, Notify) and a.step_key == "statement"]
+    assert not [a for a in actions if isinstance(a, Notify) and about(a) == "statement"]
     assert step(s, "statement").breached_at == T0 + 5 * H
 
 
@@ -273,9 +255,9 @@ def test_completion_after_the_deadline_is_done_but_late() -> None:
     # Evidence (the portal item) shows the statement went out at 5h30m; no cycle ran in between.
     s = done(s, "statement", T0 + 330 * M)
     s, actions = cycle(s, T0 + 6 * H)
-    assert MarkBreached(step(s, "statement").id or 0, T0 + 5 * H) in actions
+    assert MarkBreached(step(s, "statement").ref, T0 + 5 * H) in actions
     assert step(s, "statement").breached_at == T0 + 5 * H
-    assert not [a for a in actions if isinstance(a, Notify) and a.step_key == "statement"]
+    assert not [a for a in actions if isinstance(a, Notify) and about(a) == "statement"]
     # A breach seen while open stays after completion: nothing clears it, nothing re-marks it.
     s2, _ = cycle(incident(acked_at=T0 + 11 * M, status="acknowledged"), T0 + 10 * M)
     s2, _ = cycle(s2, T0 + 5 * H)
@@ -313,7 +295,7 @@ def test_done_steps_get_no_more_reminders() -> None:
     s, _ = cycle(incident(), T0 + 10 * M)
     s = done(s, "statement", T0 + H)
     _, actions = cycle(s, T0 + 290 * M)
-    assert not [a for a in actions if isinstance(a, Notify) and a.step_key == "statement"]
+    assert not [a for a in actions if isinstance(a, Notify) and about(a) == "statement"]
 
 
 def policy(published: datetime) -> IncidentState:
@@ -370,7 +352,7 @@ def test_reminder_override_and_late_same_day_flash() -> None:
     late = datetime(2026, 11, 23, 23, 30, tzinfo=SH).astimezone(UTC)
     state = incident(grade="较大", first_published=late, detected_at=late + 5 * M)
     actions = decide(state, SERIOUS, CAL, late + 16 * M, Reminders(fractions=[0.5], before=[]))
-    flash = [a for a in actions if isinstance(a, Notify) and a.step_key == "flash"]
+    flash = [a for a in actions if isinstance(a, Notify) and about(a) == "flash"]
     assert [a.dedup_key for a in flash] == ["incident:42:flash::reminder:50pct"]
 
 
@@ -390,9 +372,88 @@ def test_state_from_database_rows() -> None:
         )
     ]
     state = IncidentState.from_rows(row, steps, ["incident:7:escalation:L1:r0"])
-    assert state.steps[0].channel == "" and state.steps[0].playbook == "major-incident"
+    assert state.steps[0].channel is None and state.steps[0].playbook == "major-incident"
     assert (state.status, state.escalation_level) == ("open", 0)
     actions = decide(state, MAJOR, CAL, T0 + 10 * M)
     # The statement row exists, so only the press conference is created; the L1 alert is already queued.
     assert [a.key for a in actions if isinstance(a, CreateStep)] == ["press_conference"]
     assert notices(actions) == []
+
+
+# --------------------------------------------------------------------------- what the cycle used to decide itself
+
+
+def test_an_earlier_report_re_times_open_steps() -> None:
+    s, _ = cycle(incident(), T0 + 10 * M)
+    s = done(s, "press_conference", T0 + H)  # done steps keep the times they were judged against
+    earlier = T0 - 2 * H
+    s, actions = cycle(dataclasses.replace(s, first_published=earlier), T0 + 20 * M)
+    [retime] = [a for a in actions if isinstance(a, Retime)]
+    assert (retime.step.key, retime.started_at, retime.due_at) == ("statement", earlier, earlier + 5 * H)
+    assert step(s, "statement").due_at == T0 + 3 * H and step(s, "press_conference").due_at == T0 + 24 * H
+
+
+def test_an_own_outlet_item_completes_the_step_it_answers() -> None:
+    s, _ = cycle(incident(acked_at=T0 + 11 * M, status="acknowledged"), T0 + 10 * M)
+    item = OwnItem("https://yjt.ah.gov.cn/1.html", Channel.PORTAL, T0 + 2 * H, "安徽应急厅官网")
+    s, actions = cycle(dataclasses.replace(s, own_items=(item,)), T0 + 3 * H)
+    [completion] = [a for a in actions if isinstance(a, CompleteStep)]
+    assert completion == CompleteStep(step(s, "statement").ref, T0 + 2 * H, "安徽应急厅官网", item.link)
+    statement = step(s, "statement")
+    assert (statement.done_at, statement.evidence_link, statement.breached_at) == (
+        T0 + 2 * H,
+        item.link,
+        None,
+    )
+    assert RefreshCards("cycle:" + (T0 + 3 * H).isoformat()) in actions
+    # Used up: the same item completes nothing else, however many cycles run.
+    _, actions = cycle(s, T0 + 4 * H)
+    assert not [a for a in actions if isinstance(a, CompleteStep)]
+
+
+def test_a_step_born_overdue_and_shown_done_late_is_late_not_overdue() -> None:
+    item = OwnItem("https://yjt.ah.gov.cn/2.html", Channel.WEIBO, T0 + 6 * H, "安徽应急厅微博")
+    s, actions = cycle(incident(detected_at=T0 + 7 * H, own_items=(item,)), T0 + 7 * H)
+    created = {a.key: a for a in actions if isinstance(a, CreateStep)}
+    assert created["statement"].breached_at is None  # the evidence decides: done, but late
+    assert step(s, "statement").done_at == T0 + 6 * H and step(s, "statement").breached_at == T0 + 5 * H
+    assert not [
+        a for a in actions if isinstance(a, Notify) and a.kind == "overdue" and about(a) == "statement"
+    ]
+
+
+def test_grade_raised_notice_goes_to_the_first_receivers_and_the_level_reached() -> None:
+    s, _ = cycle(incident(grade="较大"), T0 + 10 * M, list(BOOKS.values()))
+    s, _ = cycle(s, T0 + 26 * M, list(BOOKS.values()))  # climbed to the policy office
+    change = GradeChange(77, Grade.较大, Grade.重大, "https://news.example/12")
+    s, actions = cycle(
+        dataclasses.replace(s, grade="重大", grade_changes=(change,)), T0 + 27 * M, BOOKS.values()
+    )
+    [notice] = [a for a in actions if isinstance(a, Notify) and a.kind == "grade_raised"]
+    assert notice.dedup_key == "incident:42:grade:重大:77"
+    assert notice.roles == ("duty_officer", "policy_office")
+    assert notice.params["playbook"] == "重大及以上事故舆情应对"
+    _, again = cycle(s, T0 + 28 * M, BOOKS.values())
+    assert not [a for a in again if isinstance(a, Notify) and a.kind == "grade_raised"]
+
+
+def test_an_incident_no_playbook_applies_to_is_announced_once() -> None:
+    s, actions = cycle(incident(grade="一般"), T0 + 10 * M, BOOKS.values())
+    assert actions[0] == Escalate(1, "detected", "duty_officer", T0 + 10 * M)
+    [card] = [a for a in actions if isinstance(a, Notify)]
+    assert (card.dedup_key, card.roles, card.params["reason"]) == (
+        "incident:42:escalation:L1:r0",
+        ("duty_officer",),
+        "detected",
+    )
+    assert cycle(s, T0 + 5 * H, BOOKS.values())[1] == []
+
+
+def test_a_watch_item_goes_once_to_the_policy_office_and_never_climbs() -> None:
+    s = incident(kind="watch", grade=None)
+    s, actions = cycle(s, T0 + 10 * M, BOOKS.values())
+    assert [type(a).__name__ for a in actions] == ["Escalate", "Notify"]
+    assert [a.roles for a in actions if isinstance(a, Notify)] == [("policy_office",)]
+    for hours in (1, 10, 100):
+        s, actions = cycle(s, T0 + hours * H, BOOKS.values())
+        assert actions == []

@@ -20,17 +20,14 @@ from kit.botapi import TOKEN, BotApiEmulator, botapi_fixture  # noqa: F401
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from responder.chat.html import esc, pack_callback
 from responder.db import create_all, make_engine
-from responder.engine.deliver import (
-    ConsoleSender,
-    DrainStats,
-    TelegramSender,
-    backoff,
-    drain_outbox,
-    make_sender,
-)
+from responder.engine.drain import DrainStats, backoff, drain_outbox
+from responder.env import Environment
 from responder.models import Outbox
+from responder.present.html import esc, pack_callback
+from responder.senders import make_sender
+from responder.senders.console import ConsoleSender
+from responder.senders.telegram import TelegramSender
 
 NOW = datetime(2026, 3, 4, 2, 0, tzinfo=UTC)
 DUTY = -1001000000001
@@ -358,7 +355,7 @@ async def test_unparseable_html_is_sent_as_plain_text_not_lost(
     engine: Engine, chats: BotApiEmulator, sender: TelegramSender, caplog: pytest.LogCaptureFixture
 ) -> None:
     rid = queue(engine, "raw", DUTY, "<b>温度</b> < 0 度 & 下降")  # a renderer forgot esc()
-    with caplog.at_level(logging.ERROR, logger="responder.engine.deliver"):
+    with caplog.at_level(logging.ERROR, logger="responder.senders.telegram"):
         stats = await drain_outbox(engine, sender, NOW, ME)
     assert stats.sent == 1
     assert texts(chats, DUTY) == ["温度 < 0 度 & 下降"]
@@ -512,14 +509,17 @@ async def test_console_sender_prints_and_says_once_how_to_connect(engine: Engine
 
 
 def test_make_sender_chooses_by_environment() -> None:
-    assert isinstance(make_sender({}), ConsoleSender)
-    telegram = make_sender({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": "http://127.0.0.1:8081"})
+    assert isinstance(make_sender(Environment.read({})), ConsoleSender)
+    env = Environment.read({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": "http://127.0.0.1:8081"})
+    telegram = make_sender(env)
     assert isinstance(telegram, TelegramSender)
     assert telegram.bot.base_url == f"http://127.0.0.1:8081/bot{TOKEN}"
+    assert TOKEN not in repr(env) and TOKEN.split(":")[1] not in repr(env)
     with pytest.raises(ValueError, match="TELEGRAM_BASE_URL"):
-        make_sender({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": "localhost:8081"})
-    with pytest.raises(ValueError, match="does not look like a bot token"):
-        make_sender({"TELEGRAM_BOT_TOKEN": "nonsense"})
+        Environment.read({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": "localhost:8081"})
+    with pytest.raises(ValueError, match="does not look like a bot token") as refused:
+        Environment.read({"TELEGRAM_BOT_TOKEN": "nonsense"})
+    assert "nonsense" not in str(refused.value)
 
 
 async def test_cancelled_drain_leaves_nothing_half_written(

@@ -40,7 +40,7 @@ from sqlmodel import Session, col, select
 
 from responder.db import make_engine
 from responder.engine.cycle import run_cycle
-from responder.engine.deliver import TelegramSender, drain_outbox
+from responder.engine.drain import drain_outbox
 from responder.engine.grouper import Grouper
 from responder.engine.ingest import ingest
 from responder.engine.poll import poll_due, sync_feed_states
@@ -50,6 +50,7 @@ from responder.migrate import upgrade
 from responder.models import FeedState, Incident, Outbox, Report
 from responder.pipeline import analyse
 from responder.runtime import Settings, load_settings
+from responder.senders.telegram import TelegramSender
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 

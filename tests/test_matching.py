@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from responder.analysis.gazetteer import EVERYDAY, gazetteer
 from responder.config import Scheme
 from responder.matching import Matcher, MatchResult
 from responder.text import report_text
@@ -125,3 +126,22 @@ def test_latin_words_match_case_insensitively() -> None:
 
 def test_no_schemes() -> None:
     assert not Matcher([]).match("淮南爆炸", "news").relevant
+
+
+def test_every_anhui_county_named_alone_matches_the_province_scheme() -> None:
+    # The acceptance-style scheme: 安徽省 and its 16 cities; the gazetteer supplies the rest.
+    g = gazetteer()
+    [anhui] = g.resolve("安徽省")
+    cities = sorted(d.name for d in g.by_code.values() if d.level == 2 and anhui.contains(d))
+    matcher = Matcher([Scheme(name="皖", region=["安徽省", *cities], event=["爆炸"])])
+    counties = [
+        d for d in g.by_code.values() if d.level == 3 and anhui.contains(d) and d.name not in EVERYDAY
+    ]
+    assert len(counties) > 100
+    missed = [
+        d.name
+        for d in counties
+        for text in (f"{d.name}一工厂发生爆炸", f"21日,{d.name}境内一化工厂发生爆炸")
+        if not matcher.match(report_text(text, ""), "news").relevant
+    ]
+    assert missed == []

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from responder.configfile import ConfigError
-from responder.playbook import due_times, load_playbooks, parse_deadline, select_playbooks
+from responder.playbook import due_times, load_playbooks, parse_deadline, report_obligations, select_playbooks
 from responder.workcal import WorkCalendar
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -42,7 +42,7 @@ def write(d: Path, name: str, text: str) -> Path:
 
 def test_shipped_playbooks_say_what_the_rules_say() -> None:
     books = load_playbooks(SHIPPED)
-    assert set(books) == {"major-incident", "serious-incident", "policy-repost", "public-inquiry"}
+    assert set(books) == {"major-incident", "serious-incident", "policy-repost", "public-inquiry", "watch"}
     major = books["major-incident"]
     assert major.step("statement").deadline == parse_deadline("5h")
     assert major.step("press_conference").deadline == parse_deadline("24h")
@@ -55,6 +55,27 @@ def test_shipped_playbooks_say_what_the_rules_say() -> None:
     assert str(books["serious-incident"].step("flash").deadline) == "same_day"
     inquiry = books["public-inquiry"].step("feedback")
     assert (str(inquiry.deadline), str(inquiry.extendable_to)) == ("7wd", "15wd")
+    # What an own-outlet item completes, and what the reports count, is configuration.
+    assert {s.key for b in books.values() for s in b.steps if s.completed_by == "own_outlet"} == {
+        "statement",
+        "updates",
+        "publish_info",
+        "repost",
+    }
+    assert report_obligations(books) == {
+        "statement": "statement",
+        "press_conference": "press_conference",
+        "updates": "updates",
+        "publish_info": "publish_info",
+        "flash": "flash",
+        "repost": "repost",
+        "feedback": "feedback",
+    }
+    # Other sentiment to watch: no clock, one level (the policy office), never climbing or repeating.
+    watch = books["watch"]
+    assert watch.steps == [] and [(lv.role, lv.ack_timeout, lv.repeat) for lv in watch.escalation.levels] == [
+        ("policy_office", None, None)
+    ]
 
 
 def test_which_playbooks_apply_strictest_first() -> None:
@@ -68,6 +89,7 @@ def test_which_playbooks_apply_strictest_first() -> None:
     assert select_playbooks(books, "event", None) == []
     assert [b.name for b in select_playbooks(books, "policy", None)] == ["policy-repost"]
     assert [b.name for b in select_playbooks(books, "inquiry", None)] == ["public-inquiry"]
+    assert [b.name for b in select_playbooks(books, "watch", None)] == ["watch"]
     # A playbook that already has steps keeps its reminders even if the grade is revised down.
     assert [b.name for b in select_playbooks(books, "event", "较大", ["major-incident"])] == [
         "major-incident",
@@ -153,6 +175,19 @@ def test_duplicate_names_and_step_keys_across_files(tmp_path: Path) -> None:
             "reminders.fractions",
             "between 0 and 1",
         ),
+        (
+            ("      ack_timeout: 10m\n", "    - level: 2\n      role: head\n"),
+            "escalation.levels",
+            "level 1 needs ack_timeout",
+        ),
+        (
+            ("role: duty_officer", "role: admin"),
+            "escalation.levels[0].role",
+            "duty_officer, policy_office or head",
+        ),
+        (("    deadline: 5h\n", "    deadline: 5h\n    completed_by: email\n"), "steps[0].completed_by", ""),
+        (("    deadline: 5h\n", "    deadline: 5h\n    report_as: speech\n"), "steps[0].report_as", ""),
+        (("  min_grade: 较大\n", "  incident_kind: wach\n"), "trigger.incident_kind", ""),
     ],
 )
 def test_bad_playbooks_are_explained(tmp_path: Path, edit: tuple[str, str], field: str, words: str) -> None:

@@ -73,13 +73,14 @@ def test_on_duty_until_is_the_next_handover(tmp_path: Path) -> None:
 def test_roles_and_chats(tmp_path: Path) -> None:
     roster = load_roster(write(tmp_path, GOOD))
     assert [p.name for p in roster.people_with("head")] == ["丙", "丁"]
-    assert roster.role_of(22) == {"duty_officer", "policy_office"}
-    assert roster.role_of(999) == set()  # strangers have no rights
+    assert set(roster.person(22).roles) == {"duty_officer", "policy_office"}  # type: ignore[union-attr]
+    assert roster.person(999) is None  # strangers have no roles, so no rights
     now = at(2026, 11, 10)
-    assert roster.chats_for_level(1, now) == [-1001, 22]  # duty chat + the officer on duty, privately
-    assert roster.chats_for_level(1) == [-1001]
-    assert roster.chats_for_level(2) == [-1002]
-    assert roster.chats_for_level(3) == [33, 44, -1002]  # heads privately + the policy office
+    assert roster.chats_for_role("duty_officer", now) == [-1001, 22]  # duty chat + the officer on duty
+    assert [p.name for p in roster.people_for("duty_officer", now)] == ["乙"]
+    assert roster.chats_for_role("duty_officer") == [-1001]
+    assert roster.chats_for_role("policy_office") == [-1002]
+    assert roster.chats_for_role("head") == [33, 44, -1002]  # heads privately + the policy office
     assert roster.chats_for_role("admin") == [-1001]  # no admin chat: the duty chat
     assert roster.chats_for_role("spokesperson") == [44]
     with pytest.raises(ValueError, match="unknown role"):

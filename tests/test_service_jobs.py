@@ -12,9 +12,9 @@ from kit.enginekit import write_config
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from responder.engine.deliver import ConsoleSender
 from responder.models import Outbox
 from responder.runtime import load_settings
+from responder.senders.console import ConsoleSender
 from responder.service import Service
 
 MONDAY_0900 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, ISO week 2026-W48

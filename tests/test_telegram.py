@@ -25,9 +25,12 @@ from sqlmodel import Session, col, select
 from telegram.ext import Application
 
 from responder.chat.commands import DoneArgs, UsageError, parse_dismiss, parse_done
-from responder.chat.telegram import COMMANDS, build_application, register_commands
-from responder.engine.deliver import TelegramSender, drain_outbox
+from responder.chat.table import COMMANDS
+from responder.chat.telegram import build_application, register_commands
+from responder.engine.drain import drain_outbox
+from responder.env import TelegramEnv
 from responder.models import Incident, IncidentEvent, Outbox, Step
+from responder.senders.telegram import TelegramSender
 
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
 T0 = NOW - timedelta(minutes=30)
@@ -97,9 +100,12 @@ async def running(app: Application) -> AsyncIterator[None]:  # type: ignore[type
 
 @pytest.fixture
 def world(
-    sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer, botapi: BotApiEmulator,
+    sqlite_engine: Engine,
+    tmp_path: Path,
+    feed_server: FeedServer,
+    botapi: BotApiEmulator,
     caplog: pytest.LogCaptureFixture,
-) -> Iterator[World]:  # fmt: skip
+) -> Iterator[World]:
     feed_server.route("/news.xml", rss([("https://news.example/a1", TITLE, "事故已造成12人死亡。", T0)]))
     cfg = write_config(tmp_path, f"  - name: 新闻A\n    url: {feed_server.url('/news.xml')}\n")
     # Two officers take turns weekly, so /oncall has a handover to show (甲 until Monday 09:00).
@@ -117,10 +123,8 @@ def world(
         botapi.add_chat(chat, title)
     for uid, name in ((DUTY_OFFICER, "甲"), (POLICY_OFFICE, "处长"), (HEAD, "局长"), (ADMIN_USER, "管理员")):
         botapi.add_user(uid, name)
-    app = build_application(
-        svc.settings, sqlite_engine, TOKEN, base_url=botapi.base_url, base_file_url=botapi.base_file_url,
-        clock=lambda: CLOCK,
-    )  # fmt: skip
+    telegram = TelegramEnv.of(TOKEN, botapi.base_url, botapi.base_file_url)
+    app = build_application(svc.settings, sqlite_engine, telegram, clock=lambda: CLOCK)
     yield World(svc, botapi, app)
     # Every update was handled: a handler that raised would have been logged here.
     failures = [
@@ -242,7 +246,7 @@ async def test_views_answer_and_commands_are_registered(world: World) -> None:
         await until(lambda: world.botapi.messages(POLICY)[-1].photo is None)
         chart, summary = world.botapi.messages(POLICY)[-2:]
         bad_week = await world.say(POLICY_OFFICE, POLICY, "/summary 2026-W99")
-    assert "未结事件 1 起" in listed.text and "公开事故情况 截止 16:30,剩余 28分" in listed.text
+    assert "未结事件 1 起" in listed.text and "公开事故情况 截止 16:30,剩余 28分钟" in listed.text
     assert "当前值班员:值班员甲,值班至 11-23 09:00" in oncall.text and "政策法规处:法规处长" in oncall.text
     assert TITLE in status.text and "状态:待确认" in status.text
     assert status.buttons[0][0]["callback_data"] == f"ack:{iid}"
@@ -254,7 +258,7 @@ async def test_views_answer_and_commands_are_registered(world: World) -> None:
     assert chart.photo is not None and chart.photo.startswith(b"\x89PNG") and "2026-W47" in chart.text
     assert bad_week.text.startswith("用法:/summary")
     [registered] = world.botapi.commands.values()
-    assert [c["command"] for c in registered] == [name for name, _ in COMMANDS]
+    assert [c["command"] for c in registered] == [c.name for c in COMMANDS]
     assert all(c["description"] for c in registered)
     assert next(c for c in registered if c["command"] == "ack")["description"].startswith("确认")
 
@@ -353,3 +357,29 @@ def test_dismiss_needs_an_id_and_a_reason() -> None:
     for bad in ([], ["12"], ["x", "理由"]):
         with pytest.raises(UsageError, match=r"^用法:/dismiss"):
             parse_dismiss(bad)
+
+
+async def test_extend_command_grants_the_longer_deadline_once(world: World) -> None:
+    with Session(world.engine) as s:
+        inquiry = Incident(
+            kind="inquiry", title="网民建议增设危化品夜间检查", first_published=NOW, detected_at=NOW
+        )
+        s.add(inquiry)
+        s.commit()
+        iid = inquiry.id
+    await asyncio.to_thread(world.svc.step, NOW + timedelta(minutes=1))  # opens its feedback step (7wd)
+    async with running(world.app):
+        usage = await world.say(POLICY_OFFICE, POLICY, f"/extend {iid} feedback")
+        refused = await world.say(DUTY_OFFICER, DUTY, f"/extend {iid} feedback 情况复杂")
+        granted = await world.say(POLICY_OFFICE, POLICY, f"/extend {iid} feedback 情况复杂 需会商")
+        again = await world.say(HEAD, HEAD, f"/extend {iid} feedback 再延")
+        helped = await world.say(POLICY_OFFICE, POLICY, "/help")
+    assert usage.text.startswith("用法：/extend 编号 事项 原因")
+    assert "不能执行「延长时限」" in refused.text
+    assert (
+        "时限延长至 2026-12-12 00:00" in granted.text
+    )  # 24:00 of the 15th working day and "情况复杂 需会商" in granted.text
+    assert "只能延长一次" in again.text
+    assert "/extend" in helped.text and "延长时限" in helped.text
+    [ev] = log_of(world.engine, "extended")
+    assert (ev.actor_id, ev.chat_id) == (POLICY_OFFICE, POLICY)

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from responder.config import WebConsole
 from responder.configfile import ConfigError
+from responder.env import Environment
 from responder.models import WebLoginAttempt, WebPassword
 from responder.runtime import Settings, load_settings
 from responder.web.auth import (
@@ -140,10 +141,7 @@ def check_password_after_set(engine: Engine, settings: Settings):  # type: ignor
     return check_password(engine, settings, "法规处长", PASSWORD, "10.0.0.5", NOW)
 
 
-def test_cookie_signing_key_is_shared_through_the_database(
-    db_engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("RESPONDER_WEB_SECRET", raising=False)
+def test_cookie_signing_key_is_shared_through_the_database(db_engine: Engine) -> None:
     first, second = signing_key(db_engine, NOW), signing_key(db_engine, NOW + timedelta(days=1))
     assert first == second and len(first) == 32  # a second instance (or a restart) signs alike
     signer = Signer(first)
@@ -151,8 +149,9 @@ def test_cookie_signing_key_is_shared_through_the_database(
     assert signer.unsign(signed) == "abc"
     assert signer.unsign(signed[:-1] + ("A" if signed[-1] != "A" else "B")) is None
     assert signer.unsign(signed, "flash") is None  # a signature for one purpose is no good for another
-    monkeypatch.setenv("RESPONDER_WEB_SECRET", "from-the-environment")
-    assert signing_key(db_engine, NOW) != first
+    # RESPONDER_WEB_SECRET, read once with the rest of the environment, replaces the stored key.
+    env = Environment.read({"RESPONDER_WEB_SECRET": "from-the-environment"})
+    assert signing_key(db_engine, NOW, env.web_secret) != first
 
 
 def test_web_settings_are_validated(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from kit.report_history import NOW, SH, L, build, fill
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from responder.reports.render import format_span, render_weekly_csv, render_weekly_json, render_weekly_text
+from responder.present.formats import format_span
+from responder.reports.render import render_weekly_csv, render_weekly_json, render_weekly_text
 from responder.reports.weekly import IsoWeek, ObligationFigures, WeeklySummary, compute_weekly, percentile
 
 H = timedelta(hours=1)

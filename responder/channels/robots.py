@@ -4,28 +4,37 @@ roster.yaml never holds a robot's key, token or signing secret, only the *name* 
 environment variable that does (`key_env: WECOM_DUTY_KEY`). The variable may hold the bare
 credential or the whole webhook address as the platform shows it when the robot is made
 (`https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…`); an address must be https, or
-http to this machine (the emulators in tests, a local relay). Loading the roster checks
-that each variable is set and has the right shape, naming the variable and never its
-value; `endpoint()` reads it when a client is built, into an `Endpoint` whose secret fields
-never show in its repr.
+http to this machine (the emulators in tests, a local relay).
+
+The values come from the environment as `responder.env` read it at start
+(`Environment.variables`): `variable_problems(variables)` says, naming the variable and
+never its value, what is unset or malformed (check-config, start-up and reload report it at
+the roster's file:line:field), and `endpoint(variables)` reads them into an `Endpoint`
+whose secret fields never show in its repr.
+
+A robot is named without its secrets by its address, `platform:VARIABLE`
+(`wecom:WECOM_DUTY_KEY`): that is its outbox destination (`Destination`).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, ClassVar, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from ..config import StrictModel
 from ..configfile import FieldProblems, Loc
+from ..i18n import t
+from ..present.channels import platform_name
 
 __all__ = [
     "PLATFORMS",
     "ChatChannels",
+    "Destination",
     "DingTalkRobot",
     "Endpoint",
     "FeishuRobot",
@@ -36,6 +45,9 @@ __all__ = [
 ]
 
 PLATFORMS: tuple[str, ...] = ("wecom", "dingtalk", "feishu")
+
+# Where an outbox row goes: a Telegram chat id, or a robot's address (`wecom:WECOM_DUTY_KEY`).
+Destination = int | str
 Platform = Literal["wecom", "dingtalk", "feishu"]
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -88,8 +100,7 @@ class Endpoint:
         return f"{self.platform}:{self.token_env}"
 
 
-class _RobotBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _RobotBase(StrictModel):
     platform: ClassVar[str]
     _token_field: ClassVar[str] = "token_env"
 
@@ -99,35 +110,38 @@ class _RobotBase(BaseModel):
         return str(getattr(self, self._token_field))
 
     @property
+    def secret_variable(self) -> str | None:
+        """The name of the variable holding the signing secret, when the robot signs."""
+        value: str | None = getattr(self, "secret_env", None)
+        return value
+
+    @property
     def address(self) -> str:
-        """The robot's secret-free name (platform:variable), e.g. for an outbox destination."""
+        """The robot's secret-free name (platform:variable): its outbox destination."""
         return f"{self.platform}:{self.token_variable}"
 
-    def endpoint(self, env: Mapping[str, str] | None = None) -> Endpoint:
-        """Read the robot's credentials from `env` (default os.environ)."""
-        env = os.environ if env is None else env
-        base, token = _read_token(self.platform, self.token_variable, env)
-        secret_env: str | None = getattr(self, "secret_env", None)
-        secret = _read_secret(self.platform, secret_env, env) if secret_env else None
+    def endpoint(self, variables: Mapping[str, str]) -> Endpoint:
+        """The robot's credentials, read from `variables` (the environment as read at start);
+        RobotSecretError names the variable that is unset or malformed."""
+        base, token = _read_token(self.platform, self.token_variable, variables)
+        secret_env = self.secret_variable
+        secret = _read_secret(self.platform, secret_env, variables) if secret_env else None
         keyword: str | None = getattr(self, "keyword", None)
         return Endpoint(self.platform, base, token, secret, self.token_variable, secret_env, keyword)
 
-    @model_validator(mode="after")
-    def _variables_are_set(self) -> _RobotBase:
+    def variable_problems(self, variables: Mapping[str, str]) -> list[tuple[Loc, str]]:
+        """What is wrong with the robot's variables in `variables`, at the field naming each."""
         problems: list[tuple[Loc, str]] = []
         try:
-            _read_token(self.platform, self.token_variable, os.environ)
+            _read_token(self.platform, self.token_variable, variables)
         except RobotSecretError as exc:
             problems.append(((self._token_field,), str(exc)))
-        secret_env: str | None = getattr(self, "secret_env", None)
-        if secret_env:
+        if self.secret_variable:
             try:
-                _read_secret(self.platform, secret_env, os.environ)
+                _read_secret(self.platform, self.secret_variable, variables)
             except RobotSecretError as exc:
                 problems.append((("secret_env",), str(exc)))
-        if problems:
-            raise FieldProblems(problems)
-        return self
+        return problems
 
 
 class WeComRobot(_RobotBase):
@@ -167,9 +181,9 @@ Robot = WeComRobot | DingTalkRobot | FeishuRobot
 def _value(name: str, env: Mapping[str, str]) -> str:
     value = (env.get(name) or "").strip()
     if not value:
-        raise RobotSecretError(f"environment variable {name} is not set (see README, Chat channels)")
+        raise RobotSecretError(t("robot_var_unset", name=name))
     if any(c.isspace() for c in value):
-        raise RobotSecretError(f"environment variable {name} holds white space; copy the value again")
+        raise RobotSecretError(t("robot_var_space", name=name))
     return value
 
 
@@ -178,28 +192,30 @@ def _read_token(platform: str, name: str, env: Mapping[str, str]) -> tuple[str, 
     value = _value(name, env)
     if "://" not in value:
         if not _TOKEN.fullmatch(value):
-            raise RobotSecretError(
-                f"environment variable {name} does not hold a robot key or webhook address"
-            )
+            raise RobotSecretError(t("robot_var_not_key", name=name))
         return DEFAULT_BASE[platform], value
     parts = urlsplit(value)
     host = (parts.hostname or "").lower()
     if parts.scheme != "https" and not (parts.scheme == "http" and host in _LOOPBACK):
-        raise RobotSecretError(f"environment variable {name}: the webhook address must start with https://")
+        raise RobotSecretError(t("robot_var_not_https", name=name))
     token = _token_in(platform, parts.path, parse_qs(parts.query))
     if token is None or not _TOKEN.fullmatch(token):
         raise RobotSecretError(
-            f"environment variable {name} holds an address that is not a {_PLATFORM_NAMES[platform]} "
-            f"robot webhook (expected {_SHAPES[platform]})"
+            t(
+                "robot_var_not_webhook",
+                name=name,
+                platform=platform_name(platform),
+                shape=_SHAPES[platform],
+            )
         )
     return f"{parts.scheme}://{parts.netloc}", token
 
 
 def _token_in(platform: str, path: str, query: dict[str, list[str]]) -> str | None:
     if platform == "wecom" and path == "/cgi-bin/webhook/send":
-        return (query.get("key") or [None])[0]
+        return next(iter(query.get("key", [])), None)
     if platform == "dingtalk" and path == "/robot/send":
-        return (query.get("access_token") or [None])[0]
+        return next(iter(query.get("access_token", [])), None)
     if platform == "feishu":
         m = re.fullmatch(r"/open-apis/bot/v2/hook/([^/]+)", path)
         return m.group(1) if m else None
@@ -209,15 +225,12 @@ def _token_in(platform: str, path: str, query: dict[str, list[str]]) -> str | No
 def _read_secret(platform: str, name: str, env: Mapping[str, str]) -> str:
     value = _value(name, env)
     if platform == "dingtalk" and not value.startswith("SEC"):
-        raise RobotSecretError(
-            f"environment variable {name}: a DingTalk signing secret starts with SEC (加签 in the robot's security settings)"
-        )
+        raise RobotSecretError(t("robot_var_not_sec", name=name))
     if len(value) < 8 or "://" in value:
-        raise RobotSecretError(f"environment variable {name} does not hold a signing secret")
+        raise RobotSecretError(t("robot_var_not_secret", name=name))
     return value
 
 
-_PLATFORM_NAMES = {"wecom": "WeCom", "dingtalk": "DingTalk", "feishu": "Feishu"}
 _SHAPES = {
     "wecom": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…",
     "dingtalk": "https://oapi.dingtalk.com/robot/send?access_token=…",
@@ -238,11 +251,9 @@ def chat_shorthand(value: object) -> object:
     return value
 
 
-class ChatChannels(BaseModel):
+class ChatChannels(StrictModel):
     """Where one roster chat (duty, policy_office, admin) is reached: a Telegram group and/or
     group robots of WeCom, DingTalk and Feishu. Every message to the chat goes to each."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     telegram: int | None = None
     wecom: WeComRobot | None = None
@@ -262,3 +273,11 @@ class ChatChannels(BaseModel):
     def robots(self) -> list[Robot]:
         """The chat's group robots, in the order WeCom, DingTalk, Feishu."""
         return [r for r in (self.wecom, self.dingtalk, self.feishu) if r is not None]
+
+    def variable_problems(self, variables: Mapping[str, str]) -> list[tuple[Loc, str]]:
+        """What is wrong with the variables of the chat's robots, at the field naming each."""
+        return [
+            ((robot.platform, *loc), message)
+            for robot in self.robots()
+            for loc, message in robot.variable_problems(variables)
+        ]

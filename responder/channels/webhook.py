@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 import httpx
 
 from ..i18n import t
+from ..present.channels import platform_name
 from .message import ChannelMessage, shorten
 from .pacing import Clock, Pacer, pacer_for
 from .redact import protect, redact
@@ -110,7 +111,7 @@ class WebhookClient(ABC):
     @property
     def name(self) -> str:
         """The platform's name in the catalogue's words (企业微信, 钉钉, 飞书)."""
-        return t(f"channel_platform_{self.platform}")
+        return platform_name(self.platform)
 
     async def aclose(self) -> None:
         """Close the HTTP connections this client opened."""

@@ -10,32 +10,46 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..i18n import t
+from ..vocab import Channel
 
 __all__ = [
     "CHANNEL_ALIASES",
     "DoneArgs",
+    "ExtendArgs",
     "UsageError",
     "parse_dismiss",
     "parse_done",
+    "parse_extend",
     "parse_id",
     "parse_optional_id",
     "parse_week",
 ]
 
 # What people type for an outlet: the config key, or its everyday Chinese name.
-CHANNEL_ALIASES: dict[str, str] = {
-    "portal": "portal", "门户": "portal", "门户网站": "portal", "网站": "portal", "官网": "portal",
-    "weibo": "weibo", "微博": "weibo", "政务微博": "weibo",
-    "wechat": "wechat", "微信": "wechat", "公众号": "wechat", "微信公众号": "wechat",
-    "app": "app", "客户端": "app", "政务客户端": "app",
-}  # fmt: skip
+_OUTLET_WORDS: dict[Channel, tuple[str, ...]] = {
+    Channel.PORTAL: ("portal", "门户", "门户网站", "网站", "官网"),
+    Channel.WEIBO: ("weibo", "微博", "政务微博"),
+    Channel.WECHAT: ("wechat", "微信", "公众号", "微信公众号"),
+    Channel.APP: ("app", "客户端", "政务客户端"),
+}
+CHANNEL_ALIASES: dict[str, Channel] = {word: ch for ch, words in _OUTLET_WORDS.items() for word in words}
+
+_USAGE: dict[str, str] = {
+    "ack": "tg_usage_ack",
+    "done": "tg_usage_done",
+    "extend": "tg_usage_extend",
+    "dismiss": "tg_usage_dismiss",
+    "close": "tg_usage_close",
+    "status": "tg_usage_status",
+    "summary": "tg_usage_summary",
+}
 
 
 class UsageError(ValueError):
     """Arguments that do not fit the command; the message is its usage line."""
 
     def __init__(self, command: str):
-        super().__init__(t("tg_usage_" + command))
+        super().__init__(t(_USAGE[command]))
         self.command = command
 
 
@@ -98,6 +112,22 @@ def parse_done(args: Sequence[str]) -> DoneArgs:
     if rest or (step is not None and not step):
         raise UsageError("done")
     return DoneArgs(iid, step, channel, link)
+
+
+@dataclass(frozen=True)
+class ExtendArgs:
+    """`/extend ID STEP reason...`: the step (key or title) and why it needs longer."""
+
+    incident_id: int
+    step: str
+    reason: str
+
+
+def parse_extend(args: Sequence[str]) -> ExtendArgs:
+    """`ID STEP reason...`: the reason is required (the record of why the office took longer)."""
+    if len(args) < 3:
+        raise UsageError("extend")
+    return ExtendArgs(_id(args[0], "extend"), args[1], " ".join(args[2:]))
 
 
 def parse_dismiss(args: Sequence[str]) -> tuple[int, str]:

@@ -1,32 +1,52 @@
-"""What a person does to an incident: acknowledge, complete a step, dismiss, close.
+"""What a person does to an incident: acknowledge, complete a step, extend a deadline, dismiss, close.
 
 Every action runs in the caller's session (one transaction), checks the actor's role
 first (`can`), records who, from which chat and when in the incident log, edits the
-cards already sent (`refresh_cards`) and queues a short confirmation to the chats that
-were alerted. Edits and confirmations go through the outbox, so a Telegram outage
-delays them but loses nothing. Errors are typed and carry a Chinese message from the
-catalogue, ready to show to the person.
+cards already sent and queues a short confirmation to the chats that were alerted.
+Edits and confirmations go through the outbox, so a Telegram outage delays them but
+loses nothing. Errors are typed (`responder.engine.permissions`) and carry a Chinese
+message from the catalogue, ready to show to the person.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from ..chat.html import esc
-from ..chat.render import fmt_left, fmt_time, step_name
-from ..i18n import t
-from ..models import Incident, IncidentEvent, Outbox, Step
-from ..playbook import CLOSED_STATUSES
-from ..roster import Roster
+from ..channels.robots import Destination
+from ..models import Incident, IncidentEvent, Step
+from ..playbook import extended_due
+from ..policy import keys
+from ..policy.decide import first_receiver
+from ..policy.state import StepState, complete
+from ..policy.steps import config_of
+from ..present import messages
+from ..present.formats import format_time, step_name
 from ..runtime import Settings
-from .cycle import mark_done, refresh_cards
-from .ingest import log_event
-from .outbox import queue
+from ..vocab import CLOSED_STATUSES, EventKind, IncidentStatus
+from .cycle import record_step
+from .incidentlog import log_event
+from .notify import CardText, audience, refresh_cards
+from .outbox import card_destinations, queue
+from .permissions import (
+    ACTIONS,
+    PERMISSIONS,
+    ActionError,
+    Actor,
+    AlreadyClosed,
+    NotExtendable,
+    NothingToDo,
+    NotPermitted,
+    UnknownIncident,
+    UnknownStep,
+    can,
+)
+from .views import load_steps
 
+# The permission names are re-exported: callers (the chat, the web console) act through this module.
 __all__ = [
     "ACTIONS",
     "PERMISSIONS",
@@ -34,6 +54,7 @@ __all__ = [
     "ActionResult",
     "Actor",
     "AlreadyClosed",
+    "NotExtendable",
     "NotPermitted",
     "NothingToDo",
     "UnknownIncident",
@@ -43,113 +64,9 @@ __all__ = [
     "close",
     "complete_step",
     "dismiss",
+    "extend_deadline",
     "step_label",
 ]
-
-# Actions a person can take; "view" covers /status, /list, /oncall, /summary.
-ACTIONS: tuple[str, ...] = ("view", "ack", "done", "dismiss", "close")
-
-# Who may do what (issue 5): duty officers acknowledge; the policy office acknowledges,
-# completes, dismisses and closes; the head acknowledges and closes (decides and answers
-# for it); admins everything. A spokesperson may look but not act.
-PERMISSIONS: dict[str, frozenset[str]] = {
-    "duty_officer": frozenset({"view", "ack"}),
-    "policy_office": frozenset({"view", "ack", "done", "dismiss", "close"}),
-    "head": frozenset({"view", "ack", "close"}),
-    "admin": frozenset(ACTIONS),
-    "spokesperson": frozenset({"view"}),
-}
-
-
-def can(roles: Iterable[str], action: str) -> bool:
-    """May someone holding `roles` take `action` (one of ACTIONS)? Strangers (no roles) may not."""
-    if action not in ACTIONS:
-        raise ValueError(f"unknown action {action!r}; actions are {', '.join(ACTIONS)}")
-    return any(action in PERMISSIONS.get(r, frozenset()) for r in roles)
-
-
-@dataclass(frozen=True)
-class Actor:
-    """The person acting: Telegram user id (None for someone acting from the web console
-    who has none), the name recorded in the log (the roster name: who they are), their roles.
-
-    `source` and `address` say where an action came from when it was not a chat (the web
-    console: "web" and the client address); they are logged with every event it writes.
-    """
-
-    id: int | None
-    name: str
-    roles: frozenset[str] = field(default_factory=frozenset)
-    source: str | None = None
-    address: str | None = None
-
-    def origin(self) -> dict[str, str]:
-        """The `source`/`address` fields to log, only those that are set (chat actions log none)."""
-        return {k: v for k, v in (("source", self.source), ("address", self.address)) if v is not None}
-
-    @classmethod
-    def from_roster(cls, roster: Roster, user_id: int, fallback_name: str = "") -> Actor:
-        """The roster's name and roles for `user_id`; a stranger keeps `fallback_name` and no roles."""
-        p = roster.person(user_id)
-        if p is None:
-            return cls(user_id, fallback_name or str(user_id), frozenset())
-        return cls(user_id, p.name, frozenset(p.roles))
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class ActionError(Exception):
-    """An action that could not be applied; `str(exc)` is the message for the person."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class UnknownIncident(ActionError):
-    """No incident with that id."""
-
-    def __init__(self, incident_id: int):
-        super().__init__(t("act_unknown_incident", id=incident_id))
-        self.incident_id = incident_id
-
-
-class UnknownStep(ActionError):
-    """The step key (or key + channel) names no step of the incident; `valid` lists the ones that do."""
-
-    def __init__(self, incident_id: int, given: str, valid: list[str], *, ambiguous: bool = False):
-        key = "act_ambiguous_step" if ambiguous else "act_unknown_step"
-        listed = "、".join(valid) or t("act_no_steps")
-        super().__init__(t(key, id=incident_id, step=esc(given), valid=esc(listed)))
-        self.valid = valid
-
-
-class AlreadyClosed(ActionError):
-    """The incident is closed or dismissed: nothing more can be done to it."""
-
-    def __init__(self, inc: Incident):
-        state = t("act_state_" + inc.status) if inc.status in CLOSED_STATUSES else inc.status
-        super().__init__(t("act_already_closed", id=inc.id, state=state, who=esc(inc.closed_by or "")))
-
-
-class NotPermitted(ActionError):
-    """The actor's roles do not allow the action."""
-
-    def __init__(self, actor: Actor, action: str):
-        roles = "、".join(t("act_role_" + r) for r in sorted(actor.roles)) or t("act_role_none")
-        super().__init__(t("act_not_permitted", action=t("act_name_" + action), roles=roles))
-        self.action = action
-
-
-class NothingToDo(ActionError):
-    """`done` without a step key, but every step of the incident is already done."""
-
-    def __init__(self, incident_id: int):
-        super().__init__(t("act_nothing_open", id=incident_id))
-
-
-# --------------------------------------------------------------------------- results
 
 
 @dataclass(frozen=True)
@@ -166,96 +83,102 @@ class ActionResult:
     late: bool = False
 
 
-# --------------------------------------------------------------------------- helpers
-
-
 def step_label(st: Step) -> str:
     """How a person names a step in `/done`: `key`, or `key:channel` for per-outlet steps."""
     return f"{st.key}:{st.channel}" if st.channel else st.key
 
 
-def _load(session: Session, incident_id: int, *, live: bool = True) -> Incident:
-    q = select(Incident).where(Incident.id == incident_id)
-    if session.get_bind().dialect.name == "postgresql":
-        # Wait for a cycle working on this incident, so the level recorded is the one reached.
-        q = q.with_for_update()
-    inc = session.exec(q).first()
-    if inc is None:
-        raise UnknownIncident(incident_id)
-    if live and inc.status in CLOSED_STATUSES:
-        raise AlreadyClosed(inc)
-    return inc
+@dataclass(frozen=True)
+class _Act:
+    """One person's action in progress: who, from which chat, when, in which transaction."""
 
+    session: Session
+    settings: Settings
+    actor: Actor
+    chat_id: int | None
+    now: datetime
+    reply_in_chat: bool
 
-def _check(actor: Actor, action: str) -> None:
-    if not can(actor.roles, action):
-        raise NotPermitted(actor, action)
+    def load(self, action: str, incident_id: int) -> Incident:
+        """The live incident, after checking that the actor may take `action` (before any lookup,
+        so strangers learn nothing)."""
+        if not can(self.actor.roles, action):
+            raise NotPermitted(self.actor, action)
+        q = select(Incident).where(Incident.id == incident_id)
+        if self.session.get_bind().dialect.name == "postgresql":
+            # Wait for a cycle working on this incident, so the level recorded is the one reached.
+            q = q.with_for_update()
+        inc = self.session.exec(q).first()
+        if inc is None:
+            raise UnknownIncident(incident_id)
+        if inc.status in CLOSED_STATUSES:
+            raise AlreadyClosed(inc)
+        return inc
 
+    def log(self, inc: Incident, kind: EventKind, **data: object) -> IncidentEvent:
+        """Record the action in the incident's log, with who and from where (the chat, or the
+        web console's source and client address)."""
+        self.session.add(inc)
+        return log_event(
+            self.session,
+            inc.id,
+            kind,
+            self.now,
+            actor_id=self.actor.id,
+            actor_name=self.actor.name,
+            chat_id=self.chat_id,
+            **data,
+            **self.actor.origin(),
+        )
 
-def _steps(session: Session, incident_id: int) -> list[Step]:
-    return list(
-        session.exec(select(Step).where(Step.incident_id == incident_id).order_by(col(Step.id))).all()
-    )
+    def acknowledge(self, inc: Incident, **extra: object) -> IncidentEvent:
+        """Mark the incident taken (explicitly, or implicitly by working on it)."""
+        inc.status, inc.acked_at, inc.acked_by = IncidentStatus.ACKNOWLEDGED, self.now, self.actor.name
+        return self.log(inc, EventKind.ACKNOWLEDGED, level=inc.escalation_level, **extra)
 
+    def done(self, inc: Incident, action: str, ev: IncidentEvent, text: str, **result: Any) -> ActionResult:
+        """Edit the cards and tell the alerted chats; the chat the person wrote in gets the
+        command's reply instead (`reply_in_chat`), not a second confirmation."""
+        s = self.session
+        s.flush()  # the event id names this change in the outbox keys
+        refresh_cards(
+            s, CardText(s, self.settings, inc, load_steps(s, inc.id), self.now), keys.event_change(ev.id)
+        )
+        chats = [c for c in self._concerned_chats(inc) if not (self.reply_in_chat and c == self.chat_id)]
+        queue(s, keys.confirmation(inc.id, ev.kind, ev.id), chats, text, self.now, incident_id=inc.id)
+        return ActionResult(inc.id, action, True, text, event_id=ev.id, **result)
 
-def _concerned_chats(session: Session, settings: Settings, inc: Incident, now: datetime) -> list[int]:
-    """The chats that were alerted about this incident (its cards), else the duty chats."""
-    assert inc.id is not None
-    alerted = session.exec(
-        select(Outbox.chat_id).where(Outbox.incident_id == inc.id, Outbox.kind == "message")
-        .where(col(Outbox.dedup_key).startswith(f"incident:{inc.id}:escalation:"))
-        .order_by(col(Outbox.id))
-    ).all()  # fmt: skip
-    chats = list(alerted) or settings.roster.chats_for_level(1, now)
-    return list(dict.fromkeys(chats))
-
-
-def _announce(
-    session: Session, settings: Settings, inc: Incident, ev: IncidentEvent, text: str, now: datetime,
-    chat_id: int | None, reply_in_chat: bool,
-) -> None:  # fmt: skip
-    """Edit the cards and tell the alerted chats. `reply_in_chat`: the caller answers in
-    `chat_id` directly (a command's reply), so that chat gets no second confirmation."""
-    assert inc.id is not None
-    session.flush()  # the event id names this change in the outbox keys
-    refresh_cards(session, settings, inc, now, f"event:{ev.id}")
-    chats = [c for c in _concerned_chats(session, settings, inc, now) if not (reply_in_chat and c == chat_id)]
-    # Not under `incident:N:escalation:`: confirmations are not cards and must never be edited.
-    queue(session, f"incident:{inc.id}:{ev.kind}:{ev.id}", chats, text, now, incident_id=inc.id)
-
-
-def _ack_row(
-    session: Session, inc: Incident, actor: Actor, chat_id: int | None, now: datetime, **extra: object
-) -> IncidentEvent:
-    assert inc.id is not None
-    inc.status, inc.acked_at, inc.acked_by = "acknowledged", now, actor.name
-    session.add(inc)
-    return log_event(session, inc.id, "acknowledged", now, actor_id=actor.id, actor_name=actor.name,
-                     chat_id=chat_id, level=inc.escalation_level, **extra, **actor.origin())  # fmt: skip
-
-
-# --------------------------------------------------------------------------- actions
+    def _concerned_chats(self, inc: Incident) -> list[Destination]:
+        """The chats (and robots) that were alerted about this incident (its cards), else its first receivers."""
+        alerted = card_destinations(self.session, inc.id)
+        if alerted:
+            return alerted
+        role = first_receiver(self.settings.playbooks, inc.kind, inc.grade)
+        return audience(self.settings.roster, [role], self.now)
 
 
 def acknowledge(
-    session: Session, settings: Settings, incident_id: int, actor: Actor, chat_id: int | None, now: datetime,
-    *, reply_in_chat: bool = False,
-) -> ActionResult:  # fmt: skip
+    session: Session,
+    settings: Settings,
+    incident_id: int,
+    actor: Actor,
+    chat_id: int | None,
+    now: datetime,
+    *,
+    reply_in_chat: bool = False,
+) -> ActionResult:
     """Acknowledge: the incident is being handled, escalation stops climbing.
 
     Records `acknowledged` with the escalation level reached. Acknowledging twice is not
     an error: the second person is told who was first and nothing is written.
     """
-    _check(actor, "ack")
-    inc = _load(session, incident_id)
-    if inc.status == "acknowledged":
-        msg = t("act_already_acked", id=incident_id, who=esc(inc.acked_by or ""),
-                at=fmt_time(inc.acked_at, settings.tz, now))  # fmt: skip
-        return ActionResult(incident_id, "ack", False, msg)
-    ev = _ack_row(session, inc, actor, chat_id, now)
-    text = t("incident_acked", id=incident_id, who=esc(actor.name))
-    _announce(session, settings, inc, ev, text, now, chat_id, reply_in_chat)
-    return ActionResult(incident_id, "ack", True, text, event_id=ev.id)
+    act = _Act(session, settings, actor, chat_id, now, reply_in_chat)
+    inc = act.load("ack", incident_id)
+    if inc.status == IncidentStatus.ACKNOWLEDGED:
+        at = format_time(inc.acked_at, settings.tz, now)
+        return ActionResult(incident_id, "ack", False, messages.already_acked(incident_id, inc.acked_by, at))
+    ev = act.acknowledge(inc)
+    return act.done(inc, "ack", ev, messages.acknowledged(incident_id, actor.name))
 
 
 def _pick_step(incident_id: int, steps: list[Step], step_key: str, channel: str) -> Step:
@@ -266,26 +189,38 @@ def _pick_step(incident_id: int, steps: list[Step], step_key: str, channel: str)
     given = f"{key}:{channel}" if channel else key
     # A person may type the key (statement) or the title shown on the card (发布权威信息).
     same = [s for s in steps if key in (s.key, s.title)]
+    if channel:
+        same = [s for s in same if (s.channel or "") == channel]
     if not same:
         raise UnknownStep(incident_id, given, labels)
-    if channel:
-        same = [s for s in same if s.channel == channel]
-        if not same:
-            raise UnknownStep(incident_id, given, labels)
-    open_ = sorted((s for s in same if s.done_at is None), key=lambda s: (s.due_at, s.seq, s.id or 0))
-    channels = {s.channel for s in open_}
-    if not channel and len(channels) > 1:
+    open_ = sorted((s for s in same if s.done_at is None), key=lambda s: (s.due_at, s.seq, s.id))
+    if not channel and len({s.channel for s in open_}) > 1:
         raise UnknownStep(incident_id, given, [step_label(s) for s in open_], ambiguous=True)
     if open_:
         return open_[0]
     return max(same, key=lambda s: (s.done_at or s.due_at, s.seq))  # all done: the latest, to report it
 
 
+def _earliest_open(incident_id: int, steps: list[Step], channel: str) -> Step:
+    open_ = [s for s in steps if s.done_at is None and (not channel or (s.channel or "") == channel)]
+    if not open_:
+        raise NothingToDo(incident_id)
+    return min(open_, key=lambda s: (s.due_at, s.seq, s.id))
+
+
 def complete_step(
-    session: Session, settings: Settings, incident_id: int, step_key: str | None, channel: str,
-    actor: Actor, chat_id: int | None, now: datetime, evidence_link: str | None = None,
-    *, reply_in_chat: bool = False,
-) -> ActionResult:  # fmt: skip
+    session: Session,
+    settings: Settings,
+    incident_id: int,
+    step_key: str | None,
+    channel: str,
+    actor: Actor,
+    chat_id: int | None,
+    now: datetime,
+    evidence_link: str | None = None,
+    *,
+    reply_in_chat: bool = False,
+) -> ActionResult:
     """Mark a step done now (`done_at = now`, by the actor, with an optional evidence link).
 
     `step_key` None or "" completes the earliest open step. `channel` is "" or the outlet of
@@ -294,69 +229,138 @@ def complete_step(
     still waiting for acknowledgement is acknowledged at the same time (someone is plainly
     working on it), logged as such.
     """
-    _check(actor, "done")
-    inc = _load(session, incident_id)
-    steps = _steps(session, incident_id)
-    if step_key:
-        st = _pick_step(incident_id, steps, step_key, channel)
-    else:
-        open_ = sorted((s for s in steps if s.done_at is None and (not channel or s.channel == channel)),
-                       key=lambda s: (s.due_at, s.seq, s.id or 0))  # fmt: skip
-        if not open_:
-            raise NothingToDo(incident_id)
-        st = open_[0]
+    act = _Act(session, settings, actor, chat_id, now, reply_in_chat)
+    inc = act.load("done", incident_id)
+    steps = load_steps(session, incident_id)
+    st = (
+        _pick_step(incident_id, steps, step_key, channel)
+        if step_key
+        else _earliest_open(incident_id, steps, channel)
+    )
     if st.done_at is not None:
-        msg = t("act_step_already_done", id=incident_id, step=esc(step_name(st)), who=esc(st.done_by or ""),
-                at=fmt_time(st.done_at, settings.tz, now))  # fmt: skip
+        at = format_time(st.done_at, settings.tz, now)
+        msg = messages.already_done(incident_id, step_name(st), st.done_by, at)
         return ActionResult(incident_id, "done", False, msg, step_id=st.id)
-    if inc.status == "open":
-        _ack_row(session, inc, actor, chat_id, now, implicit=True)
-    ev = mark_done(session, inc, st, now, actor.name, evidence_link or None, now,
-                   actor_id=actor.id, chat_id=chat_id)  # fmt: skip
-    ev.data = {**ev.data, **actor.origin()}  # not flushed yet: written in the same INSERT
-    assert st.due_at is not None
+    if inc.status == IncidentStatus.OPEN:
+        act.acknowledge(inc, implicit=True)
+    record_step(st, complete(StepState.from_row(st), now, actor.name, evidence_link or None))
+    session.add(st)
     late = now > st.due_at
-    suffix = t("step_done_late_suffix", over=fmt_left(now - st.due_at)) if late else ""
-    text = t("step_done_msg", id=incident_id, step=esc(step_name(st)), who=esc(actor.name), late=suffix)
-    _announce(session, settings, inc, ev, text, now, chat_id, reply_in_chat)
-    return ActionResult(incident_id, "done", True, text, event_id=ev.id, step_id=st.id, late=late)
+    ev = act.log(
+        inc,
+        EventKind.STEP_DONE,
+        step_id=st.id,
+        key=st.key,
+        channel=st.channel or "",
+        evidence_link=st.evidence_link,
+        done_at=now.isoformat(),
+        late=late,
+        auto=False,
+    )
+    text = messages.step_done(incident_id, step_name(st), actor.name, now - st.due_at if late else None)
+    return act.done(inc, "done", ev, text, step_id=st.id, late=late)
+
+
+def extend_deadline(
+    session: Session,
+    settings: Settings,
+    incident_id: int,
+    step_key: str,
+    reason: str,
+    actor: Actor,
+    chat_id: int | None,
+    now: datetime,
+    *,
+    reply_in_chat: bool = False,
+) -> ActionResult:
+    """Grant a step the one longer deadline its playbook allows (`extendable_to`, 7wd → 15wd).
+
+    Counted from the step's start like the first; only while the step is open and its
+    deadline has not passed; a reason is required. Granting it twice changes nothing.
+    """
+    act = _Act(session, settings, actor, chat_id, now, reply_in_chat)
+    if not can(actor.roles, "extend"):
+        raise NotPermitted(actor, "extend")
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ActionError(messages.extend_reason_required(incident_id))
+    inc = act.load("extend", incident_id)
+    st = _pick_step(incident_id, load_steps(session, incident_id), step_key, "")
+    cfg = config_of(settings.playbooks, StepState.from_row(st))
+    longer = extended_due(cfg, st.started_at, settings.calendar) if cfg is not None else None
+    name = step_name(st)
+    if longer is None:
+        raise NotExtendable(incident_id, name, "no_rule")
+    if st.done_at is not None:
+        raise NotExtendable(incident_id, name, "done")
+    due_text = format_time(longer, settings.tz, now, full=True)
+    if st.due_at >= longer:
+        return ActionResult(
+            incident_id, "extend", False, messages.already_extended(incident_id, name, due_text)
+        )
+    if now >= st.due_at:
+        raise NotExtendable(incident_id, name, "late")
+    before, st.due_at = st.due_at, longer
+    session.add(st)
+    ev = act.log(
+        inc,
+        EventKind.EXTENDED,
+        step_id=st.id,
+        key=st.key,
+        channel=st.channel or "",
+        due_from=before.isoformat(),
+        due_to=longer.isoformat(),
+        reason=reason,
+    )
+    return act.done(
+        inc, "extend", ev, messages.extended(incident_id, name, due_text, actor.name, reason), step_id=st.id
+    )
 
 
 def dismiss(
-    session: Session, settings: Settings, incident_id: int, reason: str, actor: Actor, chat_id: int | None,
-    now: datetime, *, reply_in_chat: bool = False,
-) -> ActionResult:  # fmt: skip
+    session: Session,
+    settings: Settings,
+    incident_id: int,
+    reason: str,
+    actor: Actor,
+    chat_id: int | None,
+    now: datetime,
+    *,
+    reply_in_chat: bool = False,
+) -> ActionResult:
     """Mark the incident a false alarm: no more reminders or escalations. A reason is required."""
-    _check(actor, "dismiss")
+    act = _Act(session, settings, actor, chat_id, now, reply_in_chat)
+    if not can(actor.roles, "dismiss"):
+        raise NotPermitted(actor, "dismiss")
     reason = " ".join(reason.split())
     if not reason:
-        raise ActionError(t("act_reason_required", id=incident_id))
-    inc = _load(session, incident_id)
-    inc.status, inc.dismissed_reason, inc.closed_by, inc.closed_at = "dismissed", reason, actor.name, now
-    session.add(inc)
-    ev = log_event(session, incident_id, "dismissed", now, actor_id=actor.id, actor_name=actor.name,
-                   chat_id=chat_id, reason=reason, level=inc.escalation_level, **actor.origin())  # fmt: skip
-    text = t("incident_dismissed", id=incident_id, who=esc(actor.name), reason=esc(reason))
-    _announce(session, settings, inc, ev, text, now, chat_id, reply_in_chat)
-    return ActionResult(incident_id, "dismiss", True, text, event_id=ev.id)
+        raise ActionError(messages.dismiss_reason_required(incident_id))
+    inc = act.load("dismiss", incident_id)
+    inc.status, inc.dismissed_reason, inc.closed_by, inc.closed_at = (
+        IncidentStatus.DISMISSED,
+        reason,
+        actor.name,
+        now,
+    )
+    ev = act.log(inc, EventKind.DISMISSED, reason=reason, level=inc.escalation_level)
+    return act.done(inc, "dismiss", ev, messages.dismissed(incident_id, actor.name, reason))
 
 
 def close(
-    session: Session, settings: Settings, incident_id: int, actor: Actor, chat_id: int | None, now: datetime,
-    *, reply_in_chat: bool = False,
-) -> ActionResult:  # fmt: skip
+    session: Session,
+    settings: Settings,
+    incident_id: int,
+    actor: Actor,
+    chat_id: int | None,
+    now: datetime,
+    *,
+    reply_in_chat: bool = False,
+) -> ActionResult:
     """Close the incident: handled, nothing more owed. Steps still open are named in the log,
     so closing with work outstanding is a recorded decision, not a silent one."""
-    _check(actor, "close")
-    inc = _load(session, incident_id)
-    outstanding = [step_label(s) for s in _steps(session, incident_id) if s.done_at is None]
-    inc.status, inc.closed_by, inc.closed_at = "closed", actor.name, now
-    session.add(inc)
-    ev = log_event(session, incident_id, "closed", now, actor_id=actor.id, actor_name=actor.name,
-                   chat_id=chat_id, open_steps=outstanding, level=inc.escalation_level,
-                   **actor.origin())  # fmt: skip
-    text = t("incident_closed", id=incident_id, who=esc(actor.name))
-    if outstanding:
-        text += "\n" + t("act_closed_open_steps", steps=esc("、".join(outstanding)))
-    _announce(session, settings, inc, ev, text, now, chat_id, reply_in_chat)
-    return ActionResult(incident_id, "close", True, text, event_id=ev.id)
+    act = _Act(session, settings, actor, chat_id, now, reply_in_chat)
+    inc = act.load("close", incident_id)
+    outstanding = [step_label(s) for s in load_steps(session, incident_id) if s.done_at is None]
+    inc.status, inc.closed_by, inc.closed_at = IncidentStatus.CLOSED, actor.name, now
+    ev = act.log(inc, EventKind.CLOSED, open_steps=outstanding, level=inc.escalation_level)
+    return act.done(inc, "close", ev, messages.closed(incident_id, actor.name, outstanding))

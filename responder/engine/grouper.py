@@ -15,10 +15,11 @@ from sqlmodel import Session, col, select
 from ..clustering import Candidate, Clusterer, ReportKey
 from ..config import Grouping
 from ..models import Incident, Report
+from ..vocab import IncidentKind, SourceKind
 
 __all__ = ["GROUPED_KINDS", "Grouper", "key_of"]
 
-GROUPED_KINDS = ("event", "watch")
+GROUPED_KINDS = (IncidentKind.EVENT, IncidentKind.WATCH)
 
 
 def key_of(rep: Report) -> ReportKey:
@@ -60,25 +61,36 @@ class Grouper:
             # A new incident's reports may carry ids below the last seen: read them all.
             for inc in incidents:
                 assert inc.id is not None and inc.first_published is not None
-                reps = session.exec(select(Report).where(Report.incident_id == inc.id, Report.source_kind == "news")
-                                    .order_by(col(Report.published))).all()  # fmt: skip
+                reps = session.exec(
+                    select(Report)
+                    .where(Report.incident_id == inc.id, Report.source_kind == SourceKind.NEWS)
+                    .order_by(col(Report.published))
+                ).all()
                 cand: Candidate | None = None
                 for rep in reps:
                     key, at = key_of(rep), rep.published or inc.first_published
                     cand = cand.joined(key, at) if cand else Candidate.of(inc.id, key, at)
                     self._last_report = max(self._last_report, rep.id or 0)
                 if cand is None:
-                    cand = Candidate(inc.id, inc.first_published, inc.last_report_at or inc.first_published,
-                                     watch=inc.kind == "watch")  # fmt: skip
+                    cand = Candidate(
+                        inc.id,
+                        inc.first_published,
+                        inc.last_report_at or inc.first_published,
+                        watch=inc.kind == IncidentKind.WATCH,
+                    )
                 self.clusterer.add(cand)
         reports = session.exec(
             select(Report)
             .where(col(Report.id) > self._last_report, col(Report.incident_id).is_not(None))
-            .where(Report.source_kind == "news")
+            .where(Report.source_kind == SourceKind.NEWS)
             .order_by(col(Report.id))
         ).all()
         for rep in reports:
             self._last_report = max(self._last_report, rep.id or 0)
-            if rep.incident_id in self.clusterer and rep.incident_id not in fresh:
-                self.clusterer.update(rep.incident_id, key_of(rep), rep.published or now)  # type: ignore[arg-type]
+            if (
+                rep.incident_id is not None
+                and rep.incident_id in self.clusterer
+                and rep.incident_id not in fresh
+            ):
+                self.clusterer.update(rep.incident_id, key_of(rep), rep.published or now)
         self.clusterer.expire(now)

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from ..models import Lease
 
@@ -24,12 +24,12 @@ def acquire(engine: Engine, name: str, holder: str, now: datetime, ttl: timedelt
     with Session(engine) as s:
         res = s.execute(
             update(Lease)
-            .where(Lease.name == name)  # type: ignore[arg-type]
-            .where(or_(Lease.holder == holder, Lease.expires_at < now))  # type: ignore[arg-type,operator]
+            .where(col(Lease.name) == name)
+            .where(or_(col(Lease.holder) == holder, col(Lease.expires_at) < now))
             .values(holder=holder, expires_at=now + ttl)
         )
         s.commit()
-        if res.rowcount == 1:  # type: ignore[attr-defined]
+        if res.rowcount == 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult at run time
             return True
         if s.get(Lease, name) is not None:
             return False

@@ -1,4 +1,12 @@
-"""Queuing messages: one outbox row per (dedup key, chat), stored once however often queued."""
+"""Queuing messages: one outbox row per (message key, destination), stored once however often queued.
+
+A destination is a Telegram chat id (`chat_id`, as every row has always had) or a group
+robot's address (`robot`, e.g. `wecom:WECOM_DUTY_KEY`, with `chat_id` 0). The rows hold the
+message as rendered for chat (Telegram HTML); a sender makes it fit its channel's limits
+when it sends it. Robots cannot edit what they posted, so a card's edits are queued for its
+Telegram copies alone: the robots' groups learn of an acknowledgement or a completion from
+the confirmation every action queues to the chats that were alerted.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +15,20 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from ..chat.html import truncate_html
+from ..channels.robots import Destination
 from ..db import insert_ignore
 from ..models import Outbox
+from ..policy import keys
+from ..present.cards import Buttons
+from ..vocab import OutboxKind
 
-__all__ = ["Buttons", "queue", "queue_edits", "sent_keys"]
-
-Buttons = list[list[dict[str, str]]]
+__all__ = ["card_destinations", "queue", "queue_edits", "sent_keys"]
 
 
 def queue(
     session: Session,
     key: str,
-    chats: Iterable[int],
+    chats: Iterable[Destination],
     text: str,
     now: datetime,
     *,
@@ -27,20 +36,23 @@ def queue(
     buttons: Buttons | None = None,
     photo: bytes | None = None,
 ) -> int:
-    """Queue `text` to every chat under `key`; returns how many rows were new.
+    """Queue `text` to every destination under `key` (Telegram chat ids, robot addresses);
+    returns how many rows were new.
 
-    The row key is `key` plus the chat, so the same notice to two chats is two rows,
+    The row key is `key` plus the destination, so the same notice to two chats is two rows,
     and queuing it again (a second cycle, a restarted process) is a no-op.
     """
     new = 0
     for chat in dict.fromkeys(chats):  # keep order, drop repeats
+        robot, chat_id = (chat, 0) if isinstance(chat, str) else (None, chat)
         row = Outbox(
-            dedup_key=f"{key}@{chat}",
+            dedup_key=keys.row_key(key, chat),
             created_at=now,
             incident_id=incident_id,
-            kind="photo" if photo is not None else "message",
-            chat_id=chat,
-            text=truncate_html(text, 1024 if photo is not None else 4096),
+            kind=OutboxKind.PHOTO if photo is not None else OutboxKind.MESSAGE,
+            chat_id=chat_id,
+            robot=robot,
+            text=text,
             buttons=buttons,
             photo=photo,
             next_attempt_at=now,
@@ -50,27 +62,35 @@ def queue(
 
 
 def queue_edits(
-    session: Session, incident_id: int, key_prefix: str, edit_key: str, text: str, now: datetime,
+    session: Session,
+    incident_id: int,
+    change: str,
+    text: str,
+    now: datetime,
     buttons: Buttons | None = None,
-) -> int:  # fmt: skip
-    """Queue an edit of every message whose key starts with `key_prefix` (the incident's cards).
+) -> int:
+    """Queue an edit of every card already sent for the incident (keys under `keys.card_prefix`)
+    to a Telegram chat (robots cannot edit: see the module docstring).
 
-    `edit_key` names this change (e.g. the log event id), so each change edits once.
+    `change` names this change (`keys.event_change`, `keys.cycle_change`), so each change
+    edits each card once.
     """
     cards = session.exec(
-        select(Outbox).where(Outbox.incident_id == incident_id, Outbox.kind == "message")
-        .where(col(Outbox.dedup_key).startswith(key_prefix))
+        select(Outbox)
+        .where(Outbox.incident_id == incident_id, Outbox.kind == OutboxKind.MESSAGE)
+        .where(col(Outbox.robot).is_(None))
+        .where(col(Outbox.dedup_key).startswith(keys.card_prefix(incident_id)))
         .where(col(Outbox.created_at) < now)  # a card queued in this same cycle already shows it
-    ).all()  # fmt: skip
+    ).all()
     new = 0
     for card in cards:
         row = Outbox(
-            dedup_key=f"edit:{edit_key}:{card.id}",
+            dedup_key=keys.edit(change, card.id),
             created_at=now,
             incident_id=incident_id,
-            kind="edit",
+            kind=OutboxKind.EDIT,
             chat_id=card.chat_id,
-            text=truncate_html(text, 4096),
+            text=text,
             buttons=buttons,
             edit_of=card.id,
             next_attempt_at=now,
@@ -79,7 +99,18 @@ def queue_edits(
     return new
 
 
+def card_destinations(session: Session, incident_id: int) -> list[Destination]:
+    """Where the incident's cards were queued (Telegram chats and robots), in order, each once."""
+    rows = session.exec(
+        select(Outbox.chat_id, Outbox.robot)
+        .where(Outbox.incident_id == incident_id, Outbox.kind == OutboxKind.MESSAGE)
+        .where(col(Outbox.dedup_key).startswith(keys.card_prefix(incident_id)))
+        .order_by(col(Outbox.id))
+    ).all()
+    return list(dict.fromkeys(robot if robot is not None else chat for chat, robot in rows))
+
+
 def sent_keys(session: Session, incident_id: int) -> set[str]:
-    """The notice keys already queued for an incident (without the chat suffix)."""
-    keys = session.exec(select(Outbox.dedup_key).where(Outbox.incident_id == incident_id)).all()
-    return {k.rsplit("@", 1)[0] for k in keys}
+    """The message keys already queued for an incident (without the chat)."""
+    rows = session.exec(select(Outbox.dedup_key).where(Outbox.incident_id == incident_id)).all()
+    return {keys.notice_of_row(k) for k in rows}

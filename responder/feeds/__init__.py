@@ -1,12 +1,15 @@
-"""Feed intake: fetch bytes (fetch), decode them (decode), parse them (parse), schedule the next poll (backoff).
+"""Feed intake: fetch bytes (fetch), decode them (decode, guess), parse them (parse: doctype, dates,
+rsshub) in bounded worker processes (isolate, worker), schedule the next poll (backoff).
 
 Typical use by the poller::
 
     async with Fetcher(config.polling) as fetcher:
         result = await fetcher.fetch(url, Validators(state.etag, state.last_modified, state.body_hash))
         if result.status == "ok":
-            feed = parse_feed(result.text, naive_tz=config.tz)
+            feed = await pool.parse(result.text, zone=config.tz_of(source).key, base_url=result.url, now=now)
         when = next_poll(now, interval, failures, result.retry_after, result.max_age, ...)
+
+`parse_feed(text, naive_tz=..., base_url=..., now=...)` is the same parse in this process.
 """
 
 from __future__ import annotations

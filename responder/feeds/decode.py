@@ -12,6 +12,8 @@ from __future__ import annotations
 import codecs
 import re
 
+from .guess import CJK_CODECS, guess_legacy
+
 __all__ = ["declared_encoding", "decode_feed", "strip_xml_encoding"]
 
 # Every label of the GB family decodes as GB18030, its superset: CMSes write
@@ -32,6 +34,15 @@ _XML_DECL_TEXT = re.compile(r"^(\ufeff?\s*<\?xml[^>]*?)\s+encoding\s*=\s*[\"'][^
 # valid multi-byte characters stand for each invalid sequence. GBK or Big5 text
 # read as UTF-8 is nearly all invalid sequences, so the two cases sit far apart.
 _VALID_PER_INVALID = 20
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_WIDE = (("utf-32-le", 4), ("utf-32-be", 4), ("utf-16-le", 2), ("utf-16-be", 2))
 
 
 def declared_encoding(body: bytes) -> str | None:
@@ -77,12 +88,31 @@ def _mostly_valid(body: bytes, codec: str) -> bool:
     return valid >= _VALID_PER_INVALID * max(invalid, 1)
 
 
+def _unicode_form(body: bytes) -> tuple[str, int] | None:
+    """(codec, bytes to skip) for UTF-16/32 bodies, by byte-order mark or, without one, by the
+    shape of the first `<` (XML 1.0 appendix F): UTF-32 is checked before UTF-16, whose
+    little-endian mark is a prefix of UTF-32's."""
+    for bom, codec in _BOMS:
+        if body.startswith(bom):
+            return codec, len(bom)
+    for codec, width in _WIDE:
+        blanks = tuple(c.encode(codec) for c in " \t\r\n")
+        i = 0
+        while body[i : i + width] in blanks and i < 4096:
+            i += width
+        if body[i : i + width] == "<".encode(codec) and body[i + width : i + 2 * width].count(0) < width:
+            return codec, 0
+    return None
+
+
 def decode_feed(body: bytes, http_charset: str | None) -> str:
     """Decode a feed body to text whose XML declaration names no encoding.
 
     The rule, first match wins:
 
-    1. A byte-order mark decides (UTF-8, UTF-16 LE/BE); the mark is dropped.
+    1. A byte-order mark decides (UTF-8, UTF-16 and UTF-32, either byte order); the mark
+       is dropped. Without a mark, UTF-16/32 is recognised by the zero bytes around the
+       first `<` (XML 1.0 appendix F).
     2. Valid UTF-8 is UTF-8, whatever the labels say (labels are often server
        defaults; valid UTF-8 from non-UTF-8 Chinese text is vanishingly rare).
     3. When no GB or Big5 charset is declared and the body is UTF-8 except for a
@@ -92,41 +122,47 @@ def decode_feed(body: bytes, http_charset: str | None) -> str:
        and would turn every title into mojibake. "A few" means at least 20
        valid multi-byte characters per invalid sequence; GBK or Big5 read as
        UTF-8 is almost all invalid sequences, so the two never meet.
-    4. The declared charsets, XML declaration first, then the HTTP charset (the
-       declaration is written by the CMS that produced the bytes, the header is
-       often a web-server default), each decoded strictly. The GB family
-       (gb2312, gbk, x-gbk, cp936, gb18030) always decodes as GB18030; Big5 as
-       cp950, then big5hkscs. Unknown labels are ignored.
-    5. GB18030, strictly (undeclared Chinese legacy text).
-    6. A declared charset with replacement, when the body is mostly valid in it
-       (a GBK feed with one cut character keeps the rest readable).
-    7. UTF-8 with replacement.
+    4. The XML declaration's charset, decoded strictly. The GB family (gb2312, gbk,
+       x-gbk, cp936, gb18030) always decodes as GB18030; Big5 as cp950, then big5hkscs.
+       Unknown labels are ignored.
+    5. The HTTP charset, decoded strictly; but a GB or Big5 label there (often a web
+       server's default) is only a hint for step 6, which checks it against the text.
+    6. Undeclared legacy bytes (`guess.guess_legacy`): lone high bytes between ASCII are
+       Windows-1252/Latin-1; otherwise GB18030, cp950 and big5hkscs are each tried and
+       the decoding made of common Chinese characters wins (undeclared Big5 is Big5, not
+       GB18030 nonsense).
+    7. A declared charset with replacement, when the body is mostly valid in it
+       (a GBK feed with one cut character keeps the rest readable); else the best
+       Chinese guess with replacement.
     """
-    if body.startswith(codecs.BOM_UTF8):
-        return strip_xml_encoding(body[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace"))
-    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return strip_xml_encoding(body.decode("utf-16", errors="replace").lstrip("\ufeff"))
+    wide = _unicode_form(body)
+    if wide is not None:
+        codec, skip = wide
+        return strip_xml_encoding(body[skip:].decode(codec, errors="replace").lstrip("\ufeff"))
 
     text = _strict(body, "utf-8")
     if text is not None:
         return strip_xml_encoding(text)
 
-    declared: list[str] = []
-    for label in (declared_encoding(body), http_charset):
-        if label:
-            declared.extend(c for c in _codecs_for(label) if c not in declared and c != "utf-8")
-
+    from_xml = _codecs_for(declared_encoding(body) or "")
+    from_http = _codecs_for(http_charset or "")
+    declared = [c for c in dict.fromkeys((*from_xml, *from_http)) if c != "utf-8"]
     legacy_declared = any(c == "gb18030" or c in _BIG5_CODECS for c in declared)
     if not legacy_declared and _mostly_valid(body, "utf-8"):
         return strip_xml_encoding(body.decode("utf-8", errors="replace"))
 
-    for codec in (*declared, "gb18030"):
+    hint = next((c for c in from_http if c in CJK_CODECS), None) if not from_xml else None
+    for codec in declared:
+        if codec == hint:
+            continue  # checked against the text below
         text = _strict(body, codec)
         if text is not None:
             return strip_xml_encoding(text)
 
+    guessed, strict = guess_legacy(body, hint)
+    if strict:
+        return strip_xml_encoding(body.decode(guessed))
     for codec in declared:
         if _mostly_valid(body, codec):
             return strip_xml_encoding(body.decode(codec, errors="replace"))
-
-    return strip_xml_encoding(body.decode("utf-8", errors="replace"))
+    return strip_xml_encoding(body.decode(guessed, errors="replace"))

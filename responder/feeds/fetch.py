@@ -27,6 +27,7 @@ import httpx
 from ..config import Polling
 from ..i18n import t
 from .decode import decode_feed
+from .rsshub import rsshub_error
 
 __all__ = ["FetchResult", "FetchStatus", "Fetcher", "Validators", "body_hash"]
 
@@ -57,6 +58,8 @@ class FetchResult:
     (`error` says what, in the user's language). `etag`, `last_modified` and
     `body_hash` are the validators to store for the next fetch (on error, the
     ones passed in). `retry_after` and `max_age` are hints for backoff.next_poll.
+    `url` is the address the body came from, after redirects: relative links in
+    the feed are relative to it.
     """
 
     status: FetchStatus
@@ -68,6 +71,7 @@ class FetchResult:
     max_age: timedelta | None = None
     error: str | None = None
     http_status: int | None = None
+    url: str | None = None
 
 
 def body_hash(body: bytes) -> str:
@@ -98,7 +102,7 @@ def _root_cause(exc: BaseException) -> str:
     """The innermost OS error ("Connection refused") rather than httpx's summary."""
     seen = exc
     while seen.__cause__ is not None or seen.__context__ is not None:
-        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
+        seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]  # not None: the loop checked
         if isinstance(seen, OSError) and seen.strerror:
             # asyncio words a refusal as "Connect call failed (addr)"; the errno says it plainly.
             if isinstance(seen.errno, int) and seen.errno > 0:
@@ -197,7 +201,7 @@ class Fetcher:
         path = Path(unquote(parts.path)) if parts.scheme else Path(url)
         body = await asyncio.to_thread(self._read_file, path)
         status, text, digest = self._finish(body, None, v)
-        return FetchResult(status=status, text=text, body_hash=digest)
+        return FetchResult(status=status, text=text, body_hash=digest, url=path.resolve().as_uri())
 
     def _read_file(self, path: Path) -> bytes:
         cap = self.polling.max_body_bytes
@@ -255,7 +259,7 @@ class Fetcher:
                 location = response.headers.get("Location")
                 if not location:
                     raise _FetchFailed(t("feed_error_redirect_no_location", status=code), http_status=code)
-                return location
+                return location  # type: ignore[no-any-return]  # httpx's Headers.get is typed Any
             etag = response.headers.get("ETag") or v.etag
             last_modified = response.headers.get("Last-Modified") or v.last_modified
             max_age = self._max_age(response.headers.get("Cache-Control"))
@@ -272,11 +276,12 @@ class Fetcher:
                     http_status=code,
                 )
             if code >= 400 or code < 200:
-                await self._drain(response)
+                page = await self._error_page(response)
                 retry_after = self._retry_after(response) if code in (429, 503) else None
                 reason = response.reason_phrase or ""
+                named = rsshub_error(page, code) if page else None
                 raise _FetchFailed(
-                    t("feed_error_http_status", status=code, reason=reason),
+                    named or t("feed_error_http_status", status=code, reason=reason),
                     http_status=code,
                     retry_after=retry_after,
                 )
@@ -291,10 +296,26 @@ class Fetcher:
                 body_hash=digest,
                 max_age=max_age,
                 http_status=code,
+                url=str(url),
             )
         finally:
             # Closing mid-body drops the connection: an oversized feed is not read to the end.
             await response.aclose()
+
+    @staticmethod
+    async def _error_page(response: httpx.Response) -> str:
+        """The start of an HTML error page (RSSHub names what broke there); '' for anything else."""
+        if "html" not in (response.headers.get("Content-Type") or "").lower():
+            await Fetcher._drain(response)
+            return ""
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= _DRAIN_LIMIT:
+                break  # long enough to recognise; the rest is dropped with the connection
+        return b"".join(chunks)[:_DRAIN_LIMIT].decode("utf-8", errors="replace")
 
     @staticmethod
     async def _drain(response: httpx.Response) -> None:

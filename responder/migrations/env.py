@@ -7,9 +7,10 @@ PostgreSQL pool). Without one, an engine is made from the `sqlalchemy.url` optio
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
@@ -21,13 +22,16 @@ from responder.migrate import PG_MIGRATION_LOCK
 target_metadata = SQLModel.metadata
 
 
-def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """Spell our column types so that a generated migration imports what it uses.
 
     UTCDateTime comes from responder.models (so it must stay there for old migrations);
     SQLModel's AutoString is plain VARCHAR and is written as sa.String to keep
-    migrations free of SQLModel internals.
+    migrations free of SQLModel internals, and so is a vocabulary column (VocabText),
+    which the database sees as VARCHAR too.
     """
+    if type_ == "type" and isinstance(obj, models.VocabText):
+        return "sa.String()"
     if type_ == "type" and isinstance(obj, models.UTCDateTime):
         autogen_context.imports.add("from responder.models import UTCDateTime")
         return "UTCDateTime()"

@@ -4,7 +4,7 @@
 - `render.render_weekly_text / render_weekly_csv / render_weekly_json(summary)` → str
 - `chart.render_chart(summary)` → PNG bytes (imports matplotlib; import it only when drawing)
 - `annual.compute_annual(engine_or_session, 2026, "Asia/Shanghai", now=...)` → `AnnualFigures`
-- `render.render_annual_text / render_annual_csv(figures)` → str
+- `annual.render_annual_text / render_annual_csv(figures)` → str
 
 Definitions of every figure: README, "Weekly summary and annual figures".
 """

@@ -17,6 +17,7 @@ import io
 import logging
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from matplotlib import font_manager
 from matplotlib.figure import Figure
@@ -109,6 +110,61 @@ def chart_size(summary: WeeklySummary) -> tuple[int, int]:
     return CHART_WIDTH_PX, _HEAD_PX + _FOOT_PX + _PANEL_PX * len(_panels(summary))
 
 
+def _panel(
+    fig: Figure, bottom: float, panel_h: float, name: str, summary: WeeklySummary, cat: Catalogue
+) -> None:
+    """One obligation: the last weeks' bars (this week's coloured by its rate), its name and rate."""
+    font = _font()
+    current = {o.name: o for o in summary.current.obligations}
+    short = [label.split("-")[-1] for label, _ in summary.history] + [
+        summary.current.week.label.split("-")[-1]
+    ]
+    ax = fig.add_axes((0.08, bottom + panel_h * 0.22, 0.88, panel_h * 0.52))
+    o = current.get(name)
+    rates = [rates.get(name) for _, rates in summary.history] + [o.on_time_rate if o else None]
+    xs = range(len(rates))
+    for x, r in zip(xs, rates, strict=True):
+        if r is None:
+            ax.text(x, 0.04, "—", ha="center", va="bottom", fontsize=18, color=_MUTED, **font)
+            continue
+        colour = _colour(r) if x == len(rates) - 1 else _PAST
+        ax.bar(x, max(r, _MIN_BAR), width=0.72, color=colour, edgecolor="none")
+        if r < _LABEL_BELOW:
+            # A bar this low is a sliver: say its value above it, so 0% reads as 0%, not as no data.
+            label_colour = colour if x == len(rates) - 1 else _MUTED
+            label = f"{r * 100:.0f}%"
+            ax.text(
+                x,
+                max(r, _MIN_BAR) + 0.03,
+                label,
+                ha="center",
+                va="bottom",
+                fontsize=17,
+                color=label_colour,
+                **font,
+            )
+    ax.set_ylim(0, 1.08)
+    ax.set_xlim(-0.6, len(rates) - 0.4)
+    ax.set_yticks([0, 0.5, 1.0], ["0", "50%", "100%"], fontsize=17, color=_MUTED)
+    ax.set_xticks(list(xs), short, fontsize=19, color=_MUTED)
+    ax.get_xticklabels()[-1].set_color(_INK)
+    ax.get_xticklabels()[-1].set_fontweight("bold")
+    ax.axhline(1.0, color="#e0e0e0", linewidth=1, zorder=0)
+    ax.axhline(0.5, color="#eeeeee", linewidth=1, zorder=0)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(length=0)
+
+    head_y = bottom + panel_h * 0.86
+    fig.text(0.04, head_y, obligation_label(name, cat), fontsize=28, color=_INK, va="center", **font)
+    value, colour = _headline(o, rates[-1], cat)
+    fig.text(0.96, head_y, value, fontsize=28, color=colour, ha="right", va="center", **font)
+
+
+def _font() -> dict[str, Any]:
+    return {"family": [CJK_FAMILY, "DejaVu Sans"] if CJK_FAMILY else ["DejaVu Sans"]}
+
+
 def render_chart(summary: WeeklySummary, lang: str | None = None) -> bytes:
     """The PNG (bytes) of on-time rates: 1080 px wide, one panel per obligation."""
     buf = io.BytesIO()
@@ -119,21 +175,12 @@ def render_chart(summary: WeeklySummary, lang: str | None = None) -> bytes:
 def chart_figure(summary: WeeklySummary, lang: str | None = None) -> Figure:
     """The chart as a matplotlib Figure (what `render_chart` saves), for tests that read its texts."""
     cat = catalogue(lang)
-    names = _panels(summary)
     _, height_px = chart_size(summary)
     fig = Figure(figsize=(CHART_WIDTH_PX / CHART_DPI, height_px / CHART_DPI), dpi=CHART_DPI)
     fig.patch.set_facecolor("white")
-    family = [CJK_FAMILY, "DejaVu Sans"] if CJK_FAMILY else ["DejaVu Sans"]
-    font = {"family": family}
-
-    current = {o.name: o for o in summary.current.obligations}
-    labels = [label for label, _ in summary.history] + [summary.current.week.label]
-    short = [label.split("-")[-1] for label in labels]
-
-    fig.text(
-        0.04, 1 - 60 / height_px, cat("summary_chart_title", week=summary.current.week.label),
-        fontsize=30, color=_INK, va="center", **font,
-    )  # fmt: skip
+    font = _font()
+    title = cat("summary_chart_title", week=summary.current.week.label)
+    fig.text(0.04, 1 - 60 / height_px, title, fontsize=30, color=_INK, va="center", **font)
     # The current week's bar is coloured by how good its rate is; earlier weeks are grey.
     bands = [
         Patch(color=_GOOD, label=cat("summary_chart_band_good")),
@@ -142,49 +189,18 @@ def chart_figure(summary: WeeklySummary, lang: str | None = None) -> Figure:
         Patch(color=_PAST, label=cat("summary_chart_earlier")),
     ]
     fig.legend(
-        handles=bands, loc="center left", bbox_to_anchor=(0.025, 1 - 128 / height_px), ncol=4,
-        frameon=False, prop={"family": family, "size": 22}, handlelength=1.0, columnspacing=1.4,
-    )  # fmt: skip
-
-    top = 1 - _HEAD_PX / height_px
-    panel_h = _PANEL_PX / height_px
-    for i, name in enumerate(names):
-        bottom = top - (i + 1) * panel_h
-        ax = fig.add_axes((0.08, bottom + panel_h * 0.22, 0.88, panel_h * 0.52))
-        rates = [rates.get(name) for _, rates in summary.history]
-        o = current.get(name)
-        rates.append(o.on_time_rate if o else None)
-        xs = range(len(rates))
-        for x, r in zip(xs, rates, strict=True):
-            is_now = x == len(rates) - 1
-            if r is None:
-                ax.text(x, 0.04, "—", ha="center", va="bottom", fontsize=18, color=_MUTED, **font)
-                continue
-            colour = _colour(r) if is_now else _PAST
-            ax.bar(x, max(r, _MIN_BAR), width=0.72, color=colour, edgecolor="none")
-            if r < _LABEL_BELOW:
-                # A bar this low is a sliver: say its value above it, so 0% reads as 0%, not as no data.
-                ax.text(x, max(r, _MIN_BAR) + 0.03, f"{r * 100:.0f}%", ha="center", va="bottom",
-                        fontsize=17, color=colour if is_now else _MUTED, **font)  # fmt: skip
-        ax.set_ylim(0, 1.08)
-        ax.set_xlim(-0.6, len(rates) - 0.4)
-        ax.set_yticks([0, 0.5, 1.0], ["0", "50%", "100%"], fontsize=17, color=_MUTED)
-        ax.set_xticks(list(xs), short, fontsize=19, color=_MUTED)
-        ax.get_xticklabels()[-1].set_color(_INK)
-        ax.get_xticklabels()[-1].set_fontweight("bold")
-        ax.axhline(1.0, color="#e0e0e0", linewidth=1, zorder=0)
-        ax.axhline(0.5, color="#eeeeee", linewidth=1, zorder=0)
-        for side in ("top", "right", "left"):
-            ax.spines[side].set_visible(False)
-        ax.tick_params(length=0)
-
-        head_y = bottom + panel_h * 0.86
-        fig.text(0.04, head_y, obligation_label(name, cat), fontsize=28, color=_INK, va="center", **font)
-        value, colour = _headline(o, rates[-1], cat)
-        fig.text(0.96, head_y, value, fontsize=28, color=colour, ha="right", va="center", **font)
-
-    fig.text(
-        0.04, _FOOT_PX / 2 / height_px, cat("summary_chart_footer", tz=summary.current.week.tz),
-        fontsize=18, color=_MUTED, va="center", **font,
-    )  # fmt: skip
+        handles=bands,
+        loc="center left",
+        bbox_to_anchor=(0.025, 1 - 128 / height_px),
+        ncol=4,
+        frameon=False,
+        prop={"family": font["family"], "size": 22},
+        handlelength=1.0,
+        columnspacing=1.4,
+    )
+    top, panel_h = 1 - _HEAD_PX / height_px, _PANEL_PX / height_px
+    for i, name in enumerate(_panels(summary)):
+        _panel(fig, top - (i + 1) * panel_h, panel_h, name, summary, cat)
+    footer = cat("summary_chart_footer", tz=summary.current.week.tz)
+    fig.text(0.04, _FOOT_PX / 2 / height_px, footer, fontsize=18, color=_MUTED, va="center", **font)
     return fig

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from ..env import Environment
 
 __all__ = ["add_commands", "cmd_report_annual", "cmd_summary"]
 
@@ -20,16 +26,26 @@ def _config_database(args: argparse.Namespace) -> Path | None:
     return load_feeds(path).database_path(path.parent)
 
 
-def _zone_name(args: argparse.Namespace) -> str:
-    """--tz, else the timezone of feeds.yaml (--config, or ./feeds.yaml when present), else Asia/Shanghai."""
-    if args.tz:
-        return str(args.tz)
-    path = Path(args.config) if args.config else Path("feeds.yaml")
-    if args.config or path.exists():
-        from ..config import load_feeds
+@dataclass(frozen=True)
+class _Setting:
+    """What a report needs from the configuration: the time zone and which step counts as what."""
 
-        return load_feeds(path).timezone
-    return "Asia/Shanghai"
+    zone: str = "Asia/Shanghai"
+    obligations: dict[str, str] = field(default_factory=dict)
+
+
+def _setting(args: argparse.Namespace) -> _Setting:
+    """--tz, else the timezone of feeds.yaml (--config, or ./feeds.yaml when present), else
+    Asia/Shanghai; the playbooks beside that feeds.yaml say which step counts as which obligation."""
+    path = Path(args.config) if args.config else Path("feeds.yaml")
+    if not (args.config or path.exists()):
+        return _Setting(args.tz or "Asia/Shanghai")
+    from ..config import load_feeds
+    from ..playbook import load_playbooks, report_obligations
+
+    feeds = load_feeds(path)
+    books = load_playbooks(path.parent / feeds.playbooks)
+    return _Setting(args.tz or feeds.timezone, report_obligations(books))
 
 
 def _as_of(text: str | None) -> datetime:
@@ -46,7 +62,9 @@ def _as_of(text: str | None) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _run(args: argparse.Namespace, body) -> int:  # type: ignore[no-untyped-def]
+def _run(
+    args: argparse.Namespace, env: Environment, body: Callable[[Engine, _Setting, datetime], int]
+) -> int:
     """Shared error handling: bad input and a database without tables get one clear line, exit 2 / 1."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -55,18 +73,18 @@ def _run(args: argparse.Namespace, body) -> int:  # type: ignore[no-untyped-def]
     from ..i18n import t
 
     try:
-        url = database_url(args.database, _config_database(args))
+        url = database_url(args.database, _config_database(args), env.database_url)
     except ConfigError as exc:
         for p in exc.problems:
             print(f"  {p}", file=sys.stderr)
         return 2
     args.db_url = url
     try:
-        zone = _zone_name(args)
+        setting = _setting(args)
         now = _as_of(args.as_of)
         engine = make_engine(url)
         try:
-            return int(body(engine, zone, now) or 0)
+            return body(engine, setting, now)
         finally:
             engine.dispose()
     except ConfigError as exc:
@@ -85,15 +103,16 @@ def _run(args: argparse.Namespace, body) -> int:  # type: ignore[no-untyped-def]
         return 1
 
 
-def cmd_summary(args: argparse.Namespace) -> int:
+def cmd_summary(args: argparse.Namespace, env: Environment) -> int:
     """Print the weekly timeliness summary (text, CSV or JSON); optionally write the chart PNG."""
     from .render import render_weekly_csv, render_weekly_json, render_weekly_text
     from .weekly import IsoWeek, compute_weekly, resolve_tz
 
-    def body(engine, zone: str, now: datetime) -> int:  # type: ignore[no-untyped-def]
+    def body(engine: Engine, setting: _Setting, now: datetime) -> int:
         # Without --week: the last complete week, the one the Monday post reports.
-        week = IsoWeek.parse(args.week) if args.week else IsoWeek.containing(now, resolve_tz(zone)).shift(-1)
-        summary = compute_weekly(engine, week, zone, now=now)
+        zone = resolve_tz(setting.zone)
+        week = IsoWeek.parse(args.week) if args.week else IsoWeek.containing(now, zone).shift(-1)
+        summary = compute_weekly(engine, week, zone, now=now, obligations=setting.obligations)
         render = {"text": render_weekly_text, "csv": render_weekly_csv, "json": render_weekly_json}[
             args.format
         ]
@@ -104,24 +123,25 @@ def cmd_summary(args: argparse.Namespace) -> int:
             Path(args.chart).write_bytes(render_chart(summary))
         return 0
 
-    return _run(args, body)
+    return _run(args, env, body)
 
 
-def cmd_report_annual(args: argparse.Namespace) -> int:
+def cmd_report_annual(args: argparse.Namespace, env: Environment) -> int:
     """Print the annual report's section 二 rows the records support (text or CSV)."""
-    from .annual import compute_annual
-    from .render import render_annual_csv, render_annual_text
+    from .annual import compute_annual, render_annual_csv, render_annual_text
 
-    def body(engine, zone: str, now: datetime) -> int:  # type: ignore[no-untyped-def]
-        figures = compute_annual(engine, args.year, zone, now=now)
+    def body(engine: Engine, setting: _Setting, now: datetime) -> int:
+        figures = compute_annual(engine, args.year, setting.zone, now=now, obligations=setting.obligations)
         sys.stdout.write(render_annual_csv(figures) if args.format == "csv" else render_annual_text(figures))
         return 0
 
-    return _run(args, body)
+    return _run(args, env, body)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="feeds.yaml, for its timezone (default: ./feeds.yaml if present)")
+    p.add_argument(
+        "--config", help="feeds.yaml, for its timezone and playbooks (default: ./feeds.yaml if present)"
+    )
     p.add_argument(
         "--tz", help="IANA time zone of the week/year edges (overrides the config), e.g. Asia/Shanghai"
     )
@@ -129,7 +149,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as-of", dest="as_of", help="count the records as of this moment (ISO 8601 with offset)")
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `summary` and `report annual` on the CLI's sub-parsers."""
     s = sub.add_parser("summary", help="weekly timeliness summary from the incident records")
     s.add_argument("--week", help="ISO week such as 2026-W47 (default: the last complete week)")

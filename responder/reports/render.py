@@ -1,4 +1,4 @@
-"""The weekly summary and the annual figures as text (from the message catalogue), CSV and JSON."""
+"""The weekly summary as text (from the message catalogue), CSV and JSON."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from ..i18n import Catalogue, catalogue
-from .annual import AnnualFigures
-from .weekly import CORE_OBLIGATIONS, GRADES, ObligationFigures, WeekFigures, WeeklySummary, resolve_tz
+from ..present.formats import format_span, format_time
+from ..vocab import IncidentKind
+from .figures import GRADES_GRAVEST_FIRST, ObligationFigures, OverdueItem, WeekFigures, WeeklySummary
+from .period import resolve_tz
+from .weekly import CORE_OBLIGATIONS
 
 __all__ = [
     "arrow",
     "channel_label",
-    "format_span",
     "obligation_label",
-    "render_annual_csv",
-    "render_annual_text",
     "render_weekly_csv",
     "render_weekly_json",
     "render_weekly_text",
@@ -44,22 +44,6 @@ def arrow(current: float | None, previous: float | None) -> str:
     return "↑" if current > previous else "↓"
 
 
-def format_span(td: timedelta | None, cat: Catalogue | None = None) -> str:
-    """A duration rounded to the minute: 2天3小时30分钟, 1小时, 5分钟."""
-    cat = cat or catalogue()
-    if td is None:
-        return cat("summary_none")
-    minutes = round(td.total_seconds() / 60)
-    if minutes < 1:
-        return cat("summary_dur_m", n=0 if minutes <= 0 else minutes)
-    parts = []
-    for key, size in (("summary_dur_d", 1440), ("summary_dur_h", 60), ("summary_dur_m", 1)):
-        if minutes >= size:
-            parts.append(cat(key, n=minutes // size))
-            minutes %= size
-    return "".join(parts)
-
-
 def _pct(rate: float | None) -> int | None:
     return None if rate is None else round(rate * 100)
 
@@ -68,22 +52,39 @@ def _rate(rate: float | None, cat: Catalogue) -> str:
     return cat("summary_none") if rate is None else f"{rate * 100:.0f}%"
 
 
+_OBLIGATION_LABELS: dict[str, str] = {
+    "statement": "summary_ob_statement",
+    "press_conference": "summary_ob_press_conference",
+    "publish_info": "summary_ob_publish_info",
+    "flash": "summary_ob_flash",
+    "repost_target": "summary_ob_repost_target",
+    "repost": "summary_ob_repost",
+    "updates": "summary_ob_updates",
+    "feedback": "summary_ob_feedback",
+}
+
+_CHANNEL_LABELS: dict[str, str] = {
+    "portal": "summary_channel_portal",
+    "weibo": "summary_channel_weibo",
+    "wechat": "summary_channel_wechat",
+    "app": "summary_channel_app",
+}
+
+
 def obligation_label(name: str, cat: Catalogue | None = None) -> str:
     """The obligation's name for people; the raw step key for one the catalogue does not know."""
-    cat = cat or catalogue()
-    key = f"summary_ob_{name}"
-    return cat(key) if key in cat.messages else name
+    key = _OBLIGATION_LABELS.get(name)
+    return (cat or catalogue())(key) if key else name
 
 
 def channel_label(channel: str, cat: Catalogue | None = None) -> str:
-    """portal/weibo/wechat/app in words; an unknown channel as it is."""
-    cat = cat or catalogue()
-    key = f"summary_channel_{channel}"
-    return cat(key) if key in cat.messages else channel
+    """portal/weibo/wechat/app by their full names (政务微博, 微信公众号 …); an unknown channel as it is."""
+    key = _CHANNEL_LABELS.get(channel)
+    return (cat or catalogue())(key) if key else channel
 
 
 def _local(dt: datetime, tz: tzinfo) -> str:
-    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    return format_time(dt, tz, full=True)
 
 
 def _dates(days: tuple[date, ...]) -> str:
@@ -108,6 +109,113 @@ def _obligation_line(o: ObligationFigures, p: ObligationFigures, cat: Catalogue)
     )
 
 
+def _head_lines(summary: WeeklySummary, tz: tzinfo, cat: Catalogue) -> list[str]:
+    week = summary.current.week
+    now = _local(summary.now, tz) if summary.now else ""
+    lines = [
+        cat("summary_title", week=week.label),
+        cat("summary_period", start=_local(week.start, tz), end=_local(week.end, tz), tz=week.tz, now=now),
+    ]
+    if not week.calendar_known:
+        lines.append(cat("summary_calendar_unknown"))
+    elif week.holidays or week.makeup_workdays:
+        holidays = _dates(week.holidays) or cat("summary_none")
+        lines.append(
+            cat(
+                "summary_holidays",
+                holidays=holidays,
+                workdays=_dates(week.makeup_workdays) or cat("summary_none"),
+            )
+        )
+    return lines
+
+
+def _incident_lines(cur: WeekFigures, prev: WeekFigures, cat: Catalogue) -> list[str]:
+    ci, pi = cur.incidents, prev.incidents
+    grades = [cat("summary_grade_count", grade=g, n=ci.by_grade.get(g, 0)) for g in GRADES_GRAVEST_FIRST]
+    grades.append(cat("summary_grade_count", grade=cat("summary_ungraded"), n=ci.by_grade.get("", 0)))
+    return [
+        cat("summary_incidents", n=ci.total, prev=pi.total, trend=_trend(ci.total, pi.total)),
+        "  " + " · ".join(grades),
+        "  " + cat("summary_policy_dismissed", policy=ci.policy, dismissed=ci.dismissed),
+    ]
+
+
+def _obligation_lines(cur: WeekFigures, prev: WeekFigures, cat: Catalogue) -> list[str]:
+    lines = [cat("summary_obligations_head")]
+    prev_by_name = {o.name: o for o in prev.obligations}
+    for o in cur.obligations:
+        p = prev_by_name.get(o.name) or ObligationFigures(o.name, o.key, o.deadline)
+        if o.due == 0 and p.due == 0 and (o.name, o.key, o.deadline) not in CORE_OBLIGATIONS:
+            continue
+        lines.append(_obligation_line(o, p, cat))
+    return lines
+
+
+def _ack_lines(cur: WeekFigures, prev: WeekFigures, cat: Catalogue) -> list[str]:
+    lines = [cat("summary_acks_head")]
+    if not cur.acks:
+        lines.append("  " + cat("summary_none"))
+    prev_levels = {a.level: a for a in prev.acks}
+    for a in cur.acks:
+        pa = prev_levels.get(a.level)
+        trend = _trend(a.median.total_seconds(), pa.median.total_seconds() if pa else None)
+        median, p90 = format_span(a.median, cat), format_span(a.p90, cat)
+        lines.append(cat("summary_ack_level", level=a.level, n=a.count, median=median, p90=p90, trend=trend))
+    if cur.unacknowledged:
+        lines.append("  " + cat("summary_unacked", n=cur.unacknowledged))
+    return lines
+
+
+def _overdue_line(item: OverdueItem, tz: tzinfo, cat: Catalogue) -> str:
+    late = format_span(item.late_by, cat)
+    if item.done_at:
+        state = cat("summary_overdue_done_late", late=late, by=item.done_by or "?")
+    else:
+        state = cat("summary_overdue_undone", late=late)
+    grade = (
+        cat("summary_kind_policy")
+        if item.kind == IncidentKind.POLICY
+        else item.grade or cat("summary_ungraded")
+    )
+    outlet = f"/{channel_label(item.channel, cat)}" if item.channel else ""
+    return cat(
+        "summary_overdue_item",
+        id=item.incident_id,
+        title=item.title or "—",
+        grade=grade,
+        obligation=obligation_label(item.obligation, cat) + outlet,
+        deadline=_local(item.deadline, tz),
+        state=state,
+        level=item.level,
+        holders="、".join(item.holders) or cat("summary_first_receivers"),
+        acked=item.acknowledged_by or cat("summary_not_acked"),
+    )
+
+
+def _overdue_lines(cur: WeekFigures, prev: WeekFigures, tz: tzinfo, cat: Catalogue, most: int) -> list[str]:
+    n, before = len(cur.overdue), len(prev.overdue)
+    lines = [cat("summary_overdue_head", n=n, prev=before, trend=_trend(n, before))]
+    lines += [_overdue_line(item, tz, cat) for item in cur.overdue[:most]]
+    if n > most:
+        lines.append("  " + cat("summary_more", n=n - most))
+    return lines
+
+
+def _feed_lines(cur: WeekFigures, cat: Catalogue, most: int) -> list[str]:
+    lines = [cat("summary_feeds_head")]
+    if not cur.feeds_down:
+        lines.append("  " + cat("summary_feeds_none"))
+    for f in cur.feeds_down[:most]:
+        still = cat("summary_still_down") if f.still_down else ""
+        lines.append(
+            cat("summary_feed_down", source=f.source, n=f.outages, down=format_span(f.down, cat), still=still)
+        )
+    if len(cur.feeds_down) > most:
+        lines.append("  " + cat("summary_more", n=len(cur.feeds_down) - most))
+    return lines
+
+
 def render_weekly_text(
     summary: WeeklySummary,
     lang: str | None = None,
@@ -123,117 +231,15 @@ def render_weekly_text(
     cat = catalogue(lang)
     cur, prev = summary.current, summary.previous
     tz = resolve_tz(cur.week.tz)
-    lines = [
-        cat("summary_title", week=cur.week.label),
-        cat(
-            "summary_period",
-            start=_local(cur.week.start, tz),
-            end=_local(cur.week.end, tz),
-            tz=cur.week.tz,
-            now=_local(summary.now, tz) if summary.now else "",
-        ),
+    sections = [
+        _head_lines(summary, tz, cat),
+        _incident_lines(cur, prev, cat),
+        _obligation_lines(cur, prev, cat),
+        _ack_lines(cur, prev, cat),
+        _overdue_lines(cur, prev, tz, cat, max_overdue),
+        _feed_lines(cur, cat, max_feeds),
     ]
-    if not cur.week.calendar_known:
-        lines.append(cat("summary_calendar_unknown"))
-    elif cur.week.holidays or cur.week.makeup_workdays:
-        lines.append(
-            cat(
-                "summary_holidays",
-                holidays=_dates(cur.week.holidays) or cat("summary_none"),
-                workdays=_dates(cur.week.makeup_workdays) or cat("summary_none"),
-            )
-        )
-    lines.append("")
-
-    ci, pi = cur.incidents, prev.incidents
-    lines.append(cat("summary_incidents", n=ci.total, prev=pi.total, trend=_trend(ci.total, pi.total)))
-    grades = [cat("summary_grade_count", grade=g, n=ci.by_grade.get(g, 0)) for g in GRADES]
-    grades.append(cat("summary_grade_count", grade=cat("summary_ungraded"), n=ci.by_grade.get("", 0)))
-    lines.append("  " + " · ".join(grades))
-    lines.append("  " + cat("summary_policy_dismissed", policy=ci.policy, dismissed=ci.dismissed))
-    lines.append("")
-
-    lines.append(cat("summary_obligations_head"))
-    prev_by_name = {o.name: o for o in prev.obligations}
-    for o in cur.obligations:
-        p = prev_by_name.get(o.name) or ObligationFigures(o.name, o.key, o.deadline)
-        if o.due == 0 and p.due == 0 and (o.name, o.key, o.deadline) not in CORE_OBLIGATIONS:
-            continue
-        lines.append(_obligation_line(o, p, cat))
-    lines.append("")
-
-    lines.append(cat("summary_acks_head"))
-    if not cur.acks:
-        lines.append("  " + cat("summary_none"))
-    prev_levels = {a.level: a for a in prev.acks}
-    for a in cur.acks:
-        pa = prev_levels.get(a.level)
-        lines.append(
-            cat(
-                "summary_ack_level",
-                level=a.level,
-                n=a.count,
-                median=format_span(a.median, cat),
-                p90=format_span(a.p90, cat),
-                trend=_trend(a.median.total_seconds(), pa.median.total_seconds() if pa else None),
-            )
-        )
-    if cur.unacknowledged:
-        lines.append("  " + cat("summary_unacked", n=cur.unacknowledged))
-    lines.append("")
-
-    lines.append(
-        cat(
-            "summary_overdue_head",
-            n=len(cur.overdue),
-            prev=len(prev.overdue),
-            trend=_trend(len(cur.overdue), len(prev.overdue)),
-        )
-    )
-    for item in cur.overdue[:max_overdue]:
-        holders = "、".join(item.holders) or cat("summary_first_receivers")
-        state = (
-            cat("summary_overdue_done_late", late=format_span(item.late_by, cat), by=item.done_by or "?")
-            if item.done_at
-            else cat("summary_overdue_undone", late=format_span(item.late_by, cat))
-        )
-        lines.append(
-            cat(
-                "summary_overdue_item",
-                id=item.incident_id,
-                title=item.title or "—",
-                grade=cat("summary_kind_policy")
-                if item.kind == "policy"
-                else item.grade or cat("summary_ungraded"),
-                obligation=obligation_label(item.obligation, cat)
-                + (f"/{channel_label(item.channel, cat)}" if item.channel else ""),
-                deadline=_local(item.deadline, tz),
-                state=state,
-                level=item.level,
-                holders=holders,
-                acked=item.acknowledged_by or cat("summary_not_acked"),
-            )
-        )
-    if len(cur.overdue) > max_overdue:
-        lines.append("  " + cat("summary_more", n=len(cur.overdue) - max_overdue))
-    lines.append("")
-
-    lines.append(cat("summary_feeds_head"))
-    if not cur.feeds_down:
-        lines.append("  " + cat("summary_feeds_none"))
-    for f in cur.feeds_down[:max_feeds]:
-        lines.append(
-            cat(
-                "summary_feed_down",
-                source=f.source,
-                n=f.outages,
-                down=format_span(f.down, cat),
-                still=cat("summary_still_down") if f.still_down else "",
-            )
-        )
-    if len(cur.feeds_down) > max_feeds:
-        lines.append("  " + cat("summary_more", n=len(cur.feeds_down) - max_feeds))
-    return "\n".join(lines).rstrip() + "\n"
+    return "\n\n".join("\n".join(lines) for lines in sections).rstrip() + "\n"
 
 
 def _minutes(td: timedelta | None) -> str:
@@ -255,7 +261,7 @@ def _week_rows(w: WeekFigures) -> list[tuple[str, str, str, str]]:
     field (durations in minutes, so `median` becomes `median_minutes`), item = the grade, obligation,
     level or source the row is about ('' for a figure of the section itself)."""
     rows: list[tuple[str, str, str, str]] = []
-    for g in (*GRADES, ""):
+    for g in (*GRADES_GRAVEST_FIRST, ""):
         rows.append(("incidents", g or UNGRADED, "by_grade", str(w.incidents.by_grade.get(g, 0))))
     for metric in ("policy", "dismissed", "events", "total"):
         rows.append(("incidents", "", metric, str(getattr(w.incidents, metric))))
@@ -346,61 +352,3 @@ def render_weekly_json(summary: WeeklySummary) -> str:
         "history": [{"week": label, "on_time_rate": rates} for label, rates in summary.history],
     }
     return json.dumps(_jsonable(doc), ensure_ascii=False, indent=2) + "\n"
-
-
-def render_annual_text(figures: AnnualFigures, lang: str | None = None) -> str:
-    """Section 二、回应解读情况 as the report's rows (指标 | 单位 | 数量), then how each was counted."""
-    cat = catalogue(lang)
-    tz = resolve_tz(figures.tz)
-    lines = [
-        cat("annual_title", year=figures.year),
-        cat(
-            "annual_period",
-            start=_local(figures.start, tz),
-            end=_local(figures.end, tz),
-            tz=figures.tz,
-            now=_local(figures.now, tz),
-        ),
-        "",
-        cat("annual_header"),
-    ]
-    for row in figures.rows:
-        if row.heading:
-            value = "——"
-        elif row.value is None:
-            value = cat("annual_unsupported")
-        else:
-            value = str(row.value)
-        unit = "——" if row.heading else cat(f"annual_unit_{row.code}")
-        lines.append(f"{cat(f'annual_row_{row.code}')} | {unit} | {value}")
-    lines += ["", cat("annual_notes_head")]
-    for row in figures.rows:
-        if not row.heading:
-            lines.append(f"- {cat(f'annual_short_{row.code}')}:{cat(f'annual_note_{row.code}')}")
-    return "\n".join(lines) + "\n"
-
-
-def render_annual_csv(figures: AnnualFigures, lang: str | None = None) -> str:
-    """One row per report row: year, timezone, code, indicator, unit, value, supported, note
-    (after a UTF-8 byte-order mark, for Excel)."""
-    cat = catalogue(lang)
-    out = io.StringIO()
-    out.write(CSV_BOM)
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["year", "timezone", "code", "indicator", "unit", "value", "supported", "note"])
-    for row in figures.rows:
-        if row.heading:
-            continue
-        w.writerow(
-            [
-                figures.year,
-                figures.tz,
-                row.code,
-                cat(f"annual_row_{row.code}"),
-                cat(f"annual_unit_{row.code}"),
-                "" if row.value is None else row.value,
-                "yes" if row.supported else "no",
-                cat(f"annual_note_{row.code}"),
-            ]
-        )
-    return out.getvalue()

@@ -22,25 +22,34 @@ and a past week can be recomputed at any time. Definitions (also in the README,
 
 from __future__ import annotations
 
-import re
-import statistics
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from ..models import FeedOutage, Incident, IncidentEvent, Step
+from ..models import Incident, Step, table
+from ..vocab import IncidentStatus, Obligation
+from .figures import (
+    GRADES_GRAVEST_FIRST,
+    AckFigures,
+    FeedDown,
+    IncidentCounts,
+    ObligationFigures,
+    OverdueItem,
+    WeekFigures,
+    WeeklySummary,
+)
+from .period import IsoWeek, WeekInfo, open_session, percentile, resolve_tz, spread, week_info
+from .records import StepRow, feeds_down, incidents_and_acks, overdue_items
 
 __all__ = [
     "CORE_OBLIGATIONS",
-    "GRADES",
+    "GRADES_GRAVEST_FIRST",
     "AckFigures",
     "FeedDown",
     "IncidentCounts",
@@ -55,252 +64,29 @@ __all__ = [
     "resolve_tz",
 ]
 
-GRADES: tuple[str, ...] = ("特别重大", "重大", "较大", "一般")
 
-# (obligation name, step key, which deadline) in display order. The repost step has
-# two deadlines, so it appears twice: the 1-hour aim and the 1-working-day limit.
+# (line name, obligation, which deadline) in display order. Which steps count as which
+# obligation the playbooks say (`report_as`); a step that says nothing counts under its
+# own key. A repost has two deadlines, so it appears twice: the 1-hour aim and the
+# 1-working-day limit.
 CORE_OBLIGATIONS: tuple[tuple[str, str, str], ...] = (
-    ("statement", "statement", "due"),
-    ("press_conference", "press_conference", "due"),
-    ("publish_info", "publish_info", "due"),
-    ("flash", "flash", "due"),
-    ("repost_target", "repost", "target"),
-    ("repost", "repost", "due"),
+    ("statement", Obligation.STATEMENT, "due"),
+    ("press_conference", Obligation.PRESS_CONFERENCE, "due"),
+    ("publish_info", Obligation.PUBLISH_INFO, "due"),
+    ("flash", Obligation.FLASH, "due"),
+    ("repost_target", Obligation.REPOST, "target"),
+    ("repost", Obligation.REPOST, "due"),
 )
-_OPTIONAL_ORDER = ("updates", "feedback")
+_OPTIONAL_ORDER = (Obligation.UPDATES, Obligation.FEEDBACK)
+_TARGET_OBLIGATIONS = frozenset(ob for _, ob, which in CORE_OBLIGATIONS if which == "target")
 
 # A repost's 1-hour aim lies before its hard limit, and 1 working day after the aim
 # is at most a Spring Festival away; reading hard limits up to this far past the
 # window finds every aim inside it while still using the due_at index.
 _TARGET_LOOKAHEAD = timedelta(days=31)
 
-_WEEK_RE = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
-
-
-def resolve_tz(tz: str | tzinfo) -> tzinfo:
-    """A tzinfo from an IANA name (or a tzinfo); a clear error for an unknown name."""
-    if isinstance(tz, tzinfo):
-        return tz
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {tz!r}; use an IANA name such as Asia/Shanghai") from None
-
-
-@dataclass(frozen=True, order=True)
-class IsoWeek:
-    """An ISO week (year, week number), e.g. 2026-W47."""
-
-    year: int
-    week: int
-
-    @classmethod
-    def parse(cls, text: str) -> IsoWeek:
-        """Parse '2026-W47' (also '2026W47'); ValueError names the expected shape."""
-        m = _WEEK_RE.match(text or "")
-        if not m:
-            raise ValueError(f"{text!r} is not an ISO week; write it like 2026-W47")
-        year, week = int(m.group(1)), int(m.group(2))
-        try:
-            date.fromisocalendar(year, week, 1)
-        except ValueError:
-            last = date(year, 12, 28).isocalendar().week
-            raise ValueError(f"{year} has ISO weeks 1 to {last}; {text!r} is not one of them") from None
-        return cls(year, week)
-
-    @classmethod
-    def containing(cls, moment: datetime, tz: tzinfo) -> IsoWeek:
-        """The week that contains `moment` (aware) on the wall clock of `tz`."""
-        iso = moment.astimezone(tz).date().isocalendar()
-        return cls(iso.year, iso.week)
-
-    @property
-    def label(self) -> str:
-        return f"{self.year}-W{self.week:02d}"
-
-    @property
-    def monday(self) -> date:
-        return date.fromisocalendar(self.year, self.week, 1)
-
-    def shift(self, weeks: int) -> IsoWeek:
-        """The week `weeks` later (negative: earlier)."""
-        iso = (self.monday + timedelta(weeks=weeks)).isocalendar()
-        return IsoWeek(iso.year, iso.week)
-
-    def bounds(self, tz: tzinfo) -> tuple[datetime, datetime]:
-        """[start, end) as aware UTC datetimes: Monday 00:00 to next Monday 00:00 in `tz`."""
-        start = datetime.combine(self.monday, time(0), tzinfo=tz)
-        end = datetime.combine(self.monday + timedelta(days=7), time(0), tzinfo=tz)
-        return start.astimezone(UTC), end.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class WeekInfo:
-    """Which week, where its edges fall, and its official holidays."""
-
-    label: str
-    tz: str
-    start: datetime  # aware, in tz
-    end: datetime  # aware, in tz (exclusive)
-    holidays: tuple[date, ...] = ()  # statutory days off inside the week
-    makeup_workdays: tuple[date, ...] = ()  # weekend days worked (调休)
-    calendar_known: bool = True
-
-
-@dataclass(frozen=True)
-class IncidentCounts:
-    """Incidents detected in the week. `by_grade` counts events by current grade."""
-
-    by_grade: dict[str, int]  # every label of GRADES plus "" for not (yet) graded
-    policy: int  # upstream items to repost
-    dismissed: int  # false alarms, of either kind
-
-    @property
-    def events(self) -> int:
-        return sum(self.by_grade.values())
-
-    @property
-    def total(self) -> int:
-        """Incidents that count (events + policy items), dismissed excluded."""
-        return self.events + self.policy
-
-
-@dataclass(frozen=True)
-class ObligationFigures:
-    """One obligation's week: due = on_time + late + open + overdue."""
-
-    name: str
-    key: str
-    deadline: str  # "due" (hard limit) or "target" (soft aim)
-    due: int = 0
-    on_time: int = 0
-    late: int = 0
-    open: int = 0
-    overdue: int = 0
-    median: timedelta | None = None  # time to completion of the done ones
-    p90: timedelta | None = None
-
-    @property
-    def decided(self) -> int:
-        return self.on_time + self.late + self.overdue
-
-    @property
-    def on_time_rate(self) -> float | None:
-        """Share done on time among those whose deadline is decided; None when none is."""
-        return self.on_time / self.decided if self.decided else None
-
-
-@dataclass(frozen=True)
-class AckFigures:
-    """Time from detection to first acknowledgement, for one escalation level."""
-
-    level: int
-    count: int
-    median: timedelta
-    p90: timedelta
-
-
-@dataclass(frozen=True)
-class OverdueItem:
-    """An obligation of the week whose deadline passed undone (done late or still undone)."""
-
-    incident_id: int
-    title: str
-    kind: str  # 'event' or 'policy'
-    grade: str | None
-    obligation: str
-    channel: str
-    deadline: datetime  # aware UTC
-    done_at: datetime | None  # None: still undone as of now
-    late_by: timedelta  # done_at (or now) minus the deadline
-    level: int  # escalation level in force at the deadline
-    holders: tuple[str, ...]  # who that level was sent to
-    acknowledged_by: str | None  # who had taken the incident before the deadline
-    done_by: str | None
-
-
-@dataclass(frozen=True)
-class FeedDown:
-    """A source's outages in the week, clipped to the week (and to now)."""
-
-    source: str
-    outages: int
-    down: timedelta
-    still_down: bool
-    last_error: str | None
-
-
-@dataclass(frozen=True)
-class WeekFigures:
-    """All figures of one week."""
-
-    week: WeekInfo
-    incidents: IncidentCounts
-    obligations: list[ObligationFigures]
-    acks: list[AckFigures]
-    unacknowledged: int  # opened in the week, not dismissed, never acknowledged (as of now)
-    overdue: list[OverdueItem]
-    feeds_down: list[FeedDown]
-
-    def obligation(self, name: str) -> ObligationFigures:
-        """The figures of obligation `name` (zeros when none was due)."""
-        for o in self.obligations:
-            if o.name == name:
-                return o
-        raise KeyError(name)
-
-
-@dataclass(frozen=True)
-class WeeklySummary:
-    """This week, the previous week (for up/down) and on-time rates of the weeks before."""
-
-    current: WeekFigures
-    previous: WeekFigures
-    history: list[tuple[str, dict[str, float | None]]] = field(default_factory=list)  # oldest first
-    now: datetime | None = None
-
-
-# ----------------------------------------------------------------------------- numbers
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) with linear interpolation (numpy's default, Excel PERCENTILE.INC)."""
-    if not values:
-        raise ValueError("percentile of no values")
-    s = sorted(values)
-    pos = (len(s) - 1) * q / 100
-    lo = int(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
-
-
-def _spread(durations: list[timedelta]) -> tuple[timedelta | None, timedelta | None]:
-    if not durations:
-        return None, None
-    secs = [d.total_seconds() for d in durations]
-    return timedelta(seconds=statistics.median(secs)), timedelta(seconds=percentile(secs, 90))
-
 
 # ----------------------------------------------------------------------------- loading
-
-
-@dataclass
-class _StepRow:  # times in naive UTC
-    id: int
-    incident_id: int
-    key: str
-    channel: str
-    started_at: datetime
-    target_at: datetime | None
-    due_at: datetime
-    done_at: datetime | None
-    done_by: str | None
-
-
-def _session(source: Session | Engine) -> tuple[Session, bool]:
-    if isinstance(source, Session):
-        return source, False
-    return Session(source), True
 
 
 def _naive_col(col: Any) -> Any:
@@ -318,35 +104,40 @@ def _aware(dt: datetime) -> datetime:
     return dt.replace(tzinfo=UTC)
 
 
-def _load_steps(s: Session, lo: datetime, hi: datetime, now: datetime) -> list[_StepRow]:
-    """Steps with a deadline in [lo, hi) of incidents known by `now` and not dismissed (times naive UTC)."""
-    st, inc = Step.__table__, Incident.__table__  # type: ignore[attr-defined]
+def _target_keys(obligations: Mapping[str, str]) -> set[str]:
+    """Step keys whose soft aim is reported too (counted as an obligation with a target line)."""
+    mapped = {key for key, ob in obligations.items() if ob in _TARGET_OBLIGATIONS}
+    return mapped | {ob for ob in _TARGET_OBLIGATIONS if ob not in obligations}
+
+
+def _load_steps(
+    s: Session, lo: datetime, hi: datetime, now: datetime, target_keys: set[str]
+) -> list[StepRow]:
+    """Steps with a deadline in [lo, hi) of incidents known by `now` and not dismissed (times naive UTC);
+    steps of `target_keys` also when only their soft aim lies in the window."""
+    st, inc = table(Step), table(Incident)
     q = (
         sa.select(
-            st.c.id, st.c.incident_id, st.c.key, st.c.channel, _naive_col(st.c.started_at),
-            _naive_col(st.c.target_at), _naive_col(st.c.due_at), _naive_col(st.c.done_at), st.c.done_by,
+            st.c.id,
+            st.c.incident_id,
+            st.c.key,
+            st.c.channel,
+            _naive_col(st.c.started_at),
+            _naive_col(st.c.target_at),
+            _naive_col(st.c.due_at),
+            _naive_col(st.c.done_at),
+            st.c.done_by,
         )
         .join(inc, inc.c.id == st.c.incident_id)
         .where(
             st.c.due_at >= lo,
             st.c.due_at < hi + _TARGET_LOOKAHEAD,
-            sa.or_(st.c.due_at < hi, st.c.key == "repost"),
-            inc.c.status != "dismissed",
+            sa.or_(st.c.due_at < hi, st.c.key.in_(sorted(target_keys))),
+            inc.c.status != IncidentStatus.DISMISSED,
             inc.c.detected_at <= now,
         )
-    )  # fmt: skip
-    return [_StepRow(*r) for r in s.execute(q)]
-
-
-def _chunks(ids: Iterable[int], size: int = 500) -> Iterable[list[int]]:
-    buf: list[int] = []
-    for i in ids:
-        buf.append(i)
-        if len(buf) == size:
-            yield buf
-            buf = []
-    if buf:
-        yield buf
+    )
+    return [StepRow(*r) for r in s.execute(q)]
 
 
 # ----------------------------------------------------------------------------- figures
@@ -358,26 +149,29 @@ def _classify(deadline: datetime, done_at: datetime | None, now: datetime) -> st
     return "open" if deadline > now else "overdue"
 
 
-def _obligation_order(keys: Iterable[str]) -> list[tuple[str, str, str]]:
-    """The core obligations always; other step keys (updates, feedback, new ones) when present."""
-    present = set(keys) - {k for _, k, _ in CORE_OBLIGATIONS}
+def _obligation_order(obligations: Iterable[str]) -> list[tuple[str, str, str]]:
+    """The core obligations always; others (updates, feedback, a step's own key) when present."""
+    present = set(obligations) - {ob for _, ob, _ in CORE_OBLIGATIONS}
     extra = [k for k in _OPTIONAL_ORDER if k in present] + sorted(present - set(_OPTIONAL_ORDER))
     return [*CORE_OBLIGATIONS, *((k, k, "due") for k in extra)]
 
 
-_Entry = tuple[str, str, _StepRow, datetime]  # obligation name, which deadline, step, deadline
+_Entry = tuple[str, str, StepRow, datetime]  # obligation name, which deadline, step, deadline
 
 
 def _bucket(
-    steps: list[_StepRow], edges: list[datetime], order: list[tuple[str, str, str]]
+    steps: list[StepRow],
+    edges: list[datetime],
+    order: list[tuple[str, str, str]],
+    obligations: Mapping[str, str],
 ) -> list[list[_Entry]]:
     """One pass over the steps: each deadline goes to the week (between `edges`) it falls in."""
-    by_key: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for name, key, which in order:
-        by_key[key].append((name, which))
+    lines: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for name, ob, which in order:
+        lines[ob].append((name, which))
     buckets: list[list[_Entry]] = [[] for _ in range(len(edges) - 1)]
     for row in steps:
-        for name, which in by_key.get(row.key, ()):
+        for name, which in lines.get(obligations.get(row.key, row.key), ()):
             deadline = row.due_at if which == "due" else row.target_at
             if deadline is None or not (edges[0] <= deadline < edges[-1]):
                 continue
@@ -387,11 +181,11 @@ def _bucket(
 
 def _obligations(
     entries: list[_Entry], now: datetime, order: list[tuple[str, str, str]]
-) -> tuple[list[ObligationFigures], list[tuple[_StepRow, str, datetime]]]:
+) -> tuple[list[ObligationFigures], list[tuple[StepRow, str, datetime]]]:
     """Per-obligation figures of one week's deadlines, and the (step, obligation, deadline) that missed."""
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     spans: dict[str, list[timedelta]] = defaultdict(list)
-    missed: list[tuple[_StepRow, str, datetime]] = []
+    missed: list[tuple[StepRow, str, datetime]] = []
     for name, which, row, deadline in entries:
         verdict = _classify(deadline, row.done_at, now)
         counts[name][verdict] += 1
@@ -404,162 +198,22 @@ def _obligations(
     out = []
     for name, key, which in order:
         c = counts.get(name, {})
-        med, p90 = _spread(spans.get(name, []))
+        med, p90 = spread(spans.get(name, []))
         out.append(
             ObligationFigures(
-                name=name, key=key, deadline=which,
-                due=sum(c.values()), on_time=c.get("on_time", 0), late=c.get("late", 0),
-                open=c.get("open", 0), overdue=c.get("overdue", 0), median=med, p90=p90,
+                name=name,
+                key=str(key),
+                deadline=which,
+                due=sum(c.values()),
+                on_time=c.get("on_time", 0),
+                late=c.get("late", 0),
+                open=c.get("open", 0),
+                overdue=c.get("overdue", 0),
+                median=med,
+                p90=p90,
             )
-        )  # fmt: skip
+        )
     return out, missed
-
-
-def _week_info(week: IsoWeek, tz: tzinfo) -> WeekInfo:
-    start, end = week.bounds(tz)
-    holidays: list[date] = []
-    makeup: list[date] = []
-    known = True
-    try:
-        import chinese_calendar
-
-        for i in range(7):
-            d = week.monday + timedelta(days=i)
-            is_holiday, name = chinese_calendar.get_holiday_detail(d)
-            if is_holiday and name is not None:
-                holidays.append(d)
-            elif not is_holiday and d.weekday() >= 5:
-                makeup.append(d)
-    except NotImplementedError:
-        # The calendar library has no announcement for this year yet.
-        known = False
-    return WeekInfo(
-        label=week.label, tz=str(getattr(tz, "key", tz)), start=start.astimezone(tz), end=end.astimezone(tz),
-        holidays=tuple(holidays), makeup_workdays=tuple(makeup), calendar_known=known,
-    )  # fmt: skip
-
-
-def _incidents_and_acks(
-    s: Session, lo: datetime, hi: datetime, now: datetime
-) -> tuple[IncidentCounts, list[AckFigures], int]:
-    inc, ev = Incident.__table__, IncidentEvent.__table__  # type: ignore[attr-defined]
-    hi_now = min(hi, now)
-    rows = s.execute(
-        sa.select(inc.c.id, inc.c.kind, inc.c.grade, inc.c.status, inc.c.detected_at).where(
-            inc.c.detected_at >= lo, inc.c.detected_at < hi_now
-        )
-    ).all()
-    by_grade = dict.fromkeys((*GRADES, ""), 0)
-    policy = dismissed = 0
-    detected: dict[int, datetime] = {}
-    for iid, kind, grade, status, det in rows:
-        if status == "dismissed":
-            dismissed += 1
-            continue
-        detected[iid] = det
-        if kind == "policy":
-            policy += 1
-        else:
-            by_grade[grade if grade in by_grade else ""] += 1
-    # First acknowledgement per incident: one query joined on the detection range.
-    first_ack: dict[int, tuple[datetime, int]] = {}
-    ack_rows = s.execute(
-        sa.select(ev.c.incident_id, ev.c.at, ev.c.data)
-        .join(inc, inc.c.id == ev.c.incident_id)
-        .where(
-            inc.c.detected_at >= lo, inc.c.detected_at < hi_now, ev.c.kind == "acknowledged", ev.c.at <= now
-        )
-    )
-    for iid, at, data in ack_rows:
-        if iid not in detected:
-            continue
-        if iid not in first_ack or at < first_ack[iid][0]:
-            first_ack[iid] = (at, int((data or {}).get("level") or 0))
-    per_level: dict[int, list[timedelta]] = defaultdict(list)
-    for iid, (at, level) in first_ack.items():
-        per_level[level].append(at - detected[iid])
-    acks = []
-    for level in sorted(per_level):
-        med, p90 = _spread(per_level[level])
-        assert med is not None and p90 is not None
-        acks.append(AckFigures(level=level, count=len(per_level[level]), median=med, p90=p90))
-    return IncidentCounts(by_grade, policy, dismissed), acks, len(detected) - len(first_ack)
-
-
-def _overdue_items(
-    s: Session, missed: list[tuple[_StepRow, str, datetime]], now: datetime
-) -> list[OverdueItem]:
-    if not missed:
-        return []
-    inc, ev = Incident.__table__, IncidentEvent.__table__  # type: ignore[attr-defined]
-    ids = sorted({row.incident_id for row, _, _ in missed})
-    info: dict[int, tuple[str, str, str | None]] = {}
-    history: dict[int, list[tuple[datetime, str, dict[str, Any], str | None]]] = defaultdict(list)
-    for chunk in _chunks(ids):
-        for iid, title, kind, grade in s.execute(
-            sa.select(inc.c.id, inc.c.title, inc.c.kind, inc.c.grade).where(inc.c.id.in_(chunk))
-        ):
-            info[iid] = (title, kind, grade)
-        for iid, at, kind, data, actor in s.execute(
-            sa.select(ev.c.incident_id, ev.c.at, ev.c.kind, ev.c.data, ev.c.actor_name).where(
-                ev.c.incident_id.in_(chunk), ev.c.kind.in_(("escalated", "acknowledged"))
-            )
-        ):
-            history[iid].append((at, kind, data or {}, actor))
-    items = []
-    for row, name, naive_deadline in missed:
-        deadline = _aware(naive_deadline)
-        level, holders, acked_by = 0, (), None
-        # The last escalation at or before the deadline says who held the obligation then.
-        for at, kind, data, actor in sorted(history[row.incident_id], key=lambda h: h[0]):
-            if at > deadline:
-                break
-            if kind == "escalated":
-                level = int(data.get("level") or 0)
-                to = data.get("to") or ()
-                holders = tuple(to) if isinstance(to, list | tuple) else (str(to),)
-            elif kind == "acknowledged" and acked_by is None:
-                acked_by = actor
-        done = _aware(row.done_at) if row.done_at is not None and _aware(row.done_at) <= now else None
-        title, kind, grade = info.get(row.incident_id, ("", "event", None))
-        items.append(
-            OverdueItem(
-                incident_id=row.incident_id, title=title, kind=kind, grade=grade, obligation=name, channel=row.channel,
-                deadline=deadline, done_at=done, late_by=(done or now) - deadline, level=level,
-                holders=holders, acknowledged_by=acked_by, done_by=row.done_by if done else None,
-            )
-        )  # fmt: skip
-    # Still-undone first, then the longest overrun: what needs attention reads first.
-    items.sort(key=lambda i: (i.done_at is not None, -i.late_by.total_seconds(), i.incident_id))
-    return items
-
-
-def _feeds_down(s: Session, lo: datetime, hi: datetime, now: datetime) -> list[FeedDown]:
-    fo = FeedOutage.__table__  # type: ignore[attr-defined]
-    rows = s.execute(
-        sa.select(fo.c.source, fo.c.started_at, fo.c.ended_at, fo.c.error)
-        .where(fo.c.started_at < min(hi, now), sa.or_(fo.c.ended_at.is_(None), fo.c.ended_at > lo))
-        .order_by(fo.c.started_at)
-    )
-    acc: dict[str, dict[str, Any]] = {}
-    for source, started, ended, error in rows:  # ordered by start
-        end_eff = now if ended is None or ended > now else ended
-        begin, finish = max(started, lo), min(end_eff, hi)
-        if finish <= begin:
-            continue
-        a = acc.setdefault(
-            source, {"n": 0, "down": timedelta(0), "reach": begin, "still": False, "err": None}
-        )
-        a["n"] += 1
-        # Overlapping rows of one source (two pollers, a restart) count their time once.
-        if finish > a["reach"]:
-            a["down"] += finish - max(begin, a["reach"])
-            a["reach"] = finish
-        a["still"] = a["still"] or ended is None or ended > now
-        a["err"] = error or a["err"]
-    out = [FeedDown(src, a["n"], a["down"], a["still"], a["err"]) for src, a in acc.items()]
-    out.sort(key=lambda f: (-f.down, f.source))
-    return out
 
 
 def _week_figures(
@@ -572,15 +226,15 @@ def _week_figures(
 ) -> WeekFigures:
     lo, hi = week.bounds(tz)
     obligations, missed = _obligations(entries, _naive(now), order)
-    counts, acks, unacked = _incidents_and_acks(s, lo, hi, now)
+    counts, acks, unacked = incidents_and_acks(s, lo, hi, now)
     return WeekFigures(
-        week=_week_info(week, tz),
+        week=week_info(week, tz),
         incidents=counts,
         obligations=obligations,
         acks=acks,
         unacknowledged=unacked,
-        overdue=_overdue_items(s, missed, now),
-        feeds_down=_feeds_down(s, lo, hi, now),
+        overdue=overdue_items(s, missed, now),
+        feeds_down=feeds_down(s, lo, hi, now),
     )
 
 
@@ -591,11 +245,15 @@ def compute_weekly(
     *,
     now: datetime,
     history_weeks: int = 8,
+    obligations: Mapping[str, str] | None = None,
 ) -> WeeklySummary:
     """The summary of `week` as of `now` (aware), with the previous week and `history_weeks` of rates.
 
-    `source` is a Session or an Engine; nothing is written.
+    `source` is a Session or an Engine; nothing is written. `obligations` maps step keys to
+    the obligation they count as (`playbook.report_obligations`); a key it does not name
+    counts under its own name.
     """
+    obligations = obligations or {}
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime (UTC)")
     zone = resolve_tz(tz)
@@ -603,11 +261,11 @@ def compute_weekly(
     n = max(history_weeks, 1)
     weeks = [wk.shift(-back) for back in range(n, -1, -1)]  # oldest first, wk last
     edges = [w.bounds(zone)[0] for w in weeks] + [wk.bounds(zone)[1]]
-    session, owned = _session(source)
+    session, owned = open_session(source)
     try:
-        steps = _load_steps(session, edges[0], edges[-1], now)
-        order = _obligation_order(r.key for r in steps)
-        buckets = _bucket(steps, [_naive(e) for e in edges], order)
+        steps = _load_steps(session, edges[0], edges[-1], now, _target_keys(obligations))
+        order = _obligation_order(obligations.get(r.key, r.key) for r in steps)
+        buckets = _bucket(steps, [_naive(e) for e in edges], order, obligations)
         current = _week_figures(session, wk, zone, now, buckets[-1], order)
         previous = _week_figures(session, weeks[-2], zone, now, buckets[-2], order)
         history: list[tuple[str, dict[str, float | None]]] = []

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from sqlalchemy.engine import Engine
@@ -29,11 +30,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..chat.render import fmt_left, fmt_time
 from ..engine.actions import can
 from ..i18n import t
 from ..models import utcnow
+from ..present.formats import format_time
 from ..runtime import Settings
+from ..vocab import Channel
 from . import present
 from .auth import SessionInfo, Signer, load_session, signing_key
 from .links import path_prefix
@@ -46,23 +48,33 @@ PRE_COOKIE = "rsp_pre"  # the sign-in form's own CSRF seed, before there is a se
 FLASH_COOKIE = "rsp_flash"
 PUBLIC_PREFIXES = ("/login", "/static/")
 HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-     b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),  # a sign-in link must never leave in a Referer
     (b"cache-control", b"no-store"),
-]  # fmt: skip
+]
 
 
 class Console:
     """What every request needs: settings, database, clock, signer, templates, the bound port."""
 
-    def __init__(self, settings: Settings, engine: Engine, *, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        secret: str | None = None,
+    ):
         self.settings = settings
         self.engine = engine
         self.clock = clock
+        self._secret = secret  # RESPONDER_WEB_SECRET; None: the key kept in the database
         self.port: int | None = None  # set by the server once bound (web.port may be 0)
         self.prefix = path_prefix(settings.feeds.web)
         self.secure = (settings.feeds.web.public_url or "").startswith("https://")
@@ -81,7 +93,7 @@ class Console:
     # -- helpers --------------------------------------------------------------------------
 
     @property
-    def tz(self) -> Any:
+    def tz(self) -> ZoneInfo:
         """The zone times are shown in (feeds.yaml `timezone`)."""
         return self.settings.tz
 
@@ -95,12 +107,12 @@ class Console:
 
     def fmt_short(self, at: datetime | None) -> str:
         """Template filter `short`: local time, with the date only when it is not today."""
-        return fmt_time(at, self.tz, self.clock())
+        return format_time(at, self.tz, self.clock())
 
     async def signer(self) -> Signer:
         """The cookie signer (its key is read once, from the environment or the database)."""
         if self._signer is None:
-            key = await run_in_threadpool(signing_key, self.engine, self.clock())
+            key = await run_in_threadpool(signing_key, self.engine, self.clock(), self._secret)
             self._signer = Signer(key)
         return self._signer
 
@@ -113,12 +125,22 @@ class Console:
         token = (await self.signer()).unsign(request.cookies.get(SESSION_COOKIE))
         if token is None:
             return None
-        return await self.db(load_session, self.engine, self.settings, token, self.clock())
+        session: SessionInfo | None = await self.db(
+            load_session, self.engine, self.settings, token, self.clock()
+        )
+        return session
 
     def set_cookie(self, response: Response, name: str, value: str, max_age: int | None = None) -> None:
         """A cookie only this console's pages send back (HttpOnly, SameSite=Lax, Secure behind https)."""
-        response.set_cookie(name, value, max_age=max_age, path=self.prefix or "/", httponly=True,
-                            samesite="lax", secure=self.secure)  # fmt: skip
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path=self.prefix or "/",
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+        )
 
     def redirect(self, path: str, *, flash: str | None = None) -> RedirectResponse:
         """A 303 to `path` (after a form), carrying a one-time notice for the next page."""
@@ -143,7 +165,7 @@ class Console:
             "left": lambda due: present.left_text(due, now),
             "flash": _decode(flash),
             "p": present,
-            "fmt_left": fmt_left,
+            "channels": tuple(Channel),
             **context,
         }
         response = self.templates.TemplateResponse(request, name, ctx, status_code=status)

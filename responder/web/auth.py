@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 
 from ..db import insert_ignore, session_scope
@@ -111,10 +111,11 @@ class Signer:
         return self._mac(value, purpose)
 
 
-def signing_key(engine: Engine, now: datetime) -> bytes:
-    """RESPONDER_WEB_SECRET if set, else a random key made once and kept in the database,
-    so every instance (and every restart) signs and checks cookies alike."""
-    secret = os.environ.get("RESPONDER_WEB_SECRET", "").strip()
+def signing_key(engine: Engine, now: datetime, secret: str | None = None) -> bytes:
+    """From `secret` (RESPONDER_WEB_SECRET, as `responder.env` read it) if set, else a random
+    key made once and kept in the database, so every instance (and every restart) signs and
+    checks cookies alike."""
+    secret = (secret or "").strip()
     if secret:
         return hashlib.sha256(secret.encode()).digest()
     with session_scope(engine) as s:
@@ -146,15 +147,17 @@ def set_password(engine: Engine, roster: Roster, name: str, password: str, now: 
         row = s.get(WebPassword, name) or WebPassword(person=name, hash=hashed, set_at=now)
         row.hash, row.set_at = hashed, now
         s.add(row)
-        s.exec(sa.delete(WebSession).where(col(WebSession.person) == name))  # type: ignore[call-overload]
+        s.execute(sa.delete(WebSession).where(col(WebSession.person) == name))
 
 
-def _failures(s: Session, column: sa.ColumnElement[str], value: str, since: datetime) -> list[datetime]:
+def _failures(s: Session, column: Mapped[str], value: str, since: datetime) -> list[datetime]:
     rows = s.exec(
-        select(WebLoginAttempt.at).where(column == value, WebLoginAttempt.ok == False)  # noqa: E712
-        .where(col(WebLoginAttempt.at) > since).order_by(col(WebLoginAttempt.at))
-    ).all()  # fmt: skip
-    return [r for r in rows if r is not None]
+        select(WebLoginAttempt.at)
+        .where(column == value, WebLoginAttempt.ok == False)  # noqa: E712
+        .where(col(WebLoginAttempt.at) > since)
+        .order_by(col(WebLoginAttempt.at))
+    ).all()
+    return list(rows)
 
 
 def _limited(
@@ -226,8 +229,14 @@ def issue_login_link(
         raise ValueError(f"{person!r} is not on the roster")
     token = secrets.token_urlsafe(32)
     with session_scope(engine) as s:
-        s.add(WebLoginToken(id=_digest(token), person=person, created_at=now,
-                            expires_at=now + settings.feeds.web.login_link_ttl))  # fmt: skip
+        s.add(
+            WebLoginToken(
+                id=_digest(token),
+                person=person,
+                created_at=now,
+                expires_at=now + settings.feeds.web.login_link_ttl,
+            )
+        )
     return login_url(settings.feeds.web, token, port)
 
 
@@ -258,7 +267,7 @@ def redeem_login_token(engine: Engine, settings: Settings, token: str, address: 
         )
         row = s.get(WebLoginToken, digest)
         person = _person(settings.roster, row.person) if row is not None else None
-        ok = spent.rowcount == 1 and person is not None  # type: ignore[attr-defined]
+        ok = spent.rowcount == 1 and person is not None  # type: ignore[attr-defined]  # a CursorResult at run time
         _record(s, row.person if row else "", address, ok, "link", now)
         if not ok:
             s.commit()
@@ -279,12 +288,21 @@ def create_session(
     """
     token = secrets.token_urlsafe(32)
     with session_scope(engine) as s:
-        s.add(WebSession(id=_digest(token), person=person.name, csrf=secrets.token_urlsafe(24), created_at=now,
-                         expires_at=now + settings.feeds.web.session_ttl, address=address, method=method))  # fmt: skip
+        s.add(
+            WebSession(
+                id=_digest(token),
+                person=person.name,
+                csrf=secrets.token_urlsafe(24),
+                created_at=now,
+                expires_at=now + settings.feeds.web.session_ttl,
+                address=address,
+                method=method,
+            )
+        )
         old = now - max(timedelta(days=1), settings.feeds.web.login_window)
-        s.exec(sa.delete(WebSession).where(col(WebSession.expires_at) <= now))  # type: ignore[call-overload]
-        s.exec(sa.delete(WebLoginToken).where(col(WebLoginToken.expires_at) <= old))  # type: ignore[call-overload]
-        s.exec(sa.delete(WebLoginAttempt).where(col(WebLoginAttempt.at) <= now - timedelta(days=90)))  # type: ignore[call-overload]
+        s.execute(sa.delete(WebSession).where(col(WebSession.expires_at) <= now))
+        s.execute(sa.delete(WebLoginToken).where(col(WebLoginToken.expires_at) <= old))
+        s.execute(sa.delete(WebLoginAttempt).where(col(WebLoginAttempt.at) <= now - timedelta(days=90)))
     return token
 
 
@@ -301,4 +319,4 @@ def load_session(engine: Engine, settings: Settings, token: str, now: datetime) 
 def end_session(engine: Engine, token: str) -> None:
     """Sign out: the session's row is deleted, so its cookie opens nothing any more."""
     with session_scope(engine) as s:
-        s.exec(sa.delete(WebSession).where(col(WebSession.id) == _digest(token)))  # type: ignore[call-overload]
+        s.execute(sa.delete(WebSession).where(col(WebSession.id) == _digest(token)))

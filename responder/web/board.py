@@ -12,13 +12,12 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from ..config import CHANNELS
 from ..models import FeedState, Incident, IncidentEvent, Outbox, Step
-from ..playbook import CLOSED_STATUSES
+from ..policy import keys
+from ..vocab import LIVE_STATUSES, Channel, EventKind, IncidentKind, OutboxKind, OutboxStatus
+from .timeline import step_order
 
 __all__ = ["Alerting", "Board", "BoardIncident", "load_board", "sort_key"]
-
-LIVE = ("open", "acknowledged")
 
 
 @dataclass(frozen=True)
@@ -49,8 +48,7 @@ class BoardIncident:
     @property
     def next_due(self) -> datetime | None:
         """The nearest hard deadline of an open step, if any."""
-        dues = [s.due_at for s in self.open_steps if s.due_at is not None]
-        return min(dues) if dues else None
+        return min((s.due_at for s in self.open_steps), default=None)
 
     @property
     def overdue(self) -> bool:
@@ -58,11 +56,11 @@ class BoardIncident:
         nxt = self.next_due
         return nxt is not None and nxt <= self.now
 
-    def by_channel(self) -> dict[str, Step | None]:
+    def by_channel(self) -> dict[Channel, Step | None]:
         """For a policy item: the repost step of each outlet (the latest occurrence), None where none."""
-        cells: dict[str, Step | None] = dict.fromkeys(CHANNELS)
+        cells: dict[Channel, Step | None] = dict.fromkeys(Channel)
         for s in self.steps:
-            if s.channel in cells:
+            if s.channel is not None:
                 cells[s.channel] = s
         return cells
 
@@ -86,24 +84,26 @@ def sort_key(b: BoardIncident) -> tuple[int, float, int]:
     """Overdue first (longest overdue first), then the nearest deadline, then no deadline."""
     nxt = b.next_due
     if nxt is None:
-        return (2, 0.0, b.incident.id or 0)
-    return (0 if b.overdue else 1, nxt.timestamp(), b.incident.id or 0)
+        return (2, 0.0, b.incident.id)
+    return (0 if b.overdue else 1, nxt.timestamp(), b.incident.id)
 
 
 def _alerting(inc: Incident, events: list[IncidentEvent], cards: list[Outbox]) -> Alerting:
-    last = max((e for e in events if e.kind == "escalated"), key=lambda e: e.id or 0, default=None)
+    last = max((e for e in events if e.kind == EventKind.ESCALATED), key=lambda e: e.id, default=None)
     names = str(last.data.get("to") or "") if last is not None else ""
-    counts = defaultdict(int)
+    counts: dict[OutboxStatus, int] = defaultdict(int)
     for o in cards:
         counts[o.status] += 1
-    return Alerting(inc.escalation_level, names, counts["sent"], counts["pending"] + counts["sending"],
-                    counts["failed"])  # fmt: skip
+    waiting = counts[OutboxStatus.PENDING] + counts[OutboxStatus.SENDING]
+    return Alerting(
+        inc.escalation_level, names, counts[OutboxStatus.SENT], waiting, counts[OutboxStatus.FAILED]
+    )
 
 
 def load_board(engine: Engine, now: datetime) -> Board:
     """The live incidents with their steps, escalation and card delivery, and every feed's health."""
     with Session(engine) as s:
-        incidents = list(s.exec(select(Incident).where(col(Incident.status).in_(LIVE))).all())
+        incidents = list(s.exec(select(Incident).where(col(Incident.status).in_(LIVE_STATUSES))).all())
         ids = [i.id for i in incidents]
         steps: dict[int, list[Step]] = defaultdict(list)
         events: dict[int, list[IncidentEvent]] = defaultdict(list)
@@ -112,26 +112,28 @@ def load_board(engine: Engine, now: datetime) -> Board:
             for st in s.exec(select(Step).where(col(Step.incident_id).in_(ids))).all():
                 steps[st.incident_id].append(st)
             for ev in s.exec(
-                select(IncidentEvent).where(col(IncidentEvent.incident_id).in_(ids))
-                .where(IncidentEvent.kind == "escalated")
-            ).all():  # fmt: skip
+                select(IncidentEvent)
+                .where(col(IncidentEvent.incident_id).in_(ids))
+                .where(IncidentEvent.kind == EventKind.ESCALATED)
+            ).all():
                 events[ev.incident_id].append(ev)
             for o in s.exec(
-                select(Outbox).where(col(Outbox.incident_id).in_(ids), Outbox.kind == "message")
+                select(Outbox)
+                .where(col(Outbox.incident_id).in_(ids), Outbox.kind == OutboxKind.MESSAGE)
                 .where(col(Outbox.dedup_key).contains(":escalation:"))
-            ).all():  # fmt: skip
-                cards[o.incident_id or 0].append(o)
+            ).all():
+                if o.incident_id is not None and o.dedup_key.startswith(keys.card_prefix(o.incident_id)):
+                    cards[o.incident_id].append(o)
         feeds = list(s.exec(select(FeedState).order_by(col(FeedState.source))).all())
     rows = []
     for inc in incidents:
-        assert inc.id is not None and inc.status not in CLOSED_STATUSES
-        ordered = sorted(steps[inc.id], key=lambda x: (x.due_at, x.key, x.channel, x.seq))
+        ordered = sorted(steps[inc.id], key=step_order)
         rows.append(BoardIncident(inc, ordered, _alerting(inc, events[inc.id], cards[inc.id]), now))
     rows.sort(key=sort_key)
     feeds.sort(key=lambda f: (-(f.consecutive_failures > 0), f.source))
     return Board(
         now=now,
-        events=[r for r in rows if r.incident.kind != "policy"],
-        policies=[r for r in rows if r.incident.kind == "policy"],
+        events=[r for r in rows if r.incident.kind != IncidentKind.POLICY],
+        policies=[r for r in rows if r.incident.kind == IncidentKind.POLICY],
         feeds=feeds,
     )

@@ -7,14 +7,18 @@ import getpass
 import sys
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
+
 from ..configfile import ConfigError
+from ..env import Environment
 from ..i18n import t
 from ..models import utcnow
+from ..runtime import Settings
 
 __all__ = ["add_commands"]
 
 
-def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _setup(args: argparse.Namespace, env: Environment) -> tuple[Settings, Engine] | int:
     """Settings and a migrated engine, or an exit status with the reason printed."""
     from ..db import DEFAULT_SQLITE, database_url, make_engine
     from ..migrate import NotMigratedError, check_migrated, upgrade
@@ -26,17 +30,18 @@ def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         print(f"{len(exc.problems)} config problem(s):", file=sys.stderr)
         for p in exc.problems:
             print(f"  {p}", file=sys.stderr)
-        return None, None, 2
-    url = database_url()
-    if url == f"sqlite:///{DEFAULT_SQLITE}":
-        upgrade(url)  # the embedded default migrates itself, as `run` does
+        return 2
+    # The database `run` uses with this config: its own file (the offline example's), else DATABASE_URL.
+    url = database_url(None, st.database_path, env.database_url)
+    if st.database_path is not None or url == f"sqlite:///{DEFAULT_SQLITE}":
+        upgrade(url)  # the embedded default and a config's own file migrate themselves, as `run` does
     engine = make_engine(url)
     try:
         check_migrated(engine)
     except NotMigratedError as exc:
         print(str(exc), file=sys.stderr)
-        return None, None, 3
-    return st, engine, 0
+        return 3
+    return st, engine
 
 
 def _read_password(from_stdin: bool) -> str | None:
@@ -49,13 +54,14 @@ def _read_password(from_stdin: bool) -> str | None:
     return first
 
 
-def cmd_passwd(args: argparse.Namespace) -> int:
+def cmd_passwd(args: argparse.Namespace, env: Environment) -> int:
     """Set a roster person's console password (asked twice on a terminal, else one line of stdin)."""
     from .auth import MIN_PASSWORD, set_password
 
-    st, engine, status = _setup(args)
-    if st is None:
-        return status
+    ready = _setup(args, env)
+    if isinstance(ready, int):
+        return ready
+    st, engine = ready
     if not any(p.name == args.name for p in st.roster.people):
         print(t("web_not_on_roster", name=args.name), file=sys.stderr)
         return 2
@@ -70,13 +76,14 @@ def cmd_passwd(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_login(args: argparse.Namespace) -> int:
+def cmd_login(args: argparse.Namespace, env: Environment) -> int:
     """Print a one-time sign-in link for a roster person."""
     from .auth import issue_login_link
 
-    st, engine, status = _setup(args)
-    if st is None:
-        return status
+    ready = _setup(args, env)
+    if isinstance(ready, int):
+        return ready
+    st, engine = ready
     try:
         link = issue_login_link(engine, st, args.name, utcnow())
     except ValueError:
@@ -87,7 +94,7 @@ def cmd_login(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `web passwd` and `web login` on the main parser's sub-commands."""
     web = sub.add_parser("web", help="web console: set a password, print a one-time sign-in link")
     inner = web.add_subparsers(dest="web_command", required=True)

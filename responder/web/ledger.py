@@ -8,8 +8,8 @@ timeliness (late = done late or overdue undone; on time; not yet due).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy.engine import Engine
@@ -17,14 +17,16 @@ from sqlmodel import Session, col, select
 
 from ..i18n import t
 from ..models import Incident, IncidentEvent, Step
-from ..reports.weekly import GRADES
+from ..reports.period import chunks
+from ..vocab import EventKind, Grade, IncidentKind, IncidentStatus
 from .present import fmt_dt, status_label
+from .timeline import step_order
 
 __all__ = ["GRADE_NONE", "LedgerFilter", "LedgerRow", "load_ledger", "timeliness"]
 
 GRADE_NONE = "none"  # the grade filter's value for events not (yet) graded
-KINDS = ("event", "policy")
-STATUSES = ("open", "acknowledged", "closed", "dismissed")
+KINDS: tuple[IncidentKind, ...] = tuple(IncidentKind)
+STATUSES: tuple[IncidentStatus, ...] = tuple(IncidentStatus)
 TIMELINESS = ("late", "on_time", "open")
 MAX_DAYS = 366 * 3
 
@@ -51,8 +53,8 @@ class LedgerFilter:
         if end < start or (end - start).days > MAX_DAYS:
             raise ValueError(t("web_ledger_bad_period", days=MAX_DAYS))
         picked = {k: q.get(k, "") for k in ("grade", "kind", "status", "timeliness")}
-        allowed = {
-            "grade": (*GRADES, GRADE_NONE),
+        allowed: dict[str, tuple[str, ...]] = {
+            "grade": (*Grade, GRADE_NONE),
             "kind": KINDS,
             "status": STATUSES,
             "timeliness": TIMELINESS,
@@ -71,9 +73,13 @@ class LedgerFilter:
     def query(self) -> dict[str, str]:
         """The filter as query parameters (for the export link)."""
         q = {"start": self.start.isoformat(), "end": self.end.isoformat()}
-        q |= {k: v for k, v in (("grade", self.grade), ("kind", self.kind), ("status", self.status),
-                                ("timeliness", self.timeliness)) if v}  # fmt: skip
-        return q
+        picked = (
+            ("grade", self.grade),
+            ("kind", self.kind),
+            ("status", self.status),
+            ("timeliness", self.timeliness),
+        )
+        return q | {k: v for k, v in picked if v}
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,6 @@ class LedgerRow:
 
 def timeliness(step: Step, now: datetime) -> str:
     """on_time / late (done after the deadline) / overdue (undone, deadline passed) / open."""
-    assert step.due_at is not None
     if step.done_at is not None:
         return "late" if (step.breached_at is not None or step.done_at > step.due_at) else "on_time"
     return "overdue" if now >= step.due_at else "open"
@@ -101,24 +106,27 @@ def _keeps(f: LedgerFilter, state: str) -> bool:
     return state in {"late": ("late", "overdue"), "on_time": ("on_time",), "open": ("open",)}[f.timeliness]
 
 
-def _chunks(ids: list[int], size: int = 500) -> Iterable[list[int]]:
-    for i in range(0, len(ids), size):
-        yield ids[i : i + size]
+@dataclass
+class _Facts:
+    """What the log says of one incident: whom the last escalation named, which steps completed themselves."""
+
+    escalated_to: str = ""
+    auto_done: set[int] = field(default_factory=set)
 
 
 def _incident_note(inc: Incident, tz: tzinfo) -> str:
-    if inc.status == "dismissed":
+    if inc.status == IncidentStatus.DISMISSED:
         return t("web_note_dismissed", who=inc.closed_by or "", reason=inc.dismissed_reason or "")
-    if inc.status == "closed":
+    if inc.status == IncidentStatus.CLOSED:
         return t("web_note_closed", who=inc.closed_by or "", at=fmt_dt(inc.closed_at, tz))
-    if inc.status == "acknowledged":
+    if inc.status == IncidentStatus.ACKNOWLEDGED:
         return t("web_note_acked", who=inc.acked_by or "", at=fmt_dt(inc.acked_at, tz))
     return status_label(inc.status)
 
 
 def _load(
     s: Session, f: LedgerFilter, tz: tzinfo
-) -> tuple[list[Incident], dict[int, list[Step]], dict[int, dict]]:
+) -> tuple[list[Incident], dict[int, list[Step]], dict[int, _Facts]]:
     lo, hi = f.bounds(tz)
     q = select(Incident).where(col(Incident.detected_at) >= lo, col(Incident.detected_at) < hi)
     if f.kind:
@@ -126,24 +134,25 @@ def _load(
     if f.status:
         q = q.where(Incident.status == f.status)
     if f.grade == GRADE_NONE:
-        q = q.where(Incident.kind == "event", col(Incident.grade).is_(None))
+        q = q.where(Incident.kind == IncidentKind.EVENT, col(Incident.grade).is_(None))
     elif f.grade:
         q = q.where(Incident.grade == f.grade)
     incidents = list(s.exec(q.order_by(col(Incident.detected_at), col(Incident.id))).all())
     steps: dict[int, list[Step]] = defaultdict(list)
-    facts: dict[int, dict] = defaultdict(dict)  # per incident: escalation names, auto-done step ids
-    ids = [i.id for i in incidents if i.id is not None]
-    for chunk in _chunks(ids):
+    facts: dict[int, _Facts] = defaultdict(_Facts)
+    for chunk in chunks([i.id for i in incidents]):
         for st in s.exec(select(Step).where(col(Step.incident_id).in_(chunk))).all():
             steps[st.incident_id].append(st)
         for ev in s.exec(
-            select(IncidentEvent).where(col(IncidentEvent.incident_id).in_(chunk))
-            .where(col(IncidentEvent.kind).in_(("escalated", "step_done"))).order_by(col(IncidentEvent.id))
-        ).all():  # fmt: skip
-            if ev.kind == "escalated":
-                facts[ev.incident_id]["to"] = str(ev.data.get("to") or "")
-            elif ev.data.get("auto"):
-                facts[ev.incident_id].setdefault("auto", set()).add(ev.step_id)
+            select(IncidentEvent)
+            .where(col(IncidentEvent.incident_id).in_(chunk))
+            .where(col(IncidentEvent.kind).in_((EventKind.ESCALATED, EventKind.STEP_DONE)))
+            .order_by(col(IncidentEvent.id))
+        ).all():
+            if ev.kind == EventKind.ESCALATED:
+                facts[ev.incident_id].escalated_to = str(ev.data.get("to") or "")
+            elif ev.data.get("auto") and ev.step_id is not None:
+                facts[ev.incident_id].auto_done.add(ev.step_id)
     return incidents, steps, facts
 
 
@@ -153,17 +162,16 @@ def load_ledger(engine: Engine, f: LedgerFilter, tz: tzinfo, now: datetime) -> l
         incidents, steps, facts = _load(s, f, tz)
     rows: list[LedgerRow] = []
     for inc in incidents:
-        assert inc.id is not None
         note = _incident_note(inc, tz)
-        owner = inc.acked_by or facts[inc.id].get("to", "")
+        owner = inc.acked_by or facts[inc.id].escalated_to
         if not steps[inc.id]:
             if not f.timeliness:
                 rows.append(LedgerRow(inc, None, "", owner, note))
             continue
-        for st in sorted(steps[inc.id], key=lambda x: (x.due_at, x.key, x.channel, x.seq)):
+        for st in sorted(steps[inc.id], key=step_order):
             state = timeliness(st, now)
             if not _keeps(f, state):
                 continue
-            extra = [t("web_auto_done")] if st.id in facts[inc.id].get("auto", ()) else []
+            extra = [t("web_auto_done")] if st.id in facts[inc.id].auto_done else []
             rows.append(LedgerRow(inc, st, state, st.done_by or owner, "；".join([*extra, note])))
     return rows

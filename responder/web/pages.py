@@ -17,11 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..chat.html import strip_tags
 from ..db import session_scope
 from ..engine import actions
 from ..engine.actions import ActionError, ActionResult, Actor, NotPermitted, UnknownIncident
 from ..i18n import t
+from ..present.html import strip_tags
+from ..vocab import LIVE_STATUSES
 from .app import Console, client_address, route
 from .auth import SessionInfo
 from .board import load_board
@@ -31,7 +32,8 @@ __all__ = ["routes"]
 
 
 def _console(request: Request) -> Console:
-    return request.app.state.console  # type: ignore[no-any-return]
+    console: Console = request.app.state.console  # set by build_app
+    return console
 
 
 async def board(request: Request) -> Response:
@@ -48,7 +50,7 @@ async def incident(request: Request) -> Response:
     record = await console.db(load_incident, console.engine, console.settings.roster, console.tz, incident_id)
     if record is None:
         raise HTTPException(404, t("web_no_incident", id=incident_id))
-    live = record.incident.status in ("open", "acknowledged")
+    live = record.incident.status in LIVE_STATUSES
     open_steps = [s for s in record.steps if s.done_at is None]
     return await console.page(request, "incident.html", {"r": record, "live": live, "open_steps": open_steps})
 
@@ -90,12 +92,14 @@ async def act(request: Request) -> Response:
     st = console.settings
     if action == "ack":
         do: Callable[[Any, datetime], ActionResult] = lambda s, now: actions.acknowledge(  # noqa: E731
-            s, st, incident_id, actor, None, now)  # fmt: skip
+            s, st, incident_id, actor, None, now
+        )
     elif action == "done":
         key, channel = _step_choice(str(form.get("step") or ""))
         link = _evidence(str(form.get("evidence") or ""))
         do = lambda s, now: actions.complete_step(  # noqa: E731
-            s, st, incident_id, key or None, channel, actor, None, now, link)  # fmt: skip
+            s, st, incident_id, key or None, channel, actor, None, now, link
+        )
     elif action == "dismiss":
         reason = str(form.get("reason") or "")
         do = lambda s, now: actions.dismiss(s, st, incident_id, reason, actor, None, now)  # noqa: E731

@@ -15,19 +15,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..i18n import t
+from ..playbook import report_obligations
+from ..present.formats import format_span, kind_label
 from ..reports.chart import render_chart
-from ..reports.render import channel_label, format_span, obligation_label
-from ..reports.weekly import GRADES, IsoWeek, compute_weekly
+from ..reports.figures import GRADES_GRAVEST_FIRST
+from ..reports.render import channel_label, obligation_label
+from ..reports.weekly import IsoWeek, compute_weekly
 from .app import Console, route
 from .ledger import GRADE_NONE, KINDS, STATUSES, TIMELINESS, LedgerFilter, load_ledger
 from .links import base_url
+from .present import status_label, timeliness_label
 from .xlsx import ledger_xlsx
 
 __all__ = ["routes"]
 
 
 def _console(request: Request) -> Console:
-    return request.app.state.console  # type: ignore[no-any-return]
+    console: Console = request.app.state.console  # set by build_app
+    return console
 
 
 def _filter(request: Request, console: Console) -> LedgerFilter:
@@ -44,14 +49,14 @@ async def ledger(request: Request) -> Response:
     f = _filter(request, console)
     rows = await console.db(load_ledger, console.engine, f, console.tz, console.clock())
     options = {
-        "grade": [(g, g) for g in GRADES] + [(GRADE_NONE, t("grade_unknown"))],
-        "kind": [(k, t("kind_" + k)) for k in KINDS],
-        "status": [(s, t("web_status_" + s)) for s in STATUSES],
-        "timeliness": [(x, t("web_timeliness_" + x)) for x in TIMELINESS],
+        "grade": [(str(g), str(g)) for g in GRADES_GRAVEST_FIRST] + [(GRADE_NONE, t("grade_unknown"))],
+        "kind": [(str(k), kind_label(k)) for k in KINDS],
+        "status": [(str(s), status_label(s)) for s in STATUSES],
+        "timeliness": [(x, timeliness_label(x)) for x in TIMELINESS],
     }
     export = console.link("/ledger.xlsx") + "?" + urlencode(f.query())
-    return await console.page(request, "ledger.html", {"f": f, "rows": rows, "options": options,
-                                                        "export": export})  # fmt: skip
+    context = {"f": f, "rows": rows, "options": options, "export": export}
+    return await console.page(request, "ledger.html", context)
 
 
 async def ledger_export(request: Request) -> Response:
@@ -64,8 +69,11 @@ async def ledger_export(request: Request) -> Response:
     body = await console.db(ledger_xlsx, rows, f, console.tz, now, incident_url=pattern)
     name = t("web_xlsx_filename", start=f.start.isoformat(), end=f.end.isoformat())
     disposition = f"attachment; filename=\"ledger-{f.start}-{f.end}.xlsx\"; filename*=UTF-8''{quote(name)}"
-    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"content-disposition": disposition})  # fmt: skip
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"content-disposition": disposition},
+    )
 
 
 def _week(request: Request, console: Console, now: datetime) -> IsoWeek:
@@ -83,12 +91,23 @@ async def weekly(request: Request) -> Response:
     console = _console(request)
     now = console.clock()
     week = _week(request, console, now)
-    summary = await console.db(compute_weekly, console.engine, week, console.tz, now=now)
+    obligations = report_obligations(console.settings.playbooks)
+    summary = await console.db(
+        compute_weekly, console.engine, week, console.tz, now=now, obligations=obligations
+    )
     prev = {o.name: o for o in summary.previous.obligations}
-    return await console.page(request, "weekly.html", {
-        "s": summary, "week": week, "prev": prev, "older": week.shift(-1).label, "newer": week.shift(1).label,
-        "ob_label": obligation_label, "channel_label": channel_label, "span": format_span, "grades": GRADES,
-    })  # fmt: skip
+    context = {
+        "s": summary,
+        "week": week,
+        "prev": prev,
+        "older": week.shift(-1).label,
+        "newer": week.shift(1).label,
+        "ob_label": obligation_label,
+        "channel_label": channel_label,
+        "span": format_span,
+        "grades": GRADES_GRAVEST_FIRST,
+    }
+    return await console.page(request, "weekly.html", context)
 
 
 async def weekly_chart(request: Request) -> Response:
@@ -97,8 +116,12 @@ async def weekly_chart(request: Request) -> Response:
     now = console.clock()
     week = _week(request, console, now)
 
+    obligations = report_obligations(console.settings.playbooks)
+
     def draw() -> bytes:
-        return render_chart(compute_weekly(console.engine, week, console.tz, now=now))
+        return render_chart(
+            compute_weekly(console.engine, week, console.tz, now=now, obligations=obligations)
+        )
 
     return Response(await console.db(draw), media_type="image/png")
 
@@ -112,11 +135,14 @@ async def annual(request: Request) -> Response:
     this_year = now.astimezone(console.tz).year
     try:
         year = int(request.query_params.get("year") or this_year)
-        figures = await console.db(compute_annual, console.engine, year, console.tz, now=now)
+        obligations = report_obligations(console.settings.playbooks)
+        figures = await console.db(
+            compute_annual, console.engine, year, console.tz, now=now, obligations=obligations
+        )
     except ValueError:
         raise HTTPException(400, t("web_bad_year", year=request.query_params.get("year", ""))) from None
-    return await console.page(request, "annual.html", {"a": figures, "year": year,
-                                                        "years": list(range(this_year, this_year - 6, -1))})  # fmt: skip
+    years = list(range(this_year, this_year - 6, -1))
+    return await console.page(request, "annual.html", {"a": figures, "year": year, "years": years})
 
 
 def routes() -> list[Route]:

@@ -14,7 +14,7 @@ import logging
 import socket
 import sys
 from collections.abc import Generator
-from typing import TextIO
+from typing import Protocol, TextIO
 
 import uvicorn
 from sqlalchemy.engine import Engine
@@ -56,13 +56,19 @@ class ConsoleServer:
     """The console's HTTP server: `start()` binds and serves in the background, `stop()` ends it."""
 
     def __init__(
-        self, settings: Settings, engine: Engine, *, console_mode: bool = False, out: TextIO | None = None
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        console_mode: bool = False,
+        out: TextIO | None = None,
+        secret: str | None = None,
     ):
         self.settings = settings
         self.engine = engine
         self.console_mode = console_mode  # no bot token: print sign-in links for the admins
         self.out = out
-        self.console = Console(settings, engine)
+        self.console = Console(settings, engine, secret=secret)
         self._server: _EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -82,10 +88,16 @@ class ConsoleServer:
         self.console.port = sock.getsockname()[1]
         config = uvicorn.Config(
             # log_config=None: uvicorn leaves logging alone; its records reach our handlers.
-            build_app(self.console), log_config=None, log_level="warning", access_log=False, lifespan="off",
-            proxy_headers=bool(web.trusted_proxies), forwarded_allow_ips=list(web.trusted_proxies) or None,
-            server_header=False, timeout_graceful_shutdown=5,
-        )  # fmt: skip
+            build_app(self.console),
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            proxy_headers=bool(web.trusted_proxies),
+            forwarded_allow_ips=list(web.trusted_proxies) or None,
+            server_header=False,
+            timeout_graceful_shutdown=5,
+        )
         self._server = _EmbeddedServer(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="web-console")
         self._announce()
@@ -114,11 +126,16 @@ class ConsoleServer:
             await self._task
 
 
-async def run_with_console(service: object, console: ConsoleServer | None) -> None:
-    """Run the service with the console beside it in the same loop; the console stops after it."""
+class _Runs(Protocol):
+    async def run(self) -> None: ...
+
+
+async def run_with_console(service: _Runs, console: ConsoleServer | None) -> None:
+    """Run the service (or the supervisor that runs it) with the console beside it in the same
+    loop; the console stops after it."""
     started = console is not None and await console.start()
     try:
-        await service.run()  # type: ignore[attr-defined]
+        await service.run()
     finally:
         if started and console is not None:
             await console.stop()

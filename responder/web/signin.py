@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 
 from starlette.exceptions import HTTPException
@@ -33,7 +34,8 @@ __all__ = ["routes"]
 
 
 def _console(request: Request) -> Console:
-    return request.app.state.console  # type: ignore[no-any-return]
+    console: Console = request.app.state.console  # set by build_app
+    return console
 
 
 def _safe_next(target: str | None) -> str:
@@ -45,7 +47,9 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-async def _anon_page(request: Request, name: str, context: dict[str, object], status: int = 200) -> Response:
+async def _anon_page(
+    request: Request, name: str, context: Mapping[str, object], status: int = 200
+) -> Response:
     """A sign-in page with its CSRF token, setting the pre-session cookie if it is missing."""
     console = _console(request)
     pre = request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(16)
@@ -68,8 +72,9 @@ async def _checked_form(request: Request) -> dict[str, str]:
 async def _signed_in(request: Request, person: Person, method: str, target: str) -> Response:
     console = _console(request)
     now = console.clock()
-    token = await console.db(create_session, console.engine, console.settings, person, client_address(request),
-                             method, now)  # fmt: skip
+    token = await console.db(
+        create_session, console.engine, console.settings, person, client_address(request), method, now
+    )
     response = console.redirect(_safe_next(target))
     ttl = int(console.settings.feeds.web.session_ttl.total_seconds())
     console.set_cookie(response, SESSION_COOKIE, (await console.signer()).sign(token), max_age=ttl)
@@ -84,8 +89,9 @@ def _refusal(exc: LoginRefused, console: Console) -> str:
 
 async def login_form(request: Request) -> Response:
     """The password form."""
-    return await _anon_page(request, "login.html", {"next": _safe_next(request.query_params.get("next")),
-                                                     "error": "", "name": ""})  # fmt: skip
+    return await _anon_page(
+        request, "login.html", {"next": _safe_next(request.query_params.get("next")), "error": "", "name": ""}
+    )
 
 
 async def login_submit(request: Request) -> Response:
@@ -95,8 +101,15 @@ async def login_submit(request: Request) -> Response:
     now: datetime = console.clock()
     name, target = form.get("name", "").strip(), _safe_next(form.get("next"))
     try:
-        person = await console.db(check_password, console.engine, console.settings, name,
-                                  form.get("password", ""), client_address(request), now)  # fmt: skip
+        person = await console.db(
+            check_password,
+            console.engine,
+            console.settings,
+            name,
+            form.get("password", ""),
+            client_address(request),
+            now,
+        )
     except LoginRefused as exc:
         status = 429 if exc.until is not None else 401
         ctx = {"next": target, "error": _refusal(exc, console), "name": name}
@@ -119,8 +132,14 @@ async def link_redeem(request: Request) -> Response:
     await _checked_form(request)
     token = request.path_params["token"]
     try:
-        person = await console.db(redeem_login_token, console.engine, console.settings, token,
-                                  client_address(request), console.clock())  # fmt: skip
+        person = await console.db(
+            redeem_login_token,
+            console.engine,
+            console.settings,
+            token,
+            client_address(request),
+            console.clock(),
+        )
     except LoginRefused as exc:
         ctx = {"person": None, "token": token, "error": _refusal(exc, console)}
         return await _anon_page(request, "login_link.html", ctx, 429 if exc.until else 410)

@@ -16,12 +16,12 @@ from sqlmodel import Session, col, select
 
 from ..i18n import t
 from ..models import Incident, IncidentEvent, Outbox, Report, Step
+from ..present.formats import grade_label, step_name
 from ..roster import Roster
-from .present import chat_label, fmt_dt, message_kind, via_label
+from ..vocab import EventKind, OutboxKind
+from .present import chat_label, delivery_label, event_title, fmt_dt, message_kind, reason_label, via_label
 
-__all__ = ["Entry", "IncidentRecord", "load_incident"]
-
-_REASONS = ("detected", "ack_timeout", "step_overdue", "detected_late")
+__all__ = ["Entry", "IncidentRecord", "load_incident", "step_order"]
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,15 @@ class IncidentRecord:
     timeline: list[Entry]
 
 
+def step_order(st: Step) -> tuple[datetime, str, str, int]:
+    """Steps in deadline order (then key, outlet and occurrence; a step of no outlet first)."""
+    return (st.due_at, st.key, st.channel or "", st.seq)
+
+
 def _report_entry(r: Report, tz: tzinfo) -> Entry:
     figures = [] if r.deaths is None else [(t("web_field_deaths"), str(r.deaths))]
     return Entry(
-        at=r.fetched_at or datetime.min,
+        at=r.fetched_at,
         kind="report",
         title=t("web_ev_report", source=r.source),
         details=[
@@ -66,84 +71,70 @@ def _report_entry(r: Report, tz: tzinfo) -> Entry:
 def _event_details(ev: IncidentEvent, tz: tzinfo, steps: dict[int, Step]) -> list[tuple[str, str]]:
     d: dict[str, Any] = ev.data or {}
     st = steps.get(ev.step_id or -1)
-    step = (
-        [(t("web_field_step"), st.title + (f"·{t('channel_' + st.channel)}" if st.channel else ""))]
-        if st
-        else []
-    )
-    if ev.kind == "escalated":
-        reason = str(d.get("reason", ""))
-        return [(t("web_field_level"), str(d.get("level", ""))), (t("web_field_to"), str(d.get("to", ""))),
-                (t("web_field_reason"), t("web_reason_" + reason) if reason in _REASONS else reason)]  # fmt: skip
-    if ev.kind == "acknowledged":
+    step = [(t("web_field_step"), step_name(st))] if st else []
+    if ev.kind == EventKind.ESCALATED:
+        return [
+            (t("web_field_level"), str(d.get("level", ""))),
+            (t("web_field_to"), str(d.get("to", ""))),
+            (t("web_field_reason"), reason_label(str(d.get("reason", "")))),
+        ]
+    if ev.kind == EventKind.ACKNOWLEDGED:
         out = [(t("web_field_level"), str(d.get("level", "")))]
         return out + ([(t("web_field_note"), t("web_implicit_ack"))] if d.get("implicit") else [])
-    if ev.kind == "step_done":
+    if ev.kind == EventKind.STEP_DONE:
         done_at = datetime.fromisoformat(d["done_at"]) if d.get("done_at") else None
-        out = [*step, (t("web_field_done_at"), fmt_dt(done_at, tz)),
-               (t("web_field_late"), t("web_yes") if d.get("late") else t("web_no"))]  # fmt: skip
+        late = t("web_yes") if d.get("late") else t("web_no")
+        out = [*step, (t("web_field_done_at"), fmt_dt(done_at, tz)), (t("web_field_late"), late)]
         return out + ([(t("web_field_note"), t("web_auto_done"))] if d.get("auto") else [])
-    if ev.kind == "overdue":
+    if ev.kind == EventKind.OVERDUE:
         due = datetime.fromisoformat(d["due_at"]) if d.get("due_at") else None
         return [*step, (t("web_field_due"), fmt_dt(due, tz))]
-    if ev.kind == "dismissed":
+    if ev.kind == EventKind.EXTENDED:
+        due = datetime.fromisoformat(d["due_to"]) if d.get("due_to") else None
+        return [
+            *step,
+            (t("web_field_due"), fmt_dt(due, tz)),
+            (t("web_field_reason"), str(d.get("reason", ""))),
+        ]
+    if ev.kind == EventKind.DISMISSED:
         return [(t("web_field_reason"), str(d.get("reason", "")))]
-    if ev.kind == "closed":
+    if ev.kind == EventKind.CLOSED:
         left = "、".join(d.get("open_steps") or []) or t("web_none")
         return [(t("web_field_open_steps"), left)]
-    if ev.kind == "grade_raised":
-        return [(t("web_field_grade"), f"{d.get('from') or t('grade_unknown')} → {d.get('to')}"),
-                (t("web_field_title"), str(d.get("title", "")))]  # fmt: skip
-    if ev.kind in ("opened", "own_report"):
+    if ev.kind == EventKind.GRADE_RAISED:
+        grades = f"{grade_label(d.get('from'))} → {d.get('to')}"
+        return [(t("web_field_grade"), grades), (t("web_field_title"), str(d.get("title", "")))]
+    if ev.kind in (EventKind.OPENED, EventKind.OWN_REPORT):
         return [(t("web_field_title"), str(d.get("title", "")))]
-    if ev.kind == "retimed":
+    if ev.kind == EventKind.RETIMED:
         return step
     return []
 
 
 def _event_entry(ev: IncidentEvent, roster: Roster, tz: tzinfo, steps: dict[int, Step]) -> Entry:
     d: dict[str, Any] = ev.data or {}
-    title = t(f"web_ev_{ev.kind}") if f"web_ev_{ev.kind}" in _EVENT_KINDS else ev.kind
+    title = event_title(ev.kind)
     who = ""
     if ev.actor_name:
         who = t("web_who_via", who=ev.actor_name, via=via_label(roster, ev.chat_id, d))
     links = [(t("web_field_evidence"), d["evidence_link"])] if d.get("evidence_link") else []
-    if d.get("link") and ev.kind in ("grade_raised", "own_report", "opened"):
+    if d.get("link") and ev.kind in (EventKind.GRADE_RAISED, EventKind.OWN_REPORT, EventKind.OPENED):
         links.append((t("web_field_link"), str(d["link"])))
-    return Entry(at=ev.at or datetime.min, kind=ev.kind, title=title, who=who,
-                 details=_event_details(ev, tz, steps), links=links, order=1)  # fmt: skip
-
-
-_EVENT_KINDS = frozenset(
-    f"web_ev_{k}"
-    for k in (
-        "opened",
-        "escalated",
-        "acknowledged",
-        "step_done",
-        "overdue",
-        "dismissed",
-        "closed",
-        "grade_raised",
-        "own_report",
-        "retimed",
-        "clock_moved",
-    )
-)
+    details = _event_details(ev, tz, steps)
+    return Entry(at=ev.at, kind=ev.kind, title=title, who=who, details=details, links=links, order=1)
 
 
 def _message_entry(o: Outbox, roster: Roster, tz: tzinfo) -> Entry:
-    state = (
-        t(f"web_delivery_{o.status}") if o.status in ("pending", "sending", "sent", "failed") else o.status
-    )
-    details = [(t("web_field_to"), chat_label(roster, o.chat_id)), (t("web_field_delivery"), state),
-               (t("web_field_sent_at"), fmt_dt(o.sent_at, tz))]  # fmt: skip
+    details = [
+        (t("web_field_to"), chat_label(roster, o.robot if o.robot is not None else o.chat_id)),
+        (t("web_field_delivery"), delivery_label(o.status)),
+        (t("web_field_sent_at"), fmt_dt(o.sent_at, tz)),
+    ]
     if o.attempts > 1 or o.last_error:
         details.append((t("web_field_attempts"), str(o.attempts)))
     if o.last_error:
         details.append((t("web_field_error"), o.last_error))
-    return Entry(at=o.created_at or datetime.min, kind="alert", title=message_kind(o.dedup_key),
-                 details=details, order=2)  # fmt: skip
+    return Entry(at=o.created_at, kind="alert", title=message_kind(o.dedup_key), details=details, order=2)
 
 
 def load_incident(engine: Engine, roster: Roster, tz: tzinfo, incident_id: int) -> IncidentRecord | None:
@@ -157,16 +148,28 @@ def load_incident(engine: Engine, roster: Roster, tz: tzinfo, incident_id: int) 
         if inc is None:
             return None
         steps = list(s.exec(select(Step).where(Step.incident_id == incident_id)).all())
-        reports = list(s.exec(select(Report).where(Report.incident_id == incident_id)
-                              .order_by(col(Report.fetched_at), col(Report.id))).all())  # fmt: skip
-        events = s.exec(select(IncidentEvent).where(IncidentEvent.incident_id == incident_id)
-                        .where(IncidentEvent.kind != "report_added").order_by(col(IncidentEvent.id))).all()  # fmt: skip
-        messages = s.exec(select(Outbox).where(Outbox.incident_id == incident_id, Outbox.kind != "edit")
-                          .order_by(col(Outbox.id))).all()  # fmt: skip
-    by_id = {st.id: st for st in steps if st.id is not None}
+        reports = list(
+            s.exec(
+                select(Report)
+                .where(Report.incident_id == incident_id)
+                .order_by(col(Report.fetched_at), col(Report.id))
+            ).all()
+        )
+        events = s.exec(
+            select(IncidentEvent)
+            .where(IncidentEvent.incident_id == incident_id)
+            .where(IncidentEvent.kind != EventKind.REPORT_ADDED)
+            .order_by(col(IncidentEvent.id))
+        ).all()
+        messages = s.exec(
+            select(Outbox)
+            .where(Outbox.incident_id == incident_id, Outbox.kind != OutboxKind.EDIT)
+            .order_by(col(Outbox.id))
+        ).all()
+    by_id = {st.id: st for st in steps}
     entries = [_report_entry(r, tz) for r in reports]
     entries += [_event_entry(ev, roster, tz, by_id) for ev in events]
     entries += [_message_entry(o, roster, tz) for o in messages]
     entries.sort(key=lambda e: (e.at, e.order))
-    steps.sort(key=lambda x: (x.due_at, x.key, x.channel, x.seq))
+    steps.sort(key=step_order)
     return IncidentRecord(inc, steps, reports, entries)

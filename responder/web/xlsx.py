@@ -15,19 +15,31 @@ from datetime import datetime, tzinfo
 import xlsxwriter
 
 from ..i18n import t
+from ..present.formats import zone_name
 from .ledger import LedgerFilter, LedgerRow
-from .present import fmt_dt, grade_label, status_label, step_label_text
+from .present import fmt_dt, grade_text, kind_label, late_label, status_label, step_label_text
 
 __all__ = ["COLUMNS", "ledger_xlsx"]
 
 # (catalogue key of the header, column width in characters)
 COLUMNS: tuple[tuple[str, int], ...] = (
-    ("web_col_id", 7), ("web_col_title", 40), ("web_col_kind", 12), ("web_col_grade", 9),
-    ("web_col_status", 9), ("web_col_first_published", 17), ("web_col_detected", 17),
-    ("web_col_heat", 7), ("web_col_step", 22), ("web_col_target", 17), ("web_col_due", 17),
-    ("web_col_done", 17), ("web_col_late", 10), ("web_col_responsible", 14),
-    ("web_col_evidence", 40), ("web_col_note", 40),
-)  # fmt: skip
+    ("web_col_id", 7),
+    ("web_col_title", 40),
+    ("web_col_kind", 12),
+    ("web_col_grade", 9),
+    ("web_col_status", 9),
+    ("web_col_first_published", 17),
+    ("web_col_detected", 17),
+    ("web_col_heat", 7),
+    ("web_col_step", 22),
+    ("web_col_target", 17),
+    ("web_col_due", 17),
+    ("web_col_done", 17),
+    ("web_col_late", 10),
+    ("web_col_responsible", 14),
+    ("web_col_evidence", 40),
+    ("web_col_note", 40),
+)
 MAX_URL = 2079  # Excel's limit on a hyperlink's length
 MAX_LINKS = 65530  # and on hyperlinks per worksheet
 
@@ -63,17 +75,13 @@ class _Sheet:
             self.text(r, c, label or url)
 
 
-def _late_text(state: str) -> str:
-    return t(f"web_late_{state}") if state else ""
-
-
 def _write_rows(sh: _Sheet, rows: Sequence[LedgerRow], tz: tzinfo, incident_url: str) -> None:
     for r, row in enumerate(rows, start=1):
         inc, st = row.incident, row.step
-        sh.ws.write_number(r, 0, inc.id or 0)
+        sh.ws.write_number(r, 0, inc.id)
         sh.link(r, 1, incident_url.format(id=inc.id) if incident_url else None, inc.title)
-        sh.text(r, 2, t("kind_" + inc.kind) if inc.kind in ("event", "policy") else inc.kind)
-        sh.text(r, 3, grade_label(inc))
+        sh.text(r, 2, kind_label(inc.kind))
+        sh.text(r, 3, grade_text(inc))
         sh.text(r, 4, status_label(inc.status))
         sh.time(r, 5, _local(inc.first_published, tz))
         sh.time(r, 6, _local(inc.detected_at, tz))
@@ -82,7 +90,7 @@ def _write_rows(sh: _Sheet, rows: Sequence[LedgerRow], tz: tzinfo, incident_url:
         sh.time(r, 9, _local(st.target_at, tz) if st else None)
         sh.time(r, 10, _local(st.due_at, tz) if st else None)
         sh.time(r, 11, _local(st.done_at, tz) if st else None)
-        sh.text(r, 12, _late_text(row.timeliness), sh.late if row.timeliness in ("late", "overdue") else None)
+        sh.text(r, 12, late_label(row.timeliness), sh.late if row.timeliness in ("late", "overdue") else None)
         sh.text(r, 13, row.responsible)
         sh.link(r, 14, st.evidence_link if st else None)
         sh.text(r, 15, row.note, sh.wrap)
@@ -108,14 +116,14 @@ def ledger_xlsx(
     about = book.add_worksheet(t("web_xlsx_about_sheet"))
     about.set_column(0, 0, 16)
     about.set_column(1, 1, 60)
+    filters = "；".join(f"{k}={v}" for k, v in f.query().items() if k not in ("start", "end"))
     facts = [
         (t("web_xlsx_period"), f"{f.start.isoformat()} — {f.end.isoformat()}"),
-        (t("web_xlsx_timezone"), str(getattr(tz, "key", tz))),
-        (t("web_xlsx_filters"), "；".join(f"{k}={v}" for k, v in f.query().items() if k not in ("start", "end"))
-         or t("web_none")),
+        (t("web_xlsx_timezone"), zone_name(tz)),
+        (t("web_xlsx_filters"), filters or t("web_none")),
         (t("web_xlsx_rows"), str(len(rows))),
         (t("web_xlsx_made"), fmt_dt(now, tz)),
-    ]  # fmt: skip
+    ]
     for r, (label, value) in enumerate(facts):
         about.write_string(r, 0, label)
         about.write_string(r, 1, value)

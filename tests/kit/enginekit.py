@@ -65,12 +65,12 @@ def rss(items: list[tuple[str, str, str, datetime]], title: str = "feed") -> byt
     return "".join(parts).encode("utf-8")
 
 
-def write_config(tmp_path: Path, sources: str, extra: str = "") -> Path:
-    """feeds.yaml + roster.yaml in tmp_path, using the shipped playbooks."""
+def write_config(tmp_path: Path, sources: str, extra: str = "", playbooks: Path | None = None) -> Path:
+    """feeds.yaml + roster.yaml in tmp_path, using the shipped playbooks unless `playbooks` names others."""
     (tmp_path / "roster.yaml").write_text(ROSTER, encoding="utf-8")
     cfg = tmp_path / "feeds.yaml"
     cfg.write_text(
-        f"playbooks: {ROOT / 'playbooks'}\nroster: roster.yaml\npolling:\n  interval: 5m\n  jitter: 0\n"
+        f"playbooks: {playbooks or ROOT / 'playbooks'}\nroster: roster.yaml\npolling:\n  interval: 5m\n  jitter: 0\n"
         f"{extra}sources:\n{sources}{SCHEMES}",
         encoding="utf-8",
     )

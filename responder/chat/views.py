@@ -1,0 +1,72 @@
+"""The reads behind the chat's views (/status, /list, /oncall, /help): rows in, words from `present`.
+
+Each function runs in the caller's session and returns the answer's text (and buttons).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from ..engine.permissions import ACTIONS, Actor, action_label, can
+from ..engine.views import incident_view, load_steps, report_lines
+from ..models import Incident, Step
+from ..present import lists
+from ..present.cards import Buttons, card, card_buttons
+from ..present.views import IncidentView
+from ..runtime import Settings
+from ..vocab import LIVE_STATUSES, Role
+
+__all__ = ["help_text", "incident_card", "on_call", "open_incidents", "overview"]
+
+
+def incident_card(
+    s: Session, settings: Settings, incident_id: int, now: datetime
+) -> tuple[str, Buttons | None] | None:
+    """One incident's card and its buttons (None when there is no such incident)."""
+    inc = s.get(Incident, incident_id)
+    if inc is None:
+        return None
+    view = incident_view(inc, load_steps(s, inc.id), report_lines(s, inc.id), settings.playbooks)
+    return card(view, settings.tz, now), card_buttons(view)
+
+
+def _live(s: Session, settings: Settings, *, with_open_steps: bool) -> list[IncidentView]:
+    rows = s.exec(
+        select(Incident).where(col(Incident.status).in_(LIVE_STATUSES)).order_by(col(Incident.id))
+    ).all()
+    steps: dict[int, list[Step]] = defaultdict(list)
+    if with_open_steps and rows:
+        ids = [inc.id for inc in rows]
+        for st in s.exec(
+            select(Step).where(col(Step.incident_id).in_(ids), col(Step.done_at).is_(None))
+        ).all():
+            steps[st.incident_id].append(st)
+    return [incident_view(inc, steps[inc.id], (), settings.playbooks) for inc in rows]
+
+
+def overview(s: Session, settings: Settings, now: datetime) -> str:
+    """/status without an id."""
+    return lists.overview(_live(s, settings, with_open_steps=False), settings.tz, now)
+
+
+def open_incidents(s: Session, settings: Settings, now: datetime) -> str:
+    """/list."""
+    return lists.open_incidents(_live(s, settings, with_open_steps=True), settings.tz, now)
+
+
+def on_call(settings: Settings, now: datetime) -> str:
+    """/oncall: the duty officer now and until when; the policy office and the head."""
+    roster = settings.roster
+    officer = roster.on_duty(now)
+    until = roster.on_duty_until(now) if officer is not None else None
+    others = {role: roster.people_with(role) for role in (Role.POLICY_OFFICE, Role.HEAD)}
+    return lists.on_call(officer, until, others, settings.tz, now)
+
+
+def help_text(actor: Actor) -> str:
+    """/help for this person: their roles and what those allow."""
+    allowed = [action_label(a) for a in ACTIONS if can(actor.roles, a)]
+    return lists.help_text(actor.name, sorted(actor.roles), allowed)

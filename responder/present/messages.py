@@ -1,0 +1,226 @@
+"""One builder per message the office receives (Telegram HTML, outside strings escaped).
+
+The engine decides that a message is due and with what data; these functions say it
+in words. Each is the only place its message is written, wherever it is sent from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta, tzinfo
+from typing import Any, Protocol
+
+from ..i18n import t
+from ..vocab import Grade, Role
+from .formats import format_span, format_time, grade_label, role_label, step_name
+from .html import esc, link
+from .views import IncidentView, StepView
+
+__all__ = [
+    "acknowledged",
+    "already_acked",
+    "already_done",
+    "already_extended",
+    "closed",
+    "delivery_failed",
+    "dismiss_reason_required",
+    "dismissed",
+    "escalation_header",
+    "escalation_repeat",
+    "extend_reason_required",
+    "extended",
+    "feed_baseline_digest",
+    "feed_down",
+    "feed_fresh",
+    "feed_items_not_stored",
+    "feed_stale",
+    "feed_up",
+    "grade_raised",
+    "reload_failed",
+    "step_done",
+    "step_notice",
+]
+
+_REASONS: dict[str, str] = {
+    "detected": "escalation_reason_detected",
+    "ack_timeout": "escalation_reason_ack_timeout",
+    "step_overdue": "escalation_reason_step_overdue",
+    "detected_late": "escalation_reason_detected_late",
+}
+
+
+def escalation_header(level: int, role: Role, names: str, reason: str, step_title: str | None) -> str:
+    """The lines above the card when a level is reached: who is alerted, and why."""
+    head = t("escalation_head", level=level, role=role_label(role), names=names)
+    return head + "\n" + t(_REASONS[reason], step=esc(step_title or ""))
+
+
+def escalation_repeat(incident_id: int, level: int, repeat: int, names: str) -> str:
+    """The reminder that an incident is still unacknowledged at its level."""
+    return t("escalation_repeat", id=incident_id, level=level, n=repeat, names=names)
+
+
+def step_notice(
+    kind: str, inc: IncidentView, step: StepView, tz: tzinfo, now: datetime, *, detected_late: bool = False
+) -> str:
+    """A reminder, due (soft target reached) or overdue notice for one step."""
+    title, name = esc(inc.title), esc(step_name(step))
+    due = format_time(step.due_at, tz, now)
+    if kind == "overdue" and detected_late:
+        first = format_time(inc.first_published, tz, now)
+        return t("notice_overdue_late", id=inc.id, title=title, step=name, due=due, first=first)
+    if kind == "overdue":
+        over = format_span(now - step.due_at)
+        return t("notice_overdue", id=inc.id, title=title, step=name, due=due, over=over)
+    key = "notice_due" if kind == "due" else "notice_reminder"
+    return t(key, id=inc.id, title=title, step=name, due=due, left=format_span(step.due_at - now))
+
+
+def grade_raised(params: dict[str, Any], first_published: datetime, tz: tzinfo) -> str:
+    """Why the grade rose (the report that says so) and which playbook started."""
+    from_grade: Grade | None = params.get("from_grade")
+    return t(
+        "grade_raised",
+        id=params["incident_id"],
+        from_grade=grade_label(from_grade),
+        to_grade=params["to_grade"],
+        link=esc(params.get("link") or ""),
+        playbook=esc(params.get("playbook") or "—"),
+        first=format_time(first_published, tz),
+    )
+
+
+def feed_down(
+    source: str, since: datetime, failures: int, error: str, next_poll: datetime | None, tz: tzinfo
+) -> str:
+    """A feed failed `failures` times in a row since `since`: tell the admins once."""
+    since_at, next_at = format_time(since, tz), format_time(next_poll, tz)
+    return t("feed_down", source=esc(source), since=since_at, n=failures, error=esc(error), next=next_at)
+
+
+def feed_up(source: str, down_for: timedelta) -> str:
+    """A feed the admins were told about works again."""
+    return t("feed_up", source=esc(source), down=format_span(down_for))
+
+
+def feed_stale(source: str, since: datetime, quiet: timedelta, expected: timedelta, tz: tzinfo) -> str:
+    """A feed answers but has brought nothing new since `since`, longer than `expected`."""
+    return t(
+        "feed_stale",
+        source=esc(source),
+        since=format_time(since, tz),
+        quiet=format_span(quiet),
+        expected=format_span(expected),
+    )
+
+
+def feed_fresh(source: str, quiet: timedelta) -> str:
+    """A feed reported quiet brings something new again, after `quiet`."""
+    return t("feed_fresh", source=esc(source), quiet=format_span(quiet))
+
+
+def feed_items_not_stored(n: int, detail: str) -> str:
+    """A feed's last error when the database refused some of its items (they are fetched again)."""
+    return t("feed_item_store_failed", n=n, detail=detail)
+
+
+class _Item(Protocol):
+    @property
+    def raw_published(self) -> datetime | None: ...
+    @property
+    def link(self) -> str | None: ...
+    @property
+    def title(self) -> str: ...
+
+
+def feed_baseline_digest(
+    source: str, items: Sequence[_Item], window: timedelta, tz: tzinfo, *, listed: int = 20
+) -> str:
+    """A source's first poll: the relevant items it already held, too old (or undated) to
+    start a clock, the newest first; the first `listed` by title, the rest counted."""
+    lines = []
+    for i, item in enumerate(items[:listed], 1):
+        when = format_time(item.raw_published, tz) if item.raw_published else t("feed_time_unknown")
+        web = item.link is not None and item.link.startswith(("http://", "https://"))
+        title = link(item.link, item.title) if web and item.link else esc(item.title)
+        lines.append(t("feed_baseline_item", i=i, time=when, title=title))
+    if len(items) > listed:
+        lines.append(t("feed_baseline_more", n=len(items) - listed))
+    return t(
+        "feed_baseline_digest",
+        source=esc(source),
+        n=len(items),
+        window=format_span(window),
+        items="\n".join(lines),
+    )
+
+
+def reload_failed(problems: Sequence[str], *, shown: int = 10) -> str:
+    """A reload (SIGHUP) was refused: the running configuration stays; the first `shown`
+    problems, the rest counted."""
+    lines = list(problems[:shown])
+    if len(problems) > shown:
+        lines.append(t("reload_more", n=len(problems) - shown))
+    return t("reload_failed", problems=esc("\n".join(lines)))
+
+
+def delivery_failed(chat_id: int | str, reason: str) -> str:
+    """A chat refused a message for good: the admins must fix the roster or re-add the bot."""
+    return t("delivery_failed", chat=chat_id, reason=esc(reason))
+
+
+# --------------------------------------------------------------------------- people's actions
+
+
+def acknowledged(incident_id: int, who: str) -> str:
+    """Confirmation: someone took the incident."""
+    return t("incident_acked", id=incident_id, who=esc(who))
+
+
+def already_acked(incident_id: int, who: str | None, at: str) -> str:
+    """A second acknowledgement: who was first, and when."""
+    return t("act_already_acked", id=incident_id, who=esc(who or ""), at=at)
+
+
+def step_done(incident_id: int, step: str, who: str, late_by: timedelta | None) -> str:
+    """Confirmation: a step is done (and by how much it was late, if it was)."""
+    late = t("step_done_late_suffix", over=format_span(late_by)) if late_by is not None else ""
+    return t("step_done_msg", id=incident_id, step=esc(step), who=esc(who), late=late)
+
+
+def already_done(incident_id: int, step: str, who: str | None, at: str) -> str:
+    """A step named again after it was done: who did it, and when."""
+    return t("act_step_already_done", id=incident_id, step=esc(step), who=esc(who or ""), at=at)
+
+
+def extended(incident_id: int, step: str, due: str, who: str, reason: str) -> str:
+    """Confirmation: a step's deadline was extended, to when, by whom and why."""
+    return t("step_extended_msg", id=incident_id, step=esc(step), due=due, who=esc(who), reason=esc(reason))
+
+
+def already_extended(incident_id: int, step: str, due: str) -> str:
+    """The one extension was granted already."""
+    return t("act_already_extended", id=incident_id, step=esc(step), due=due)
+
+
+def extend_reason_required(incident_id: int) -> str:
+    """An extension needs a reason on record."""
+    return t("act_extend_reason_required", id=incident_id)
+
+
+def dismiss_reason_required(incident_id: int) -> str:
+    """A false-alarm verdict needs a reason on record."""
+    return t("act_reason_required", id=incident_id)
+
+
+def dismissed(incident_id: int, who: str, reason: str) -> str:
+    """Confirmation: the incident is a false alarm, and why."""
+    return t("incident_dismissed", id=incident_id, who=esc(who), reason=esc(reason))
+
+
+def closed(incident_id: int, who: str, open_steps: list[str]) -> str:
+    """Confirmation: the incident is closed, naming the steps still open."""
+    text = t("incident_closed", id=incident_id, who=esc(who))
+    if open_steps:
+        text += "\n" + t("act_closed_open_steps", steps=esc("、".join(open_steps)))
+    return text
