@@ -2,12 +2,13 @@
 group robots, reached by webhook.
 
 A robot can only post into its group, so each message carries the link to the incident's
-page in the web console (`responder.web.incident_url`), where people act. roster.yaml
+page in the web console (`responder.web.links.incident_url`), where people act. roster.yaml
 names the robots of each chat and the environment variables holding their secrets
 (`robots.py`); a client per platform renders, shortens, signs, paces and sends one
-message and says what happened in the outbox's three outcomes (`webhook.py`).
+message and says what happened in three outcomes (`webhook.py`), which the robot sender
+(`responder/senders/robots.py`) hands the outbox.
 
-    endpoint = roster.chats.channels("duty").wecom.endpoint()     # reads WECOM_DUTY_KEY
+    endpoint = roster.chats.channels("duty").wecom.endpoint(env.variables)  # WECOM_DUTY_KEY
     client = client_for(endpoint)
     outcome = await client.send(ChannelMessage(title, lines, incident_url(web, 42)))
 """

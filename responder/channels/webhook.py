@@ -1,7 +1,8 @@
 """The shared part of the three robot clients: outcomes, pacing, fitting, posting, errors.
 
-Every answer ends as one of three outcomes, the ones the Telegram sender gives the outbox
-(`responder/engine/deliver.py`: `SendResult`, `FloodWait` / `TransientError`, `Rejected`):
+Every answer ends as one of three outcomes, which the robot sender
+(`responder/senders/robots.py`) gives the outbox as the Telegram sender does (`SendResult`,
+`FloodWait` / `TransientError`, `Rejected`):
 
 | outcome | Telegram sender | when |
 |---|---|---|
