@@ -1,15 +1,16 @@
 """What every sender sees and answers: one small interface for Telegram, the console and the
-chat channels still to come (WeCom, DingTalk, Feishu group webhooks).
+group robots (WeCom, DingTalk, Feishu webhooks, `responder.senders.robots`).
 
 A sender gets one `Outgoing` at a time and either returns a `SendResult` (the channel
 said ok) or raises a `DeliveryError` saying what the outbox should do: wait
 (`FloodWait`), try again later (`TransientError`) or give up on the row (`Rejected`).
 The outbox does the rest: claiming, ordering, retries, recording.
 
-A send-only webhook fits as it is: it posts `item.plain_text()` (or its own markup of
-`item.text`), returns `SendResult(None)` (it gets no message id back), and answers an
-edit (`item.kind == "edit"`) with `SendResult(None, note=...)`, since such a channel
-cannot change what it sent; buttons it cannot show it leaves out.
+A send-only webhook fits as it is: it posts its own markup of `item.text` with the console
+link in place of the buttons, returns `SendResult(None)` (it gets no message id back), and
+answers an edit (`item.kind == "edit"`) with `SendResult(None, note=...)`, since such a
+channel cannot change what it sent. `item.robot` names the robot a row goes to (None: the
+Telegram chat `item.chat_id`).
 """
 
 from __future__ import annotations
