@@ -14,11 +14,13 @@ from ..vocab import Channel, EventKind, FeedHealth
 
 __all__ = [
     "card_prefix",
+    "clock_jump",
     "config_reload_failed",
     "confirmation",
     "cycle_change",
     "delivery_failed",
     "describe",
+    "disk_full",
     "edit",
     "escalation",
     "event_change",
@@ -105,6 +107,17 @@ def config_reload_failed(digest: str, at: datetime) -> str:
 def delivery_failed(outbox_id: int) -> str:
     """The admins' report that outbox row `outbox_id` could not be delivered."""
     return f"delivery-failed:{outbox_id}"
+
+
+def clock_jump(instance: str, since: datetime) -> str:
+    """The admins' notice that `instance`'s wall clock jumped, once per episode begun at `since`."""
+    return f"clock-jump:{instance}:{since.isoformat(timespec='seconds')}"
+
+
+def disk_full(instance: str, since: datetime, part: str) -> str:
+    """The admins' record of a full disk seen by `instance` from `since`: part 'full' (when it
+    could be queued at once) or 'room' (the disk has room again)."""
+    return f"disk-full:{instance}:{since.isoformat(timespec='seconds')}:{part}"
 
 
 def row_key(key: str, chat_id: int) -> str:
