@@ -49,6 +49,7 @@ from .i18n import t
 from .models import Outbox, utcnow
 from .policy import keys
 from .present import messages
+from .present.formats import format_span
 from .reports.post import last_complete_week, weekly_post
 from .runtime import Settings
 from .senders.base import Outgoing, Sender
@@ -314,7 +315,8 @@ class Service:
             return False
         self.disk = None
         self._disk_room_at = self.steady()
-        log.warning(t("disk_room_log", since=episode.since.isoformat(timespec="seconds"), lasted=lasted))
+        since = episode.since.isoformat(timespec="seconds")
+        log.warning(t("disk_room_log", since=since, lasted=format_span(lasted)))
         text = messages.disk_room_again(self.instance, episode.since, lasted, self.settings.tz)
         with session_scope(self.engine) as s:
             queue(

@@ -107,8 +107,8 @@ def _holds(engine: Engine, row: Claimed) -> bool:
 def _release(engine: Engine, rows: Sequence[Claimed], stats: DrainStats) -> None:
     """Give back rows claimed behind a row that must wait, untouched, for a later drain."""
     for row in rows:
-        _update(engine, row, status=OutboxStatus.PENDING, lease_until=None, claimed_by=None)
-        stats.held += 1
+        if _update(engine, row, status=OutboxStatus.PENDING, lease_until=None, claimed_by=None):
+            stats.held += 1
 
 
 def _taken_over(row: Claimed, instance: str, stats: DrainStats, *, sent: bool) -> None:
