@@ -10,6 +10,7 @@ Secrets and deployment choices come from here, never from the YAML files:
 | `DATABASE_URL` | the database; default a SQLite file under `var/` |
 | `RESPONDER_LANG` | `zh` (default) or `en`: the message catalogue |
 | `RESPONDER_WEB_SECRET` | the web console's cookie-signing secret; default a key kept in the database |
+| `RESPONDER_TEST_CLOCK` | tests and benchmarks only: a file whose clock `run` reads instead of the system's (`responder.clock.FileClock`) |
 
 The command line reads it once (`Environment.read()` in `responder.cli.main`) and passes
 it down; only `db.database_url` still falls back to `DATABASE_URL` itself, for callers
@@ -80,12 +81,13 @@ class Environment:
     database_url: str | None = None
     lang: str = "zh"
     web_secret: str | None = None  # never shown: it signs the console's cookies
+    test_clock: str | None = None  # tests and benchmarks: the file of a FileClock
 
     def __repr__(self) -> str:
         secret = "<hidden>" if self.web_secret else None
         return (
             f"Environment(telegram={self.telegram!r}, database_url=<hidden>, lang={self.lang!r}, "
-            f"web_secret={secret})"
+            f"web_secret={secret}, test_clock={self.test_clock!r})"
         )
 
     @classmethod
@@ -100,7 +102,13 @@ class Environment:
         telegram = None
         if token is not None:
             telegram = TelegramEnv.of(token, get("TELEGRAM_BASE_URL"), get("TELEGRAM_FILE_BASE_URL"))
-        return cls(telegram, get("DATABASE_URL"), cls.read_language(env), get("RESPONDER_WEB_SECRET"))
+        return cls(
+            telegram,
+            get("DATABASE_URL"),
+            cls.read_language(env),
+            get("RESPONDER_WEB_SECRET"),
+            get("RESPONDER_TEST_CLOCK"),
+        )
 
     @staticmethod
     def read_language(environ: Mapping[str, str] | None = None) -> str:
