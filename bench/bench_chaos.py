@@ -255,7 +255,17 @@ def restart_mid_chain(b: Bench) -> Result:
     engine = make_engine(url)
     with Session(engine) as s:
         level = s.exec(select(Incident.escalation_level)).one()
+    queued = {r.dedup_key.rsplit("@", 1)[0]: r.created_at for r in outbox_rows(engine)}
     engine.dispose()
+    minute = {
+        what: (queued[key] - T0) // timedelta(minutes=1)
+        for what, key in (
+            ("L2", "incident:1:escalation:L2:r0"),
+            ("L3", "incident:1:escalation:L3:r0"),
+            ("overdue", "incident:1:publish_info::overdue"),
+        )
+        if key in queued
+    }
     checks = {
         "level 2 (policy office) card after the restart": OFFICE in reached[2],
         "level 3 (head) card when the 1-hour step was overdue": HEAD in reached[3],
@@ -270,7 +280,11 @@ def restart_mid_chain(b: Bench) -> Result:
         duplicates(api),
         1,  # the kill may land on a send
         checks,
-        [down, f"escalation cards {per_level}"],
+        [
+            down,
+            f"escalation cards {per_level}",
+            "queued at minute " + ", ".join(f"{k} {v}" for k, v in minute.items()),
+        ],
     )
 
 
