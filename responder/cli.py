@@ -210,16 +210,30 @@ def _build_service(
 ) -> Service:
     """A Service on `settings` with its own sender and Telegram application (one per (re)start:
     a stopped service closes them)."""
+    from .clock import FileClock, steady_seconds
     from .senders import make_sender
     from .service import Service
 
     sender = first.pop() if first else make_sender(env, settings)
+    clock, steady = utcnow, steady_seconds
+    if env.test_clock is not None:
+        log.warning("RESPONDER_TEST_CLOCK is set: running on the test clock of %s", env.test_clock)
+        test_clock = FileClock(Path(env.test_clock))
+        clock, steady = test_clock.now, test_clock.steady
     application = None
     if env.telegram is not None:
         from .chat.telegram import build_application
 
-        application = build_application(settings, engine, env.telegram)
-    return Service(settings, engine, sender, application=application, cycle_every=args.cycle_seconds)
+        application = build_application(settings, engine, env.telegram, clock=clock)
+    return Service(
+        settings,
+        engine,
+        sender,
+        application=application,
+        cycle_every=args.cycle_seconds,
+        clock=clock,
+        steady=steady,
+    )
 
 
 def cmd_status(args: argparse.Namespace, env: Environment) -> int:

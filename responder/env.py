@@ -12,6 +12,7 @@ Secrets and deployment choices come from here, never from the YAML files:
 | `RESPONDER_LANG` | `zh` (default) or `en`: the message catalogue |
 | `RESPONDER_WEB_SECRET` | the web console's cookie-signing secret; default a key kept in the database |
 | the variables roster.yaml names | chat robots' keys, tokens and signing secrets (`key_env: WECOM_DUTY_KEY`) |
+| `RESPONDER_TEST_CLOCK` | tests and benchmarks only: a file whose clock `run` reads instead of the system's (`responder.clock.FileClock`) |
 
 The command line reads it once (`Environment.read()` in `responder.cli.main`) and passes
 it down; only `db.database_url` still falls back to `DATABASE_URL` itself, for callers
@@ -136,12 +137,13 @@ class Environment:
     web_secret: str | None = None  # never shown: it signs the console's cookies
     # The whole environment as read (robots' secrets among it); never shown, never compared.
     variables: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    test_clock: str | None = None  # tests and benchmarks: the file of a FileClock
 
     def __repr__(self) -> str:
         secret = "<hidden>" if self.web_secret else None
         return (
             f"Environment(telegram={self.telegram!r}, database_url=<hidden>, lang={self.lang!r}, "
-            f"web_secret={secret})"
+            f"web_secret={secret}, test_clock={self.test_clock!r})"
         )
 
     @classmethod
@@ -160,7 +162,14 @@ class Environment:
             )
         variables = MappingProxyType(dict(env))
         language = cls.read_language(env)
-        return cls(telegram, get("DATABASE_URL"), language, get("RESPONDER_WEB_SECRET"), variables)
+        return cls(
+            telegram,
+            get("DATABASE_URL"),
+            language,
+            get("RESPONDER_WEB_SECRET"),
+            variables,
+            get("RESPONDER_TEST_CLOCK"),
+        )
 
     @staticmethod
     def read_language(environ: Mapping[str, str] | None = None) -> str:

@@ -17,6 +17,7 @@ from sqlmodel import JSON, Column, Field, SQLModel
 from .vocab import (
     Channel,
     EventKind,
+    FaultKind,
     Grade,
     IncidentKind,
     IncidentStatus,
@@ -27,6 +28,7 @@ from .vocab import (
 )
 
 __all__ = [
+    "Fault",
     "FeedState",
     "Incident",
     "IncidentEvent",
@@ -291,9 +293,28 @@ class Outbox(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime | None = _ts(index=True)
     lease_until: datetime | None = _ts()
+    # The instance holding the row while `sending`, and the fencing token of that claim: every
+    # claim adds one, and a drain writes (and sends) only while the token is still its own.
+    claimed_by: str | None = None
+    claim_token: int = Field(default=0, sa_column=Column(sa.Integer(), nullable=False, server_default="0"))
     sent_at: datetime | None = _ts()
     message_id: int | None = Field(default=None, sa_column=Column(sa.BigInteger()))
     last_error: str | None = None
+
+
+class Fault(SQLModel, table=True):
+    """A fault of the running service: a wall-clock jump (decisions held until it settled) or a
+    full disk (nothing could be written). `ended_at` is None while it lasts; `data` holds its
+    figures (the jumps in seconds, the database's error)."""
+
+    __tablename__ = "fault"
+
+    id: int = Field(default=None, primary_key=True)  # set by the database when the row is flushed
+    kind: FaultKind = _word(FaultKind)
+    instance: str
+    started_at: datetime = _ts(nullable=False, index=True)
+    ended_at: datetime | None = _ts()
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class Lease(SQLModel, table=True):

@@ -3,6 +3,14 @@ the weekly summary, and (with a bot token) the Telegram application — until SI
 
 APScheduler only triggers work; every deadline, claim and message lives in the database,
 so a restart resumes where the last process stopped.
+
+Two faults of the host are handled here, each with one log line and one admin notice per
+episode rather than an error per cycle:
+- the wall clock jumps (`responder.clock.ClockGuard`): polls and decisions (breaches,
+  escalations, reminders) are held until the clock has been steady for a while; the
+  outbox still delivers what was queued;
+- the disk is full (the database cannot be written): polls and decisions pause, each
+  cycle tries one small write (the episode's record), and work resumes when it succeeds.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +33,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from .clock import ClockGuard, ClockReading, steady_seconds
 from .db import session_scope
 from .engine import lease
 from .engine.cycle import run_cycle
@@ -32,21 +42,35 @@ from .engine.grouper import Grouper
 from .engine.notify import audience, report_delivery_failures
 from .engine.outbox import queue
 from .engine.poll import poll_due, sync_feed_states
+from .faults import disk_error_text, is_disk_full, open_fault, update_fault
 from .feeds.fetch import Fetcher
 from .feeds.isolate import ParsePool
 from .i18n import t
 from .models import Outbox, utcnow
 from .policy import keys
+from .present import messages
+from .present.formats import format_span
 from .reports.post import last_complete_week, weekly_post
 from .runtime import Settings
-from .senders.base import Sender
-from .vocab import UNSENT_STATUSES, Role
+from .senders.base import Outgoing, Sender
+from .vocab import UNSENT_STATUSES, FaultKind, OutboxKind, Role
 
 __all__ = ["Service", "instance_name"]
 
 log = logging.getLogger("responder.service")
 
 POLLER_LEASE = "telegram-poller"
+# A full disk seen again this soon after it had room is the same episode: no second alert.
+DISK_REARM_SECONDS = 600.0
+
+
+@dataclass
+class DiskEpisode:
+    """The database could not be written since `since` (the wall clock then)."""
+
+    since: datetime
+    error: str
+    told: bool  # the admins' notice was queued (else it was sent past the outbox, or not at all)
 
 
 def instance_name() -> str:
@@ -55,7 +79,8 @@ def instance_name() -> str:
 
 
 class Service:
-    """The running service. `clock` is the only place the wall clock is read (once per job run)."""
+    """The running service. `clock` is the only place the wall clock is read (once per job run);
+    `steady` is a clock that never jumps, against which each reading is checked."""
 
     def __init__(
         self,
@@ -65,14 +90,21 @@ class Service:
         *,
         instance: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        steady: Callable[[], float] = steady_seconds,
         cycle_every: float = 5.0,
         application: Any = None,
+        guard: ClockGuard | None = None,
     ):
         self.settings = settings
         self.engine = engine
         self.sender = sender
         self.instance = instance or instance_name()
         self.clock = clock
+        self.steady = steady
+        self.guard = guard or ClockGuard()
+        self._clock_fault: int | None = None  # the `fault` row of the clock episode under way
+        self.disk: DiskEpisode | None = None
+        self._disk_room_at = -DISK_REARM_SECONDS  # steady time the last full-disk episode ended
         self.cycle_every = cycle_every
         self.application = application
         self.grouper = Grouper(settings.feeds.grouping, settings.intake.region_words)
@@ -96,18 +128,27 @@ class Service:
         async with self._poll_lock:
             if self._stop.is_set():
                 return  # stopping: claim no feed that nobody would poll
-            now = self.clock()
-            stats = await poll_due(
-                self.engine,
-                self.settings,
-                self.fetcher,
-                self.grouper,
-                now,
-                self.instance,
-                rng=self._rng,
-                item_keys=self._item_keys,
-                parser=self.parser,
-            )
+            reading = self.read_clock()
+            if reading.holding or self.disk is not None:
+                return  # a wrong time would be stored with every report; the items wait on their feeds
+            now = reading.now
+            try:
+                stats = await poll_due(
+                    self.engine,
+                    self.settings,
+                    self.fetcher,
+                    self.grouper,
+                    now,
+                    self.instance,
+                    rng=self._rng,
+                    item_keys=self._item_keys,
+                    parser=self.parser,
+                )
+            except Exception as exc:
+                if not is_disk_full(exc):
+                    raise
+                await self._disk_full(exc, now)
+                return
         if stats.opened or stats.raised:
             await self.cycle_job()
 
@@ -116,11 +157,21 @@ class Service:
         async with self._cycle_lock:
             if self._stop.is_set():
                 return
-            now = self.clock()
+            reading = self.read_clock(cycle=True)
+            now = reading.now
             started = time.monotonic()
-            await asyncio.to_thread(run_cycle, self.engine, self.settings, now)
-            drained = await drain_outbox(self.engine, self.sender, now, self.instance)
-            self._report_failures(drained, now)
+            try:
+                if self.disk is not None and not self._disk_has_room(now):
+                    return
+                if not reading.holding:
+                    await asyncio.to_thread(run_cycle, self.engine, self.settings, now)
+                drained = await drain_outbox(self.engine, self.sender, now, self.instance)
+                self._report_failures(drained, now)
+            except Exception as exc:
+                if not is_disk_full(exc):
+                    raise
+                await self._disk_full(exc, now)
+                return
             took = time.monotonic() - started
             if took > self.cycle_every:
                 log.warning(t("cycle_slow", seconds=took, interval=self.cycle_every))
@@ -145,8 +196,14 @@ class Service:
             self._app_started = True
         if app.updater is None:
             return
-        now = self.clock()
-        held = lease.acquire(self.engine, POLLER_LEASE, self.instance, now, timedelta(seconds=45))
+        now = self.read_clock().now
+        try:
+            held = lease.acquire(self.engine, POLLER_LEASE, self.instance, now, timedelta(seconds=45))
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            await self._disk_full(exc, now)
+            return
         if held and not self._polling_updates:
             from .chat.telegram import register_commands
 
@@ -164,7 +221,7 @@ class Service:
 
     async def weekly_job(self) -> None:
         """Queue last week's post (chart, then the figures) to the policy office and the head."""
-        now = self.clock()
+        now = self.read_clock().now
         st = self.settings
         post = weekly_post(self.engine, last_complete_week(now, st.tz), st.tz, st.playbooks, now)
         chats = audience(st.roster, (Role.POLICY_OFFICE, Role.HEAD), now)
@@ -173,6 +230,103 @@ class Service:
             queue(s, keys.weekly_summary(post.week, "text"), chats, post.text, now)
 
     # -- watching ourselves -------------------------------------------------------------
+
+    def read_clock(self, *, cycle: bool = False) -> ClockReading:
+        """Read the wall clock once (and the steady clock beside it); log and report a jump."""
+        reading = self.guard.read(self.clock(), self.steady(), cycle=cycle)
+        try:
+            if reading.jump is not None:
+                self._clock_jumped(reading, reading.jump)
+            elif reading.settled and reading.episode_start is not None:
+                log.info(t("clock_settled_log", since=reading.episode_start.isoformat(timespec="seconds")))
+                if self._clock_fault is not None:
+                    update_fault(self.engine, self._clock_fault, ended_at=reading.now)
+                self._clock_fault = None
+        except Exception as exc:  # recording the fault must not stop the job that read the clock
+            log.warning("could not record the clock's trouble: %s", disk_error_text(exc))
+        return reading
+
+    def _clock_jumped(self, reading: ClockReading, jump: timedelta) -> None:
+        start = reading.episode_start or reading.now
+        log.warning(
+            t(
+                "clock_jump_log",
+                jump=messages.jump_span(jump),
+                expected=(reading.now - jump).isoformat(timespec="seconds"),
+                wall=reading.now.isoformat(timespec="seconds"),
+            )
+        )
+        jumps = [round(j.total_seconds()) for j in self.guard.jumps]
+        if self._clock_fault is not None:
+            update_fault(self.engine, self._clock_fault, data={"jumps": jumps})
+            return
+        self._clock_fault = open_fault(
+            self.engine, FaultKind.CLOCK_JUMP, self.instance, start, {"jumps": jumps}
+        )
+        text = messages.clock_jumped(self.instance, jump, reading.now - jump, reading.now, self.settings.tz)
+        admins = self.settings.roster.chats_for_role(Role.ADMIN)
+        # Stamped with the earlier of the two readings, so neither a clock ahead nor one behind
+        # makes the notice wait.
+        with session_scope(self.engine) as s:
+            queue(s, keys.clock_jump(self.instance, start), admins, text, min(start, reading.now))
+
+    async def _disk_full(self, exc: BaseException, now: datetime) -> None:
+        """A write failed for want of room: say so once per episode, and tell the admins."""
+        if self.disk is not None:
+            return  # said already
+        error = disk_error_text(exc)
+        again = self.steady() - self._disk_room_at < DISK_REARM_SECONDS
+        self.disk = DiskEpisode(now, error, told=again)
+        if again:
+            log.info("database full again shortly after it had room: %s", error)
+            return
+        log.error(t("disk_full_log", error=error))
+        text = messages.disk_full(self.instance, now, error, self.settings.tz)
+        admins = self.settings.roster.chats_for_role(Role.ADMIN)
+        try:
+            with session_scope(self.engine) as s:
+                queue(s, keys.disk_full(self.instance, now, "full"), admins, text, now)
+            self.disk.told = True
+            return
+        except Exception as again_exc:
+            if not is_disk_full(again_exc):
+                log.warning(t("disk_full_unsent", error=disk_error_text(again_exc)))
+        # The outbox cannot take it: straight through the sender, unrecorded (the record follows
+        # with the notice that there is room again). Telegram down too: the log line stands.
+        for chat in admins:
+            try:
+                await self.sender.send(Outgoing(0, OutboxKind.MESSAGE, chat, text))
+                self.disk.told = True
+            except Exception as send_exc:
+                log.warning(t("disk_full_unsent", error=type(send_exc).__name__))
+
+    def _disk_has_room(self, now: datetime) -> bool:
+        """Try the episode's record as the one small write; True (episode over) when it went in."""
+        episode = self.disk
+        assert episode is not None
+        lasted = now - episode.since
+        data = {"error": episode.error, "told": episode.told}
+        try:
+            fault = open_fault(self.engine, FaultKind.DISK_FULL, self.instance, episode.since, data)
+            update_fault(self.engine, fault, ended_at=now)
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            return False
+        self.disk = None
+        self._disk_room_at = self.steady()
+        since = episode.since.isoformat(timespec="seconds")
+        log.warning(t("disk_room_log", since=since, lasted=format_span(lasted)))
+        text = messages.disk_room_again(self.instance, episode.since, lasted, self.settings.tz)
+        with session_scope(self.engine) as s:
+            queue(
+                s,
+                keys.disk_full(self.instance, episode.since, "room"),
+                self.settings.roster.chats_for_role(Role.ADMIN),
+                text,
+                now,
+            )
+        return True
 
     def _report_failures(self, drained: DrainStats, now: datetime) -> None:
         if not drained.permanent_failures:

@@ -1,8 +1,10 @@
-"""`python main.py status`: what an on-call engineer checks first — feeds, open incidents, outbox."""
+"""`python main.py status`: what an on-call engineer checks first — feeds, open incidents, outbox,
+and the service's own faults (a clock that jumped, a full disk)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import os
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -10,17 +12,24 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from .db import redact_url
+from .db import redact_url, sqlite_path
+from .faults import recent_faults
 from .i18n import t
-from .models import FeedState, Incident, Outbox, Step
+from .models import Fault, FeedState, Incident, Outbox, Step
 from .present.formats import format_span, format_time
-from .vocab import LIVE_STATUSES, UNSENT_STATUSES, OutboxStatus
+from .present.messages import jump_span
+from .vocab import LIVE_STATUSES, UNSENT_STATUSES, FaultKind, OutboxStatus
 from .workcal import WorkCalendar, unknown_year_warning
 
 if TYPE_CHECKING:
     from .runtime import Settings
 
-__all__ = ["foreign_sources", "has_feed_states", "render_status"]
+__all__ = ["fault_lines", "foreign_sources", "has_feed_states", "render_status"]
+
+# Stored times this far past `now` mean the clock was ahead when they were written.
+_FUTURE_SLACK = timedelta(minutes=5)
+# A SQLite database's folder with less room than this cannot take the next writes.
+_LOW_ROOM_BYTES = 1 << 20
 
 
 def _t(d: datetime | None, tz: ZoneInfo) -> str:
@@ -61,6 +70,7 @@ def render_status(
         warning = unknown_year_warning(calendar, now)
         if warning is not None:
             out.append(warning.text)
+    out += fault_lines(engine, now, tz)
     out += ["", "feeds:"]
     with Session(engine) as s:
         for f in s.exec(select(FeedState).order_by(col(FeedState.source))).all():
@@ -87,3 +97,44 @@ def render_status(
         failed = s.exec(select(func.count()).where(Outbox.status == OutboxStatus.FAILED)).one()
     out += ["", f"outbox: {pending} unsent (oldest queued {_t(oldest, tz)}), {failed} failed for good"]
     return "\n".join(out)
+
+
+def _fault_line(f: Fault, tz: ZoneInfo) -> str:
+    since, until = _t(f.started_at, tz), _t(f.ended_at, tz)
+    if f.kind == FaultKind.DISK_FULL:
+        key = "status_disk_open" if f.ended_at is None else "status_disk_closed"
+        return t(key, instance=f.instance, since=since, until=until)
+    jumps = " → ".join(jump_span(timedelta(seconds=j)) for j in f.data.get("jumps", []))
+    key = "status_clock_open" if f.ended_at is None else "status_clock_closed"
+    return t(key, instance=f.instance, since=since, until=until, jumps=jumps)
+
+
+def fault_lines(engine: Engine, now: datetime, tz: ZoneInfo) -> list[str]:
+    """What `status` says of the service's own faults: the clock jumps and full disks the
+    service recorded (open, or of the last 24 hours), times stored in the future (a clock
+    that was ahead, even one the service could not see jump), and a SQLite file's disk."""
+    out: list[str] = []
+    faults = recent_faults(engine, now)
+    if faults:
+        out += [t("status_faults_head"), *(_fault_line(f, tz) for f in faults)]
+    with Session(engine) as s:
+        latest = max(
+            (
+                d
+                for d in (
+                    s.exec(select(func.max(FeedState.last_attempt_at))).one(),
+                    s.exec(select(func.max(Outbox.created_at))).one(),
+                )
+                if d is not None
+            ),
+            default=None,
+        )
+    if latest is not None and latest > now + _FUTURE_SLACK:
+        out.append(t("status_clock_future", latest=_t(latest, tz), ahead=format_span(latest - now)))
+    path = sqlite_path(engine.url)
+    if path is not None and path.parent.is_dir():
+        room = os.statvfs(path.parent)
+        free = room.f_bavail * room.f_frsize
+        if free < _LOW_ROOM_BYTES:
+            out.append(t("status_disk_room", path=str(path.parent), free=free))
+    return out

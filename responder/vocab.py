@@ -221,3 +221,10 @@ class OutboxKind(StrEnum):
     MESSAGE = "message"
     EDIT = "edit"
     PHOTO = "photo"
+
+
+class FaultKind(StrEnum):
+    """A fault of the running service itself (`fault` rows; `status` names them)."""
+
+    CLOCK_JUMP = "clock_jump"  # the wall clock jumped: time-driven decisions held until it settles
+    DISK_FULL = "disk_full"  # the database could not be written: full disk (or full database)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from kit.botapi import TOKEN
-from kit.enginekit import rss
+from kit.enginekit import recent, rss
 from kit.feedserver import FeedServer
 from kit.servicekit import (
     ADMIN,
@@ -102,7 +102,7 @@ def test_sigkill_mid_send_then_restart_loses_nothing_and_repeats_only_the_messag
 ) -> None:
     now = datetime.now(UTC)  # the child process runs on the wall clock
     n = 16
-    reports = [incident_report(i, now - timedelta(minutes=2)) for i in range(n)]
+    reports = [incident_report(i, recent(timedelta(minutes=2), now)) for i in range(n)]
     feed_server.route("/a.xml", rss(reports[: n // 2]))
     feed_server.route("/b.xml", rss(reports[n // 2 :]))
     cfg = write_service_config(

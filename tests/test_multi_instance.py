@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from kit.botapi import TOKEN
-from kit.enginekit import rss
+from kit.enginekit import recent, rss
 from kit.feedserver import FeedServer
 from kit.servicekit import (
     DUTY,
@@ -52,7 +52,7 @@ def test_three_instances_share_feeds_alerts_and_the_poller_and_survive_losing_on
     tmp_path: Path, pg_url: str, api: ControlledBotApi
 ) -> None:
     now = datetime.now(UTC)  # the child processes run on the wall clock
-    published = now - timedelta(minutes=3)
+    published = recent(timedelta(minutes=3), now)
     feeds: dict[int, list[tuple[str, str, str, datetime]]] = {i: [] for i in range(FEEDS)}
     for j in FIRST:
         feeds[j].append(incident_report(j, published))
@@ -101,7 +101,7 @@ def test_three_instances_share_feeds_alerts_and_the_poller_and_survive_losing_on
             killed_wall = datetime.now(UTC)
             rest = [p for p in procs if p is not victim]
             for j in LATER:
-                feeds[150 + j].append(incident_report(j, datetime.now(UTC) - timedelta(minutes=1)))
+                feeds[150 + j].append(incident_report(j, recent(timedelta(minutes=1))))
                 server.route(f"/f{150 + j}.xml", rss(feeds[150 + j]))
             # A feed the dead process had claimed is free again when its claim (45 s) runs out.
             wait_until(

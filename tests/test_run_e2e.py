@@ -14,12 +14,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from kit.botapi import TOKEN, BotApiEmulator, botapi_fixture  # noqa: F401
-from kit.enginekit import ROOT, rss, write_config
+from kit.enginekit import ROOT, recent, rss, write_config
 from kit.feedserver import FeedServer
 from sqlmodel import Session, select
 
@@ -43,7 +43,7 @@ def wait_for(ready: Callable[[], object], what: str, timeout: float = 30.0) -> N
 def service(
     tmp_path: Path, feed_server: FeedServer, botapi: BotApiEmulator
 ) -> Iterator[tuple[subprocess.Popen[bytes], Path, str]]:
-    published = datetime.now(UTC) - timedelta(minutes=20)
+    published = recent(timedelta(minutes=20))
     feed_server.route("/n.xml", rss([("https://news.example/e1", TITLE, "事故已造成12人死亡。", published)]))
     cfg = write_config(tmp_path, f"  - name: 新闻\n    url: {feed_server.url('/n.xml')}\n    interval: 2s\n")
     for chat in (DUTY, POLICY, ADMIN):

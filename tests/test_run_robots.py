@@ -22,13 +22,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from kit.botapi import TOKEN, BotApiEmulator, botapi_fixture  # noqa: F401
-from kit.enginekit import ROOT, rss
+from kit.enginekit import ROOT, recent, rss
 from kit.feedserver import FeedServer
 from kit.httpproxy import HttpProxy
 from kit.wecom import WeComEmulator, wecom_fixture  # noqa: F401
@@ -136,7 +136,7 @@ def base_env() -> dict[str, str]:
 
 @pytest.fixture
 def wecom_only(tmp_path: Path, feed_server: FeedServer, wecom: WeComEmulator) -> Iterator[Run]:
-    published = datetime.now(UTC) - timedelta(minutes=20)
+    published = recent(timedelta(minutes=20))
     feed_server.route("/n.xml", rss([("https://news.example/e1", TITLE, "事故已造成12人死亡。", published)]))
     for key in (DUTY_KEY, POLICY_KEY, ADMIN_KEY):
         wecom.add_robot(key)
@@ -245,7 +245,7 @@ def test_check_config_warns_when_robot_links_would_point_at_this_machine(tmp_pat
 def test_telegram_goes_through_its_proxy_while_the_feed_and_robots_go_direct(
     tmp_path: Path, feed_server: FeedServer, botapi: BotApiEmulator, wecom: WeComEmulator
 ) -> None:
-    published = datetime.now(UTC) - timedelta(minutes=20)
+    published = recent(timedelta(minutes=20))
     feed_server.route("/n.xml", rss([("https://news.example/e1", TITLE, "事故已造成12人死亡。", published)]))
     wecom.add_robot(DUTY_KEY)
     botapi.add_chat(-100, "值班群")

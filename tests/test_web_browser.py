@@ -17,14 +17,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import openpyxl
 import pytest
-from kit.enginekit import ROOT, rss, write_config
+from kit.enginekit import ROOT, recent, rss, write_config
 from kit.feedserver import FeedServer
 from sqlmodel import Session, select
 
@@ -76,7 +76,7 @@ class Running:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     tmp = tmp_path_factory.mktemp("web")
-    published = datetime.now(UTC) - timedelta(minutes=20)
+    published = recent(timedelta(minutes=20))
     with FeedServer() as feeds:
         feeds.route(
             "/n.xml", rss([("https://news.example/e1", EXPLOSION, "事故已造成12人死亡。", published)])

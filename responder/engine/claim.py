@@ -3,14 +3,23 @@
 A row is claimed (`sending`, with a lease) in one short transaction and sent outside
 any. Several instances may claim at once: on PostgreSQL the scan takes row locks with
 SKIP LOCKED, so two claim transactions never wait on each other; every claim is also a
-compare-and-set on (status, lease_until), which alone suffices on SQLite, where writers
+compare-and-set on (status, claim_token), which alone suffices on SQLite, where writers
 are serialised anyway.
+
+Fencing: each claim stamps the row with its owner (`claimed_by`) and a new token
+(`claim_token` + 1). The drain sends a row and records its outcome only while the token
+is still the one it claimed with, so a drain that outlived its lease (a frozen process, a
+send that hung) never sends or marks a row another instance has taken over since.
+
+A wall clock that was ahead (`responder.clock`) leaves dates in the future: a lease or a
+retry time further ahead than any this code sets (`MAX_LEASE`, `MAX_WAIT`) was written by
+a wrong clock and is not waited for.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -20,9 +29,13 @@ from ..models import Outbox
 from ..senders.base import Outgoing
 from ..vocab import UNSENT_STATUSES, OutboxKind, OutboxStatus
 
-__all__ = ["Claimed", "claim"]
+__all__ = ["MAX_LEASE", "MAX_WAIT", "Claimed", "claim"]
 
 NEVER_DELIVERED = "the message to edit was never delivered"
+# The longest lease a drain takes and the longest a row is ever told to wait (backoff, flood
+# wait): a stored date further ahead was written by a clock that was wrong.
+MAX_LEASE = timedelta(minutes=10)
+MAX_WAIT = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,7 @@ class Claimed:
     dedup_key: str
     incident_id: int | None
     attempts: int
+    token: int  # the fencing token of this claim: the row is ours while it still holds it
 
 
 @dataclass(frozen=True)
@@ -70,16 +84,22 @@ def _edit_of(session: Session, row: Outbox, claimed: dict[int, Outbox]) -> _Edit
     return _EditOf(original.message_id, original.kind == OutboxKind.PHOTO)
 
 
-def _take(session: Session, row: Outbox, lease_until: datetime) -> bool:
-    """Compare-and-set the row to `sending`: False when another instance took it first."""
+def _take(session: Session, row: Outbox, lease_until: datetime, owner: str) -> bool:
+    """Compare-and-set the row to `sending` under a new token: False when another instance
+    took it first (the token moved on)."""
     won = session.execute(
         sa.update(Outbox)
         .where(
             col(Outbox.id) == row.id,
             col(Outbox.status) == row.status,
-            col(Outbox.lease_until).is_not_distinct_from(row.lease_until),
+            col(Outbox.claim_token) == row.claim_token,
         )
-        .values(status=OutboxStatus.SENDING, lease_until=lease_until)
+        .values(
+            status=OutboxStatus.SENDING,
+            lease_until=lease_until,
+            claimed_by=owner,
+            claim_token=row.claim_token + 1,
+        )
         .execution_options(synchronize_session=False)
     )
     return bool(won.rowcount == 1)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult at run time
@@ -88,15 +108,19 @@ def _take(session: Session, row: Outbox, lease_until: datetime) -> bool:
 def _due(row: Outbox | None, now: datetime) -> bool:
     if row is None:  # locked by another instance's claim, or new since
         return False
-    if row.status == OutboxStatus.SENDING and row.lease_until is not None and row.lease_until > now:
+    lease = row.lease_until
+    if row.status == OutboxStatus.SENDING and lease is not None and now < lease <= now + MAX_LEASE:
         return False  # in flight elsewhere
-    return row.next_attempt_at is None or row.next_attempt_at <= now  # else it waits for its retry
+    wait = row.next_attempt_at
+    return wait is None or wait <= now or wait > now + MAX_WAIT  # else it waits for its retry
 
 
-def claim(engine: Engine, now: datetime, batch: int, lease_until: datetime) -> tuple[list[Claimed], int]:
-    """Mark up to `batch` due rows `sending`, respecting per-chat order (a chat whose head row
-    waits holds back the rest); returns them in id order, and how many edits failed for good
-    because the message they edit was never delivered."""
+def claim(
+    engine: Engine, now: datetime, batch: int, lease_until: datetime, owner: str = ""
+) -> tuple[list[Claimed], int]:
+    """Mark up to `batch` due rows `sending` for `owner`, respecting per-chat order (a chat whose
+    head row waits holds back the rest); returns them in id order, each with its fencing token,
+    and how many edits failed for good because the message they edit was never delivered."""
     claimed: dict[int, Outbox] = {}
     out: list[Claimed] = []
     failed = 0
@@ -118,10 +142,11 @@ def claim(engine: Engine, now: datetime, batch: int, lease_until: datetime) -> t
                     row.status, row.last_error = OutboxStatus.FAILED, NEVER_DELIVERED
                     failed += 1
                     continue
-                if not isinstance(edit, _EditOf) or not _take(session, row, lease_until):
+                if not isinstance(edit, _EditOf) or not _take(session, row, lease_until, owner):
                     break  # another instance took it between our read and our write
                 claimed[row.id] = row
-                out.append(Claimed(_outgoing(row, edit), row.dedup_key, row.incident_id, row.attempts))
+                token = row.claim_token + 1
+                out.append(Claimed(_outgoing(row, edit), row.dedup_key, row.incident_id, row.attempts, token))
         session.commit()
     return out, failed
 

@@ -6,11 +6,17 @@ between the two leaves the row `sending`; when its lease expires another drain s
 again. That is the one case where a message can arrive twice (the one in flight at the
 crash): we prefer a duplicate to a lost alert.
 
+Fencing: a row is sent, and its outcome recorded, only while it still carries this drain's
+claim token (`responder.engine.claim`). A drain that outlived its lease (a send that hung,
+a frozen process) finds the rows another instance took over since and leaves them alone:
+of those, only the one that was on the wire when the lease ran out can arrive twice.
+
 Ordering: within one chat rows go out in id order, and a chat whose head row waits for
 a retry holds back its later rows, so after an outage everything arrives, in order.
 
 Failures (the sender says which, `responder.senders.base`):
-- `FloodWait`: the row waits exactly that long (`next_attempt_at = now + retry_after`);
+- `FloodWait`: the row waits exactly that long (`next_attempt_at = now + retry_after`, at
+  most `MAX_WAIT`: then it asks again);
 - `TransientError` (network, timeout, 5xx) or a bug in a sender: exponential backoff
   capped at BACKOFF_CAP, the row stays pending;
 - `Rejected` (chat not found, bot blocked, other 400s): the row is `failed`, `last_error`
@@ -34,7 +40,7 @@ from sqlmodel import Session, col
 from ..models import Outbox
 from ..senders.base import DeliveryError, FloodWait, Rejected, Sender, SendResult, TransientError
 from ..vocab import OutboxKind, OutboxStatus
-from .claim import NEVER_DELIVERED, Claimed, claim
+from .claim import MAX_WAIT, NEVER_DELIVERED, Claimed, claim
 
 __all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "DrainStats", "FailedDelivery", "backoff", "drain_outbox"]
 
@@ -66,6 +72,7 @@ class DrainStats:
     sent: int = 0
     retrying: int = 0  # attempted, failed for a passing reason, pending again
     held: int = 0  # claimed but not attempted: an earlier row of the same chat is waiting
+    taken_over: int = 0  # claimed, but another instance holds it now (this drain outlived its lease)
     failed: int = 0
     permanent_failures: list[FailedDelivery] = field(default_factory=list)
 
@@ -75,19 +82,46 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_CAP, BACKOFF_BASE * (1 << max(0, attempts - 1)))
 
 
-def _update(engine: Engine, row_id: int, **values: Any) -> None:
-    """Record an outcome on a row this instance still holds (`sending`)."""
+def _mine(row: Claimed) -> Any:
+    """The condition that `row` is still held by the claim that gave it to this drain."""
+    return sa.and_(
+        col(Outbox.id) == row.item.row_id,
+        col(Outbox.status) == OutboxStatus.SENDING,
+        col(Outbox.claim_token) == row.token,
+    )
+
+
+def _update(engine: Engine, row: Claimed, **values: Any) -> bool:
+    """Record an outcome on a row this drain still holds; False (nothing written) when it does not."""
     with Session(engine) as session:
-        stmt = sa.update(Outbox).where(col(Outbox.id) == row_id, col(Outbox.status) == OutboxStatus.SENDING)
-        session.execute(stmt.values(**values).execution_options(synchronize_session=False))
+        stmt = sa.update(Outbox).where(_mine(row)).values(**values)
+        done = session.execute(stmt.execution_options(synchronize_session=False))
         session.commit()
+    return bool(done.rowcount == 1)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult at run time
+
+
+def _holds(engine: Engine, row: Claimed) -> bool:
+    """True while the row still carries this drain's claim (checked just before sending it)."""
+    with Session(engine) as session:
+        return session.execute(sa.select(col(Outbox.id)).where(_mine(row))).first() is not None
 
 
 def _release(engine: Engine, rows: Sequence[Claimed], stats: DrainStats) -> None:
     """Give back rows claimed behind a row that must wait, untouched, for a later drain."""
     for row in rows:
-        _update(engine, row.item.row_id, status=OutboxStatus.PENDING, lease_until=None)
-        stats.held += 1
+        if _update(engine, row, status=OutboxStatus.PENDING, lease_until=None, claimed_by=None):
+            stats.held += 1
+
+
+def _taken_over(row: Claimed, instance: str, stats: DrainStats, *, sent: bool) -> None:
+    stats.taken_over += 1
+    what = "was sent here, and may arrive twice" if sent else "was not sent here"
+    log.warning(
+        "outbox row %d was taken over by another instance while %s held it past its lease; it %s",
+        row.item.row_id,
+        instance,
+        what,
+    )
 
 
 async def drain_outbox(
@@ -108,7 +142,7 @@ async def drain_outbox(
     Cancelling it (shutdown) leaves nothing half-written: untried rows are pending again.
     """
     stats = DrainStats()
-    claimed, stats.failed = claim(engine, now, batch, now + lease)
+    claimed, stats.failed = claim(engine, now, batch, now + lease, instance)
     stats.claimed = len(claimed)
     by_chat: dict[tuple[int, str | None], list[Claimed]] = {}
     for row in claimed:
@@ -119,12 +153,13 @@ async def drain_outbox(
     )
     if claimed:
         log.info(
-            "outbox drain by %s: %d claimed, %d sent, %d to retry, %d held, %d failed",
+            "outbox drain by %s: %d claimed, %d sent, %d to retry, %d held, %d taken over, %d failed",
             instance,
             stats.claimed,
             stats.sent,
             stats.retrying,
             stats.held,
+            stats.taken_over,
             stats.failed,
         )
     return stats
@@ -139,16 +174,17 @@ async def _drain_chat(
         item = row.item
         if item.edit_after is not None:
             if item.edit_after not in delivered:
-                _update(
-                    engine,
-                    item.row_id,
-                    status=OutboxStatus.FAILED,
-                    lease_until=None,
-                    last_error=NEVER_DELIVERED,
-                )
-                stats.failed += 1
+                if _update(
+                    engine, row, status=OutboxStatus.FAILED, lease_until=None, last_error=NEVER_DELIVERED
+                ):
+                    stats.failed += 1
                 continue
             item = dataclasses.replace(item, edit_message_id=delivered[item.edit_after])
+        if not _holds(engine, row):
+            # Another instance took this row over: it sends this one and, in order, the rest.
+            _taken_over(row, instance, stats, sent=False)
+            _release(engine, rows[index + 1 :], stats)
+            return
         try:
             if dead_chat is not None:
                 raise Rejected(dead_chat, chat_level=True)
@@ -160,34 +196,45 @@ async def _drain_chat(
             raise
         except Rejected as exc:
             dead_chat = exc.reason if exc.chat_level else dead_chat
-            _rejected(engine, row, exc, stats)
+            _rejected(engine, row, exc, instance, stats)
             continue
         except Exception as exc:
             _retry_later(engine, row, exc, now, instance, stats)
             _release(engine, rows[index + 1 :], stats)
             return
-        _sent(engine, row, result, now, stats)
+        if not _sent(engine, row, result, now, instance, stats):
+            _release(engine, rows[index + 1 :], stats)
+            return
         delivered[item.row_id] = result.message_id
 
 
-def _sent(engine: Engine, row: Claimed, result: SendResult, now: datetime, stats: DrainStats) -> None:
-    _update(
+def _sent(
+    engine: Engine, row: Claimed, result: SendResult, now: datetime, instance: str, stats: DrainStats
+) -> bool:
+    """Mark the row sent; False when it was taken over meanwhile (its new holder records it)."""
+    marked = _update(
         engine,
-        row.item.row_id,
+        row,
         status=OutboxStatus.SENT,
         lease_until=None,
         sent_at=now,
         message_id=result.message_id,
         last_error=result.note,
     )
-    stats.sent += 1
+    if marked:
+        stats.sent += 1
+    else:
+        _taken_over(row, instance, stats, sent=True)
+    return marked
 
 
-def _rejected(engine: Engine, row: Claimed, exc: Rejected, stats: DrainStats) -> None:
+def _rejected(engine: Engine, row: Claimed, exc: Rejected, instance: str, stats: DrainStats) -> None:
     item = row.item
     where = item.robot or item.chat_id
     log.error("outbox row %d to chat %s rejected for good: %s", item.row_id, where, exc.reason)
-    _update(engine, item.row_id, status=OutboxStatus.FAILED, lease_until=None, last_error=exc.reason)
+    if not _update(engine, row, status=OutboxStatus.FAILED, lease_until=None, last_error=exc.reason):
+        _taken_over(row, instance, stats, sent=False)
+        return
     stats.failed += 1
     failure = FailedDelivery(
         item.row_id,
@@ -208,13 +255,15 @@ def _retry_later(
     """A flood wait waits as long as told; anything else backs off. The row stays pending."""
     row_id = row.item.row_id
     if isinstance(exc, FloodWait):
-        log.warning("outbox row %d: flood limit, retry in %s (%s)", row_id, exc.retry_after, instance)
+        wait = min(exc.retry_after, MAX_WAIT)
+        log.warning("outbox row %d: flood limit, retry in %s (%s)", row_id, wait, instance)
         _update(
             engine,
-            row_id,
+            row,
             status=OutboxStatus.PENDING,
             lease_until=None,
-            next_attempt_at=now + exc.retry_after,
+            claimed_by=None,
+            next_attempt_at=now + wait,
             last_error=exc.reason,
         )
     else:
@@ -227,9 +276,10 @@ def _retry_later(
         log.warning("outbox row %d: %s; retry in %s (%s)", row_id, reason, delay, instance)
         _update(
             engine,
-            row_id,
+            row,
             status=OutboxStatus.PENDING,
             lease_until=None,
+            claimed_by=None,
             attempts=row.attempts + 1,
             next_attempt_at=now + delay,
             last_error=reason,

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, or_, select
 from ..channels.robots import Destination
 from ..config import Source
 from ..db import insert_ignore, session_scope
+from ..faults import is_disk_full
 from ..feeds.backoff import first_poll_offset, next_poll
 from ..feeds.fetch import Fetcher, FetchResult, Validators
 from ..feeds.isolate import ParsePool
@@ -44,6 +45,8 @@ _DIGEST_LINES = 20
 # Publication times this far ahead still count as the feed's newest (clocks disagree a little).
 _FUTURE_SLACK = timedelta(minutes=10)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The Fetcher's default cap on Retry-After and Cache-Control max-age.
+_SERVER_HINT_CAP = timedelta(days=1)
 
 
 @dataclass
@@ -80,15 +83,31 @@ def sync_feed_states(engine: Engine, settings: Settings, now: datetime) -> None:
                 s.add(st)
 
 
+def _longest_wait(settings: Settings) -> timedelta:
+    """The furthest ahead a poll is ever scheduled: the backoff ceiling, the longest jittered
+    interval, or a server's Retry-After / max-age (capped by the fetcher at a day)."""
+    p = settings.feeds.polling
+    longest = max((settings.feeds.interval_of(s) for s in settings.feeds.sources), default=p.interval)
+    return max(p.max_backoff, longest * (1 + p.jitter), _SERVER_HINT_CAP)
+
+
 def _claim(engine: Engine, settings: Settings, now: datetime, instance: str) -> list[FeedState]:
     names = [s.name for s in settings.feeds.sources if s.enabled]
     lease = settings.feeds.polling.timeout * 3 + timedelta(seconds=30)
+    # A date further ahead than this code ever sets, or a last poll in the future, was written
+    # by a clock that was ahead (responder.clock): poll now rather than wait for that date.
+    due = or_(
+        col(FeedState.next_poll_at) <= now,
+        col(FeedState.next_poll_at) > now + _longest_wait(settings),
+        col(FeedState.last_attempt_at) > now + _FUTURE_SLACK,
+    )
+    free = or_(
+        col(FeedState.claimed_until).is_(None),
+        col(FeedState.claimed_until) < now,
+        col(FeedState.claimed_until) > now + lease,
+    )
     with session_scope(engine) as s:
-        q = (
-            select(FeedState)
-            .where(col(FeedState.source).in_(names), col(FeedState.next_poll_at) <= now)
-            .where(or_(col(FeedState.claimed_until).is_(None), col(FeedState.claimed_until) < now))
-        )
+        q = select(FeedState).where(col(FeedState.source).in_(names), due, free)
         if s.get_bind().dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True)
         rows = list(s.exec(q).all())
@@ -137,7 +156,9 @@ async def poll_due(
                 await asyncio.to_thread(
                     _record, engine, settings, grouper, src, res, parsed, now, rand, stats, item_keys
                 )
-            except Exception:
+            except Exception as exc:
+                if is_disk_full(exc):
+                    raise  # the service says so once per episode, not once per feed
                 # One feed's bad data must not stop the others; its claim expires and it is retried.
                 log.exception("ingest of feed %s failed", src.name)
                 grouper.reset()  # what it grouped in memory was rolled back with the transaction

@@ -14,11 +14,13 @@ from ..vocab import Channel, EventKind, FeedHealth
 
 __all__ = [
     "card_prefix",
+    "clock_jump",
     "config_reload_failed",
     "confirmation",
     "cycle_change",
     "delivery_failed",
     "describe",
+    "disk_full",
     "edit",
     "escalation",
     "event_change",
@@ -113,6 +115,17 @@ def robot_refused(address: str, last_delivered: datetime | None) -> str:
     its last delivered message (`never` when it has delivered none)."""
     since = last_delivered.isoformat(timespec="seconds") if last_delivered is not None else "never"
     return f"robot-refused:{address}:{since}"
+
+
+def clock_jump(instance: str, since: datetime) -> str:
+    """The admins' notice that `instance`'s wall clock jumped, once per episode begun at `since`."""
+    return f"clock-jump:{instance}:{since.isoformat(timespec='seconds')}"
+
+
+def disk_full(instance: str, since: datetime, part: str) -> str:
+    """The admins' record of a full disk seen by `instance` from `since`: part 'full' (when it
+    could be queued at once) or 'room' (the disk has room again)."""
+    return f"disk-full:{instance}:{since.isoformat(timespec='seconds')}:{part}"
 
 
 def row_key(key: str, chat_id: int | str) -> str:

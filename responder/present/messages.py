@@ -21,8 +21,11 @@ __all__ = [
     "already_acked",
     "already_done",
     "already_extended",
+    "clock_jumped",
     "closed",
     "delivery_failed",
+    "disk_full",
+    "disk_room_again",
     "dismiss_reason_required",
     "dismissed",
     "escalation_header",
@@ -167,6 +170,41 @@ def reload_failed(problems: Sequence[str], *, shown: int = 10) -> str:
 def delivery_failed(chat_id: int | str, reason: str) -> str:
     """A chat refused a message for good: the admins must fix the roster or re-add the bot."""
     return t("delivery_failed", chat=chat_id, reason=esc(reason))
+
+
+def jump_span(jump: timedelta) -> str:
+    """How far a clock jumped, ahead or behind: 超前 2天 / 落后 45秒 (seconds under a minute)."""
+    size = abs(jump)
+    span = (
+        t("span_seconds", n=int(size.total_seconds())) if size < timedelta(minutes=1) else format_span(size)
+    )
+    return t("clock_ahead" if jump > timedelta(0) else "clock_behind", span=span)
+
+
+def clock_jumped(instance: str, jump: timedelta, expected: datetime, wall: datetime, tz: tzinfo) -> str:
+    """One host's wall clock jumped: the admins are told once per episode what is held and why."""
+    return t(
+        "clock_jumped",
+        instance=esc(instance),
+        jump=jump_span(jump),
+        expected=format_time(expected, tz, full=True),
+        wall=format_time(wall, tz, full=True),
+    )
+
+
+def disk_full(instance: str, since: datetime, error: str, tz: tzinfo) -> str:
+    """The database could not be written (full disk): once per episode, as soon as it can be sent."""
+    return t("disk_full", instance=esc(instance), since=format_time(since, tz, full=True), error=esc(error))
+
+
+def disk_room_again(instance: str, since: datetime, lasted: timedelta, tz: tzinfo) -> str:
+    """The database can be written again after a full disk."""
+    return t(
+        "disk_room_again",
+        instance=esc(instance),
+        since=format_time(since, tz, full=True),
+        lasted=format_span(lasted),
+    )
 
 
 # --------------------------------------------------------------------------- people's actions

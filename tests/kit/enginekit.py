@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -107,3 +108,14 @@ class Service:
     def outbox(self) -> list[Outbox]:
         with Session(self.engine) as s:
             return list(s.exec(select(Outbox).order_by(col(Outbox.id))).all())
+
+
+def recent(ago: timedelta, now: datetime | None = None) -> datetime:
+    """A publication time `ago` before `now` (default: the wall clock), but never before the
+    last local midnight (Asia/Shanghai): a report published before midnight and seen after it
+    has missed its same-day flash deadline and goes straight to the top of escalation, which
+    tests run on the wall clock do not expect between 00:00 and 00:20."""
+    now = now or datetime.now(UTC)
+    local = now.astimezone(ZoneInfo("Asia/Shanghai"))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+    return max(now - ago, midnight)
