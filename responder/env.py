@@ -8,7 +8,7 @@ Secrets and deployment choices come from here, never from the YAML files:
 | `TELEGRAM_BASE_URL` | a self-hosted Bot API server (`http://host:8081` becomes `http://host:8081/bot`) |
 | `TELEGRAM_FILE_BASE_URL` | its file address, likewise (`.../file/bot`) |
 | `DATABASE_URL` | the database; default a SQLite file under `var/` |
-| `RESPONDER_LANG` | `zh` (default) or `en`: the message catalogue |
+| `RESPONDER_LANG` | the message catalogue: `zh` (default; also `zh_CN`, `zh-CN`, `zh_Hans`, `zh-Hans-CN`, `zh_CN.UTF-8`) or `en` (any `en…`) |
 | `RESPONDER_WEB_SECRET` | the web console's cookie-signing secret; default a key kept in the database |
 
 The command line reads it once (`Environment.read()` in `responder.cli.main`) and passes
@@ -21,14 +21,37 @@ variable, never echoing a secret.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_API", "DEFAULT_FILE_API", "Environment", "TelegramEnv"]
+__all__ = ["DEFAULT_API", "DEFAULT_FILE_API", "Environment", "TelegramEnv", "language_of"]
 
 DEFAULT_API = "https://api.telegram.org/bot"
 DEFAULT_FILE_API = "https://api.telegram.org/file/bot"
+
+
+# RESPONDER_LANG as people write a locale: zh, zh_CN, zh-CN, zh_Hans, zh-Hans-CN, zh_CN.UTF-8
+# (language, then script and/or region, then an encoding or modifier, case and - or _ aside).
+_ZH = re.compile(r"zh(?:[-_](?:hans|cn|sg))*(?:[.@].*)?", re.IGNORECASE)
+_ACCEPTED = "zh, zh_CN, zh-CN, zh_Hans, zh-Hans-CN, zh_CN.UTF-8, en, en_US, en-GB …"
+
+
+def language_of(value: str | None) -> str:
+    """The catalogue `RESPONDER_LANG` selects: "zh" (also when unset) or "en"; ValueError otherwise.
+
+    Traditional Chinese (zh_TW, zh-Hant) is refused rather than shown Simplified text unasked.
+    """
+    v = (value or "").strip()
+    if not v or _ZH.fullmatch(v):
+        return "zh"
+    if v.lower().startswith("en"):
+        return "en"
+    from .i18n import Catalogue
+
+    # No language is chosen yet: the default catalogue says it (its text carries both).
+    raise ValueError(Catalogue("zh")("env_lang_unknown", value=v[:40], accepted=_ACCEPTED))
 
 
 def _api_url(url: str | None, default: str, suffix: str, name: str) -> str:
@@ -104,6 +127,7 @@ class Environment:
 
     @staticmethod
     def read_language(environ: Mapping[str, str] | None = None) -> str:
-        """RESPONDER_LANG alone (for code that needs words before the service has started)."""
+        """RESPONDER_LANG alone (for code that needs words before the service has started):
+        "zh" or "en"; a value naming neither is a ValueError naming the accepted ones."""
         env = os.environ if environ is None else environ
-        return (env.get("RESPONDER_LANG") or "").strip() or "zh"
+        return language_of(env.get("RESPONDER_LANG"))
