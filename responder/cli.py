@@ -47,7 +47,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _print_problems(exc: ConfigError) -> int:
-    print(f"配置有误 / config problems ({len(exc.problems)}):", file=sys.stderr)
+    print(t("config_problems_head", n=len(exc.problems)), file=sys.stderr)
     for p in exc.problems:
         print(f"  {p}", file=sys.stderr)
     return EXIT_CONFIG

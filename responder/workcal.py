@@ -240,7 +240,7 @@ class OfficeHours(BaseModel):
     @model_validator(mode="after")
     def _order(self) -> OfficeHours:
         if self.end <= self.start:
-            raise ValueError("office_hours.end must be later than office_hours.start")
+            raise ValueError(t("config_office_hours_order"))
         return self
 
 
@@ -297,9 +297,7 @@ class CalendarConfig(BaseModel):
         both = set(self.holidays) & set(self.workdays)
         if both:
             listed = ", ".join(sorted(d.isoformat() for d in both))
-            raise ValueError(
-                f"dates listed both under holidays and workdays: {listed}; keep each in one list"
-            )
+            raise ValueError(t("config_dates_both", dates=listed))
         return self
 
     def build(self, tz: ZoneInfo, schedules: ScheduleFile | None = None) -> WorkCalendar:

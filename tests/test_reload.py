@@ -62,6 +62,6 @@ def test_sighup_applies_a_valid_config_and_refuses_a_bad_one(tmp_path: Path) -> 
         status = service.stop()
     assert status == 0, service.log()[-3000:]
     [message] = [o for o in outbox_rows(engine) if "重新加载配置失败" in o.text]
-    assert "feeds.yaml:3: poling: unknown field" in message.text
+    assert "feeds.yaml:3: poling: 未知字段" in message.text
     assert not [line for line in service.errors() if "reload refused" not in line]
     engine.dispose()
