@@ -86,15 +86,23 @@ def cmd_check_config(args: argparse.Namespace, env: Environment) -> int:
 
     st = load_settings(Path(args.config))
     f = st.feeds
+    enabled = sum(s.enabled for s in f.sources)
+    words = st.intake.matcher.word_count
     print(
-        f"{args.config}: {len(f.sources)} sources ({sum(s.enabled for s in f.sources)} enabled), "
-        f"{len(f.schemes)} schemes, {st.intake.matcher.word_count} words, time zone {f.timezone}"
+        t(
+            "check_feeds",
+            path=args.config,
+            sources=len(f.sources),
+            enabled=enabled,
+            schemes=len(f.schemes),
+            words=words,
+            tz=f.timezone,
+        )
     )
-    print(f"playbooks: {', '.join(sorted(st.playbooks))}")
-    print(
-        f"roster: {len(st.roster.people)} people; on duty now: "
-        f"{(p.name if (p := st.roster.on_duty(utcnow())) else '-')}"
-    )
+    print(t("check_playbooks", names=t("check_list_separator").join(sorted(st.playbooks))))
+    officer = st.roster.on_duty(utcnow())
+    on_duty = officer.name if officer is not None else t("check_nobody_on_duty")
+    print(t("check_roster", people=len(st.roster.people), on_duty=on_duty))
     if st.database_path is not None:
         print(t("cli_own_database", path=st.database_path))
     print(st.calendar.describe_years())
@@ -143,7 +151,7 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> int:
         upgrade(url)
     engine = make_engine(url)
     check_migrated(engine)
-    log.info("database %s", redact_url(url))
+    log.info(t("log_database", url=redact_url(url)))
     if st.database_path is not None:
         log.info(t("cli_own_database", path=st.database_path))
     others = foreign_sources(engine, st)

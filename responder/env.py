@@ -54,13 +54,16 @@ def language_of(value: str | None) -> str:
     raise ValueError(Catalogue("zh")("env_lang_unknown", value=v[:40], accepted=_ACCEPTED))
 
 
-def _api_url(url: str | None, default: str, suffix: str, name: str) -> str:
+def _api_url(url: str | None, default: str, suffix: str, name: str, lang: str | None = None) -> str:
     """A Bot API address as python-telegram-bot wants it: the server root gets `suffix`."""
     if not url:
         return default
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{name}={url!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8081{suffix}")
+        from .i18n import catalogue
+
+        example = f"http://127.0.0.1:8081{suffix}"
+        raise ValueError(catalogue(lang)("env_not_http", name=name, value=url, example=example))
     if "{token}" not in url and parts.path in ("", "/"):
         # The self-hosted server's root was given: the token goes after /bot, as on api.telegram.org.
         return url.rstrip("/") + suffix
@@ -76,17 +79,25 @@ class TelegramEnv:
     base_file_url: str = DEFAULT_FILE_API
 
     @classmethod
-    def of(cls, token: str, base_url: str | None = None, base_file_url: str | None = None) -> TelegramEnv:
-        """Check the token's shape and normalise the addresses; ValueError says which variable is wrong."""
+    def of(
+        cls,
+        token: str,
+        base_url: str | None = None,
+        base_file_url: str | None = None,
+        lang: str | None = None,
+    ) -> TelegramEnv:
+        """Check the token's shape and normalise the addresses; ValueError says (in `lang`, default
+        the language chosen at start) which variable is wrong."""
+        from .i18n import catalogue
+
+        say = catalogue(lang)
         token = token.strip()
         if ":" not in token or not token.split(":", 1)[1]:
-            raise ValueError(
-                "TELEGRAM_BOT_TOKEN does not look like a bot token (expected digits:secret from @BotFather)"
-            )
+            raise ValueError(say("env_token_shape"))
         return cls(
             token,
-            _api_url(base_url, DEFAULT_API, "/bot", "TELEGRAM_BASE_URL"),
-            _api_url(base_file_url, DEFAULT_FILE_API, "/file/bot", "TELEGRAM_FILE_BASE_URL"),
+            _api_url(base_url, DEFAULT_API, "/bot", "TELEGRAM_BASE_URL", lang),
+            _api_url(base_file_url, DEFAULT_FILE_API, "/file/bot", "TELEGRAM_FILE_BASE_URL", lang),
         )
 
     def __repr__(self) -> str:
@@ -119,11 +130,12 @@ class Environment:
         def get(name: str) -> str | None:
             return (env.get(name) or "").strip() or None
 
+        lang = cls.read_language(env)  # first: the other variables' mistakes are told in it
         token = get("TELEGRAM_BOT_TOKEN")
         telegram = None
         if token is not None:
-            telegram = TelegramEnv.of(token, get("TELEGRAM_BASE_URL"), get("TELEGRAM_FILE_BASE_URL"))
-        return cls(telegram, get("DATABASE_URL"), cls.read_language(env), get("RESPONDER_WEB_SECRET"))
+            telegram = TelegramEnv.of(token, get("TELEGRAM_BASE_URL"), get("TELEGRAM_FILE_BASE_URL"), lang)
+        return cls(telegram, get("DATABASE_URL"), lang, get("RESPONDER_WEB_SECRET"))
 
     @staticmethod
     def read_language(environ: Mapping[str, str] | None = None) -> str:

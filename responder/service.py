@@ -141,7 +141,7 @@ class Service:
                 await app.initialize()
                 await app.start()
             except Exception as exc:  # network down, Telegram 5xx: try again next run
-                log.warning("Telegram application not started yet (%s); retrying", type(exc).__name__)
+                log.warning(t("log_telegram_not_started", error=type(exc).__name__))
                 return
             self._app_started = True
         if app.updater is None:
@@ -154,14 +154,14 @@ class Service:
             try:
                 await register_commands(app.bot)
             except Exception as exc:
-                log.warning("setMyCommands failed (%s); the commands still work", type(exc).__name__)
+                log.warning(t("log_set_commands_failed", error=type(exc).__name__))
             await app.updater.start_polling(drop_pending_updates=False)
             self._polling_updates = True
-            log.info("%s polls Telegram for updates", self.instance)
+            log.info(t("log_telegram_polling", instance=self.instance))
         elif not held and self._polling_updates:
             await app.updater.stop()
             self._polling_updates = False
-            log.warning("%s lost the Telegram-poller lease; another instance polls now", self.instance)
+            log.warning(t("log_telegram_lease_lost", instance=self.instance))
 
     async def weekly_job(self) -> None:
         """Queue last week's post (chart, then the figures) to the policy office and the head."""
@@ -182,7 +182,7 @@ class Service:
         with session_scope(self.engine) as s:
             for f in drained.permanent_failures:
                 if f.chat_id in admin:
-                    log.error("admin chat %s refuses messages: %s", f.chat_id, f.reason)
+                    log.error(t("log_admin_chat_refuses", chat=f.chat_id, reason=f.reason))
                     continue
                 text = messages.delivery_failed(f.chat_id, f.reason)
                 queue(s, keys.delivery_failed(f.outbox_id), admin, text, now)
@@ -228,16 +228,12 @@ class Service:
                 self.lease_job, "interval", seconds=15, id="lease", max_instances=1, next_run_time=now
             )
         scheduler.start()
-        log.info(
-            "responder %s running: %d sources, %d playbooks",
-            self.instance,
-            len(self.settings.feeds.sources),
-            len(self.settings.playbooks),
-        )
+        sizes = {"sources": len(self.settings.feeds.sources), "playbooks": len(self.settings.playbooks)}
+        log.info(t("log_running", instance=self.instance, **sizes))
         try:
             await self._stop.wait()
         finally:
-            log.info("stopping: finishing the jobs in flight")
+            log.info(t("log_stopping"))
             # Let a running poll and cycle finish their transactions and sends (jobs starting
             # now return at once); unsent rows stay in the outbox. Only then shut the scheduler
             # down: its shutdown cancels the jobs still running (claims left, errors logged).

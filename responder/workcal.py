@@ -118,12 +118,7 @@ class WorkCalendar:
         except NotImplementedError:
             if d.year not in self._warned_years:
                 self._warned_years.add(d.year)
-                log.warning(
-                    "the chinese_calendar package has no holiday data for %d: counting Monday-Friday "
-                    "as working days plus the overrides in roster.yaml (calendar.holidays / "
-                    "calendar.workdays); add that year's official schedule there, or upgrade the package",
-                    d.year,
-                )
+                log.warning(t("log_calendar_year_unknown", year=d.year))
             return d.weekday() < 5
 
     def knows_year(self, year: int) -> bool:

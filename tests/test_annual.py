@@ -151,7 +151,7 @@ def test_command_line_report_annual(engine: Engine, capsys: pytest.CaptureFixtur
     assert main([*argv, "--format", "csv"]) == 0
     assert "\n2026,Asia/Shanghai,hotspots," in capsys.readouterr().out
     assert main([*argv, "--tz", "Mars/Olympus"]) == 2
-    assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
+    assert "未知时区 “Mars/Olympus”" in capsys.readouterr().err
 
 
 def test_same_rows_on_sqlite_and_postgresql(db_engine: Engine, y2026: AnnualFigures) -> None:

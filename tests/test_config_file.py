@@ -74,7 +74,7 @@ def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     good = write(tmp_path, GOOD + f"playbooks: {ROOT / 'playbooks'}\n")
     assert main(["check-config", "--config", str(good)]) == 0
     out = capsys.readouterr().out
-    assert "2 sources" in out and "major-incident" in out
+    assert "2 个信息源（启用 2 个）" in out and "major-incident" in out
     good.write_text(GOOD.replace("event: [爆炸, 坍塌]", "event: []"), encoding="utf-8")
     (tmp_path / "roster.yaml").write_text(
         ROSTER.replace("policy_office: -200", "policy_ofice: -200"), encoding="utf-8"

@@ -51,14 +51,14 @@ def test_week_parsing_and_errors() -> None:
     assert IsoWeek.parse("2026-W47") == IsoWeek(2026, 47) == IsoWeek.parse("2026w47")
     assert IsoWeek(2026, 1).shift(-1) == IsoWeek(2025, 52)
     assert IsoWeek(2026, 53).label == "2026-W53"  # 2026 has 53 ISO weeks
-    with pytest.raises(ValueError, match="write it like 2026-W47"):
+    with pytest.raises(ValueError, match="应写作例如 2026-W47"):
         IsoWeek.parse("47")
-    with pytest.raises(ValueError, match="2025 has ISO weeks 1 to 52"):
+    with pytest.raises(ValueError, match="2025 年的 ISO 周次为第 1 至 52 周"):
         IsoWeek.parse("2025-W53")
 
 
 def test_an_unknown_time_zone_is_named(engine: Engine) -> None:
-    with pytest.raises(ValueError, match="unknown time zone 'Asia/Shangai'"):
+    with pytest.raises(ValueError, match="未知时区 “Asia/Shangai”"):
         compute_weekly(engine, "2026-W47", "Asia/Shangai", now=NOW)
 
 
@@ -383,7 +383,7 @@ def test_command_line_summary(engine: Engine, capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert out.startswith("\ufeffweek,") and "\n2026-W47,Asia/Shanghai," in out
     assert main(["summary", "--week", "2026-W60", "--database", url]) == 2
-    assert "2026 has ISO weeks 1 to 53" in capsys.readouterr().err
+    assert "2026 年的 ISO 周次为第 1 至 53 周" in capsys.readouterr().err
     assert main(["summary", "--database", f"sqlite:///{tmp_path}/none.db"]) == 1
     assert "migrate" in capsys.readouterr().err
 

@@ -201,7 +201,7 @@ class ServiceProcess:
     def wait_running(self, timeout: float = 30) -> None:
         """Until the service logged that it runs (or fail with its log when it died)."""
         wait_until(
-            lambda: "running:" in self.log() or not self.alive(), timeout, f"service {self.pid} to start"
+            lambda: "已启动" in self.log() or not self.alive(), timeout, f"service {self.pid} to start"
         )
         assert self.alive(), f"service exited with {self.proc.returncode}:\n{self.log()[-3000:]}"
 
