@@ -81,6 +81,7 @@ def _database(args: argparse.Namespace, env: Environment, settings: Settings | N
 
 def cmd_check_config(args: argparse.Namespace, env: Environment) -> int:
     """Validate feeds.yaml, the playbooks and the roster together; print what loaded."""
+    from .present.calendar import unknown_year
     from .runtime import load_settings
     from .workcal import unknown_year_warning
 
@@ -108,7 +109,7 @@ def cmd_check_config(args: argparse.Namespace, env: Environment) -> int:
     print(st.calendar.describe_years())
     warning = unknown_year_warning(st.calendar, utcnow())
     if warning is not None:
-        print(warning.text)
+        print(unknown_year(warning))
     return 0
 
 

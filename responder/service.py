@@ -29,6 +29,7 @@ from .engine import lease
 from .engine.cycle import run_cycle
 from .engine.drain import DrainStats, drain_outbox
 from .engine.grouper import Grouper
+from .engine.holidays import CalendarWatch, calendar_job
 from .engine.notify import audience
 from .engine.outbox import queue
 from .engine.poll import poll_due, sync_feed_states
@@ -89,6 +90,7 @@ class Service:
         self._polling_updates = False
         self._app_started = False
         self._stop = asyncio.Event()
+        self.calendar_watch = CalendarWatch.of(settings)
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -173,6 +175,16 @@ class Service:
             queue(s, keys.weekly_summary(post.week, "chart"), chats, post.caption, now, photo=post.chart)
             queue(s, keys.weekly_summary(post.week, "text"), chats, post.text, now)
 
+    async def calendar_job(self) -> None:
+        """Next year's calendar: warn the admins of an unknown year, offer the State Council's
+        notice for confirmation, take up a changed schedule file (`engine/holidays.py`)."""
+        if self._stop.is_set():
+            return
+        try:
+            await calendar_job(self.engine, self.settings, self.fetcher, self.clock(), self.calendar_watch)
+        except Exception:  # the database down, say: the next run tries again
+            log.exception(t("log_calendar_job_failed"))
+
     # -- watching ourselves -------------------------------------------------------------
 
     def _report_failures(self, drained: DrainStats, now: datetime) -> None:
@@ -219,6 +231,15 @@ class Service:
         )
         scheduler.add_job(
             self.cycle_job, "interval", **every, id="cycle", max_instances=1, coalesce=True, next_run_time=now
+        )
+        scheduler.add_job(
+            self.calendar_job,
+            "interval",
+            minutes=1,
+            id="calendar",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now,
         )
         scheduler.add_job(
             self.weekly_job, "cron", day_of_week="mon", hour=9, id="weekly", max_instances=1, coalesce=True

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from .db import redact_url
 from .i18n import t
 from .models import FeedState, Incident, Outbox, Step
+from .present.calendar import unknown_year
 from .present.formats import format_span, format_time, grade_tag
 from .vocab import LIVE_STATUSES, UNSENT_STATUSES, IncidentStatus, OutboxStatus
 from .workcal import WorkCalendar, unknown_year_warning
@@ -60,7 +61,7 @@ def render_status(
         out.append(calendar.describe_years())
         warning = unknown_year_warning(calendar, now)
         if warning is not None:
-            out.append(warning.text)
+            out.append(unknown_year(warning))
     out += ["", t("status_feeds_head")]
     with Session(engine) as s:
         for f in s.exec(select(FeedState).order_by(col(FeedState.source))).all():

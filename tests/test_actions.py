@@ -93,7 +93,7 @@ def outbox(engine: Engine, iid: int) -> list[Outbox]:
         ({"duty_officer"}, {"view", "ack"}),
         ({"policy_office"}, {"view", "ack", "done", "extend", "dismiss", "close"}),
         ({"head"}, {"view", "ack", "extend", "close"}),
-        ({"admin"}, {"view", "ack", "done", "extend", "dismiss", "close"}),
+        ({"admin"}, {"view", "ack", "done", "extend", "dismiss", "close", "calendar"}),
         ({"spokesperson"}, {"view"}),
         ({"duty_officer", "head"}, {"view", "ack", "extend", "close"}),
         (set(), set()),
