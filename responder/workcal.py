@@ -349,6 +349,7 @@ def save_schedule(path: Path, year: int, schedule: YearSchedule) -> None:
     doc = {"years": {y: _plain(years[y]) for y in sorted(years)}}
     text = _SCHEDULE_HEADER + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100)
     tmp = path.with_name(path.name + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 

@@ -24,7 +24,9 @@ from test_holiday_notice import NOTICE_2027
 
 from responder.chat.telegram import build_application
 from responder.cli import main
+from responder.db import session_scope
 from responder.engine.drain import drain_outbox
+from responder.engine.holidays import ConfirmError, confirm_holidays
 from responder.engine.poll import sync_feed_states
 from responder.env import TelegramEnv
 from responder.models import HolidayOffer, Incident, Outbox, Step
@@ -267,3 +269,21 @@ def test_a_notice_page_that_does_not_answer_is_tried_again(
     asyncio.run(scenario())
     [offer] = [r for r in _admin_rows(sqlite_engine) if "holiday-notice" in r.dedup_key]
     assert "国庆节：10月1日（周五）至10月7日（周四）放假，共 7 天" in offer.text
+
+
+def test_a_schedule_file_the_service_cannot_write_is_answered_in_words(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, "  - {name: 国务院, url: feeds/x.xml, kind: upstream}\n")
+    roster = tmp_path / "roster.yaml"
+    roster.write_text(
+        roster.read_text(encoding="utf-8") + "calendar:\n  schedule_file: blocked/holidays.yaml\n"
+    )
+    (tmp_path / "blocked").write_text("a file where a folder should be", encoding="utf-8")
+    settings = load_settings(cfg)
+    with session_scope(sqlite_engine) as s:
+        s.add(HolidayOffer(year=2027, digest="d", holidays=["2027-01-01"], title=TITLE, offered_at=NOV_5))
+    with session_scope(sqlite_engine) as s, pytest.raises(ConfirmError) as refused:
+        confirm_holidays(s, settings, 2027, "管理员", NOV_5)
+    assert "无法写入" in refused.value.message and "calendar.schedule_file" in refused.value.message
+    assert not settings.calendar.knows_year(2027)

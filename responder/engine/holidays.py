@@ -283,6 +283,9 @@ def confirm_holidays(
         schedules = load_schedules(path)
     except ConfigError as exc:
         raise ConfirmError(t("holiday_confirm_file_broken", problems=str(exc.problems[0]))) from None
+    except OSError as exc:  # a read-only folder (systemd's ProtectSystem), a full disk
+        where = exc.filename or schedule_path(settings)
+        raise ConfirmError(t("holiday_confirm_unwritable", path=where, error=exc.strerror or exc)) from None
     settings.calendar.adopt(settings.roster.calendar.build(settings.roster.tz, schedules))
     offer.confirmed_at, offer.confirmed_by = now, who
     s.add(offer)
