@@ -122,6 +122,8 @@ def test_the_notice_on_a_feed_is_offered_confirmed_in_chat_and_counted(
             assert app.updater is not None
             await app.updater.start_polling(poll_interval=0, timeout=1)
             try:
+                assert "/calendar_confirm" in await _say(botapi, ADMIN, "/help")
+                assert "/calendar_confirm" not in await _say(botapi, POLICY_OFFICE, "/help")
                 refused = await _say(botapi, POLICY_OFFICE, "/calendar_confirm 2027")
                 assert "不能执行「确认节假日安排」" in refused
                 assert not svc.settings.calendar.knows_year(2027)
