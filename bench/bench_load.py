@@ -248,7 +248,7 @@ def run_once(db: str, workdir: Path, pg_url: str | None) -> dict[str, Any]:
 
         # Warm: every feed polled once and the 50 incidents opened.
         wait_until(lambda: open_incidents() >= N_OPEN, INTERVAL * 3, f"{N_OPEN} incidents open")
-        wait_until(lambda: "polls Telegram for updates" in proc.log(), 60, "the service to poll Telegram")
+        wait_until(lambda: "开始接收 Telegram 消息" in proc.log(), 60, "the service to poll Telegram")
         warm = time.monotonic() - t0
         commander = threading.Thread(target=commands, daemon=True)
         commander.start()

@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from datetime import date, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import chinese_calendar
@@ -25,13 +27,23 @@ from .env import Environment
 from .holiday_notice import HolidayNotice, NoticeError, parse_notice
 from .i18n import t
 from .models import utcnow
+from .present.calendar import festival_lines
 from .text import html_to_text
 from .workcal import YearSchedule, package_years, save_schedule
 
-__all__ = ["add_command", "cmd_calendar_import", "read_source", "render_review"]
+if TYPE_CHECKING:
+    from .runtime import Settings
+
+__all__ = [
+    "add_command",
+    "cmd_calendar_import",
+    "read_source",
+    "render_review",
+    "schedule_path",
+    "store_schedule",
+]
 
 _MAX_PAGE_BYTES = 5 * 1024 * 1024
-_WEEKDAY = "一二三四五六日"
 
 
 def _decode(body: bytes, charset: str | None) -> str:
@@ -58,27 +70,6 @@ def read_source(source: str, timeout: float = 20.0) -> str:
     return html_to_text(text) if "<" in text and ">" in text else text
 
 
-def _spans(days: tuple[date, ...]) -> list[tuple[date, date]]:
-    spans: list[tuple[date, date]] = []
-    for d in days:
-        if spans and d == spans[-1][1] + timedelta(days=1):
-            spans[-1] = (spans[-1][0], d)
-        else:
-            spans.append((d, d))
-    return spans
-
-
-def _day(d: date) -> str:
-    return f"{d.month}月{d.day}日（周{_WEEKDAY[d.weekday()]}）"
-
-
-def _span_text(days: tuple[date, ...]) -> str:
-    parts = []
-    for a, b in _spans(days):
-        parts.append(_day(a) if a == b else f"{_day(a)}至{_day(b)}")
-    return "、".join(parts)
-
-
 def _package_differences(notice: HolidayNotice) -> list[str]:
     """Where the notice and the installed package disagree on that year's working days."""
     if notice.year not in package_years():
@@ -97,10 +88,7 @@ def _package_differences(notice: HolidayNotice) -> list[str]:
 def render_review(notice: HolidayNotice, source: str) -> str:
     """What an admin checks before confirming: every festival's days, the checks, the comparison."""
     lines = [t("import_head", year=notice.year, source=source), ""]
-    for f in notice.festivals:
-        lines.append(t("import_festival", name=f.name, days=_span_text(f.holidays), n=len(f.holidays)))
-        if f.workdays:
-            lines.append(t("import_workdays", days=_span_text(f.workdays)))
+    lines += festival_lines(notice.festivals, html=False)
     lines += ["", t("import_totals", holidays=len(notice.holidays), workdays=len(notice.workdays))]
     if notice.warnings:
         lines.append(t("import_warnings_head"))
@@ -112,7 +100,7 @@ def render_review(notice: HolidayNotice, source: str) -> str:
         lines.append(
             t("import_package_same")
             if not diffs
-            else t("import_package_differs", n=len(diffs), days="、".join(diffs[:10]))
+            else t("import_package_differs", n=len(diffs), days=t("calendar_list_separator").join(diffs[:10]))
         )
     return "\n".join(lines)
 
@@ -134,18 +122,38 @@ def cmd_calendar_import(args: argparse.Namespace, env: Environment) -> int:
         print(t("import_refused_warnings"), file=sys.stderr)
         return 2
     settings = load_settings(Path(args.config))
-    roster_path = settings.base_dir / settings.feeds.roster
-    target = roster_path.parent / settings.roster.calendar.schedule_file
-    schedule = YearSchedule(
-        holidays=list(notice.holidays),
-        workdays=list(notice.workdays),
-        source=args.source,
-        confirmed_at=utcnow().astimezone(settings.tz),
-        confirmed_by=args.by or getpass.getuser(),
-    )
-    save_schedule(target, notice.year, schedule)
+    who = args.by or getpass.getuser()
+    target = store_schedule(settings, notice.year, notice.holidays, notice.workdays, args.source, who)
     print("\n" + t("import_saved", year=notice.year, path=target))
     return 0
+
+
+def schedule_path(settings: Settings) -> Path:
+    """The schedule file of this configuration: `calendar.schedule_file`, relative to roster.yaml."""
+    roster_path = settings.base_dir / settings.feeds.roster
+    return roster_path.parent / settings.roster.calendar.schedule_file
+
+
+def store_schedule(
+    settings: Settings,
+    year: int,
+    holidays: Sequence[date],
+    workdays: Sequence[date],
+    source: str,
+    confirmed_by: str,
+    now: datetime | None = None,
+) -> Path:
+    """Write one confirmed year into the schedule file (replacing that year); returns the file."""
+    target = schedule_path(settings)
+    schedule = YearSchedule(
+        holidays=list(holidays),
+        workdays=list(workdays),
+        source=source,
+        confirmed_at=(now or utcnow()).astimezone(settings.tz),
+        confirmed_by=confirmed_by,
+    )
+    save_schedule(target, year, schedule)
+    return target
 
 
 def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

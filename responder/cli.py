@@ -47,7 +47,7 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _print_problems(exc: ConfigError) -> int:
-    print(f"配置有误 / config problems ({len(exc.problems)}):", file=sys.stderr)
+    print(t("config_problems_head", n=len(exc.problems)), file=sys.stderr)
     for p in exc.problems:
         print(f"  {p}", file=sys.stderr)
     return EXIT_CONFIG
@@ -102,25 +102,34 @@ def _robot_link_warning(st: Settings) -> str | None:
 
 def cmd_check_config(args: argparse.Namespace, env: Environment) -> int:
     """Validate feeds.yaml, the playbooks and the roster together; print what loaded."""
+    from .present.calendar import unknown_year
     from .workcal import unknown_year_warning
 
     st = _load_with_robots(Path(args.config), env)
     f = st.feeds
+    enabled = sum(s.enabled for s in f.sources)
+    words = st.intake.matcher.word_count
     print(
-        f"{args.config}: {len(f.sources)} sources ({sum(s.enabled for s in f.sources)} enabled), "
-        f"{len(f.schemes)} schemes, {st.intake.matcher.word_count} words, time zone {f.timezone}"
+        t(
+            "check_feeds",
+            path=args.config,
+            sources=len(f.sources),
+            enabled=enabled,
+            schemes=len(f.schemes),
+            words=words,
+            tz=f.timezone,
+        )
     )
-    print(f"playbooks: {', '.join(sorted(st.playbooks))}")
-    print(
-        f"roster: {len(st.roster.people)} people; on duty now: "
-        f"{(p.name if (p := st.roster.on_duty(utcnow())) else '-')}"
-    )
+    print(t("check_playbooks", names=t("check_list_separator").join(sorted(st.playbooks))))
+    officer = st.roster.on_duty(utcnow())
+    on_duty = officer.name if officer is not None else t("check_nobody_on_duty")
+    print(t("check_roster", people=len(st.roster.people), on_duty=on_duty))
     if st.database_path is not None:
         print(t("cli_own_database", path=st.database_path))
     print(st.calendar.describe_years())
     warning = unknown_year_warning(st.calendar, utcnow())
     if warning is not None:
-        print(warning.text)
+        print(unknown_year(warning))
     links = _robot_link_warning(st)
     if links is not None:
         print(links)
@@ -168,7 +177,7 @@ def cmd_run(args: argparse.Namespace, env: Environment) -> int:
         upgrade(url)
     engine = make_engine(url)
     check_migrated(engine)
-    log.info("database %s", redact_url(url))
+    log.info(t("log_database", url=redact_url(url)))
     if st.database_path is not None:
         log.info(t("cli_own_database", path=st.database_path))
     others = foreign_sources(engine, st)

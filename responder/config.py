@@ -50,7 +50,7 @@ def check_timezone(v: str) -> str:
     try:
         ZoneInfo(v)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Asia/Shanghai") from None
+        raise ValueError(t("config_bad_timezone", value=v)) from None
     return v
 
 
@@ -102,24 +102,24 @@ class Source(StrictModel):
             return v
         scheme = urlsplit(v).scheme
         if scheme not in ("http", "https", "file", ""):
-            raise ValueError(f"URL scheme {scheme!r} is not supported; use http(s) or a file path")
+            raise ValueError(t("config_url_scheme", scheme=scheme))
         return v
 
     @field_validator("route")
     @classmethod
     def _route_shape(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith("/"):
-            raise ValueError("an RSSHub route starts with '/', e.g. /gov/zhengce/zuixin")
+            raise ValueError(t("config_route_slash"))
         return v
 
     @model_validator(mode="after")
     def _one_location(self) -> Source:
         if (self.url is None) == (self.route is None):
-            raise ValueError("give exactly one of url (a feed address or file) or route (RSSHub)")
+            raise ValueError(t("config_url_or_route"))
         if self.kind == "own" and self.channel is None:
-            raise ValueError("an 'own' source needs channel: portal, weibo, wechat or app")
+            raise ValueError(t("config_own_needs_channel"))
         if self.kind != "own" and self.channel is not None:
-            raise ValueError("channel is only for sources of kind 'own'")
+            raise ValueError(t("config_channel_only_own"))
         return self
 
 
@@ -142,15 +142,15 @@ class Scheme(StrictModel):
     def _words(cls, v: list[str]) -> list[str]:
         words = [str(w).strip() for w in v]
         if any(not w for w in words):
-            raise ValueError("empty word in list")
+            raise ValueError(t("config_empty_word"))
         return words
 
     @model_validator(mode="after")
     def _shape(self) -> Scheme:
         if self.topic and (self.region or self.event):
-            raise ValueError("a scheme is either region+event words or topic words, not both")
+            raise ValueError(t("config_scheme_both"))
         if not self.topic and not (self.region and self.event):
-            raise ValueError("give both region and event words (or topic words for a topic-only scheme)")
+            raise ValueError(t("config_scheme_needs_words"))
         return self
 
 
@@ -222,16 +222,16 @@ class WebConsole(StrictModel):
             return v
         parts = urlsplit(v)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("public_url is the address people open, e.g. https://yq.example.gov.cn/console")
+            raise ValueError(t("config_public_url"))
         if parts.query or parts.fragment:
-            raise ValueError("public_url takes no ?query or #fragment")
+            raise ValueError(t("config_public_url_query"))
         return v.rstrip("/")
 
     @model_validator(mode="after")
     def _durations(self) -> WebConsole:
         for name in ("login_link_ttl", "session_ttl", "login_window"):
             if getattr(self, name) <= timedelta(0):
-                raise ValueError(f"{name} must be longer than 0s")
+                raise ValueError(t("config_duration_positive", name=name))
         return self
 
 

@@ -8,12 +8,14 @@ for minutes) and a key written twice in one mapping (YAML would silently keep th
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from .i18n import t
 
@@ -25,6 +27,7 @@ __all__ = [
     "Problem",
     "load_model",
     "load_yaml",
+    "message_of",
     "problems_from",
     "validate_all",
 ]
@@ -47,7 +50,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field or '(top level)'}: {self.message}"
+        return f"{where}: {self.field or t('config_top_level')}: {self.message}"
 
 
 class ConfigError(Exception):
@@ -123,11 +126,11 @@ def _read_text(path: Path) -> str:
             raise ConfigError([Problem(name, None, "", message)])
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([Problem(name, None, "", "file not found")]) from None
+        raise ConfigError([Problem(name, None, "", t("config_file_not_found"))]) from None
     except IsADirectoryError:
         raise ConfigError([Problem(name, None, "", t("config_is_directory"))]) from None
     except UnicodeDecodeError as exc:
-        raise ConfigError([Problem(name, None, "", f"not UTF-8 text ({exc.reason})")]) from None
+        raise ConfigError([Problem(name, None, "", t("config_not_utf8", reason=exc.reason))]) from None
 
 
 def _syntax_problem(name: str, exc: yaml.MarkedYAMLError) -> Problem:
@@ -136,7 +139,22 @@ def _syntax_problem(name: str, exc: yaml.MarkedYAMLError) -> Problem:
     problem = str(exc.problem or exc.context or "")
     if "'\\t'" in problem or "\t" in problem:
         return Problem(name, line, "", t("config_tab"))
-    return Problem(name, line, "", f"YAML syntax: {problem}")
+    hint = next((key for words, key in _SYNTAX_HINTS if words in problem), "config_yaml_hint_other")
+    return Problem(name, line, "", t("config_yaml_syntax", hint=t(hint), detail=problem))
+
+
+# PyYAML's words for the common slips, and what they usually mean in a hand-written file.
+_SYNTAX_HINTS = (
+    ("mapping values are not allowed", "config_yaml_hint_mapping"),
+    ("could not find expected ':'", "config_yaml_hint_colon"),
+    ("did not find expected key", "config_yaml_hint_indent"),
+    ("expected <block end>", "config_yaml_hint_indent"),
+    ("did not find expected '-' indicator", "config_yaml_hint_indent"),
+    ("found unexpected end of stream", "config_yaml_hint_unclosed"),
+    ("while scanning a quoted scalar", "config_yaml_hint_unclosed"),
+    ("expected ',' or ']'", "config_yaml_hint_unclosed"),
+    ("expected ',' or '}'", "config_yaml_hint_unclosed"),
+)
 
 
 def _alias_problems(name: str, text: str) -> list[Problem]:
@@ -194,13 +212,67 @@ def problems_from(exc: ValidationError, file: str, lines: dict[Loc, int], prefix
                 where = (*loc, *sub)
                 out.append(Problem(file, _line_for(where, lines), _field_name(where), message))
             continue
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling against the README)"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        out.append(Problem(file, _line_for(loc, lines), _field_name(loc), msg))
+        out.append(Problem(file, _line_for(loc, lines), _field_name(loc), message_of(err)))
     return out
+
+
+# pydantic's error types → the catalogue's words; the limit the error names goes in `{limit}`.
+_MESSAGES: dict[str, str] = {
+    "extra_forbidden": "config_unknown_field",
+    "missing": "config_missing",
+    "int_type": "config_not_int",
+    "int_parsing": "config_not_int",
+    "int_from_float": "config_not_int",
+    "float_type": "config_not_number",
+    "float_parsing": "config_not_number",
+    "bool_type": "config_not_bool",
+    "bool_parsing": "config_not_bool",
+    "string_type": "config_not_text",
+    "list_type": "config_not_list",
+    "dict_type": "config_not_mapping",
+    "model_type": "config_not_mapping",
+    "model_attributes_type": "config_not_mapping",
+    "date_type": "config_not_date",
+    "date_parsing": "config_not_date",
+    "date_from_datetime_parsing": "config_not_date",
+    "date_from_datetime_inexact": "config_not_date",
+    "datetime_type": "config_not_datetime",
+    "datetime_parsing": "config_not_datetime",
+    "datetime_from_date_parsing": "config_not_datetime",
+    "time_type": "config_not_time",
+    "time_parsing": "config_not_time",
+}
+_LIMITS: dict[str, tuple[str, str]] = {
+    "greater_than": ("config_more_than", "gt"),
+    "greater_than_equal": ("config_at_least", "ge"),
+    "less_than": ("config_less_than", "lt"),
+    "less_than_equal": ("config_at_most", "le"),
+    "string_too_short": ("config_too_short_text", "min_length"),
+    "string_too_long": ("config_too_long_text", "max_length"),
+    "too_short": ("config_too_few_items", "min_length"),
+    "too_long": ("config_too_many_items", "max_length"),
+    "string_pattern_mismatch": ("config_pattern", "pattern"),
+}
+
+
+def message_of(err: ErrorDetails) -> str:
+    """One pydantic error in the catalogue's words, with what it names (a limit, the values allowed).
+
+    Our validators raise ValueError with a catalogue sentence already; an error type not
+    listed here keeps pydantic's own (English) words inside a catalogue sentence.
+    """
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
+        return str(ctx["error"])
+    if kind in _MESSAGES:
+        return t(_MESSAGES[kind])
+    if kind in _LIMITS:
+        key, name = _LIMITS[kind]
+        return t(key, limit=ctx.get(name, "?"))
+    if kind in ("enum", "literal_error"):
+        expected = re.findall(r"'([^']*)'", str(ctx.get("expected", ""))) or [str(ctx.get("expected", ""))]
+        return t("config_one_of", expected=t("config_list_separator").join(expected))
+    return t("config_invalid", detail=err["msg"])
 
 
 def _without(data: Any, locs: list[Loc]) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from .i18n import t
+
 __all__ = ["format_duration", "parse_duration"]
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -17,7 +19,7 @@ def parse_duration(text: str | int | float) -> timedelta:
         return timedelta(seconds=text)
     s = str(text).strip().lower().replace(" ", "")
     if not s:
-        raise ValueError("empty duration")
+        raise ValueError(t("config_duration_empty"))
     pos, total = 0, 0.0
     for m in _PART.finditer(s):
         if m.start() != pos:
@@ -25,7 +27,7 @@ def parse_duration(text: str | int | float) -> timedelta:
         total += float(m.group(1)) * _UNITS[m.group(2)]
         pos = m.end()
     if pos != len(s) or pos == 0:
-        raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 5m, 5h, 24h or 2d")
+        raise ValueError(t("config_not_duration", value=text))
     return timedelta(seconds=total)
 
 

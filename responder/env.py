@@ -9,7 +9,7 @@ Secrets and deployment choices come from here, never from the YAML files:
 | `TELEGRAM_FILE_BASE_URL` | its file address, likewise (`.../file/bot`) |
 | `TELEGRAM_PROXY` | a proxy for Telegram alone (`http://host:3128`, `socks5://127.0.0.1:1080`); feeds and robots go direct |
 | `DATABASE_URL` | the database; default a SQLite file under `var/` |
-| `RESPONDER_LANG` | `zh` (default) or `en`: the message catalogue |
+| `RESPONDER_LANG` | the message catalogue: `zh` (default; also `zh_CN`, `zh-CN`, `zh_Hans`, `zh-Hans-CN`, `zh_CN.UTF-8`) or `en` (any `en…`) |
 | `RESPONDER_WEB_SECRET` | the web console's cookie-signing secret; default a key kept in the database |
 | the variables roster.yaml names | chat robots' keys, tokens and signing secrets (`key_env: WECOM_DUTY_KEY`) |
 | `RESPONDER_TEST_CLOCK` | tests and benchmarks only: a file whose clock `run` reads instead of the system's (`responder.clock.FileClock`) |
@@ -27,24 +27,50 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_API", "DEFAULT_FILE_API", "Environment", "TelegramEnv", "redact_proxy"]
+__all__ = ["DEFAULT_API", "DEFAULT_FILE_API", "Environment", "TelegramEnv", "language_of", "redact_proxy"]
 
 DEFAULT_API = "https://api.telegram.org/bot"
 DEFAULT_FILE_API = "https://api.telegram.org/file/bot"
 
 
-def _api_url(url: str | None, default: str, suffix: str, name: str) -> str:
+# RESPONDER_LANG as people write a locale: zh, zh_CN, zh-CN, zh_Hans, zh-Hans-CN, zh_CN.UTF-8
+# (language, then script and/or region, then an encoding or modifier, case and - or _ aside).
+_ZH = re.compile(r"zh(?:[-_](?:hans|cn|sg))*(?:[.@].*)?", re.IGNORECASE)
+_ACCEPTED = "zh, zh_CN, zh-CN, zh_Hans, zh-Hans-CN, zh_CN.UTF-8, en, en_US, en-GB …"
+
+
+def language_of(value: str | None) -> str:
+    """The catalogue `RESPONDER_LANG` selects: "zh" (also when unset) or "en"; ValueError otherwise.
+
+    Traditional Chinese (zh_TW, zh-Hant) is refused rather than shown Simplified text unasked.
+    """
+    v = (value or "").strip()
+    if not v or _ZH.fullmatch(v):
+        return "zh"
+    if v.lower().startswith("en"):
+        return "en"
+    from .i18n import Catalogue
+
+    # No language is chosen yet: the default catalogue says it (its text carries both).
+    raise ValueError(Catalogue("zh")("env_lang_unknown", value=v[:40], accepted=_ACCEPTED))
+
+
+def _api_url(url: str | None, default: str, suffix: str, name: str, lang: str | None = None) -> str:
     """A Bot API address as python-telegram-bot wants it: the server root gets `suffix`."""
     if not url:
         return default
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{name}={url!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8081{suffix}")
+        from .i18n import catalogue
+
+        example = f"http://127.0.0.1:8081{suffix}"
+        raise ValueError(catalogue(lang)("env_not_http", name=name, value=url, example=example))
     if "{token}" not in url and parts.path in ("", "/"):
         # The self-hosted server's root was given: the token goes after /bot, as on api.telegram.org.
         return url.rstrip("/") + suffix
@@ -106,17 +132,20 @@ class TelegramEnv:
         base_url: str | None = None,
         base_file_url: str | None = None,
         proxy: str | None = None,
+        lang: str | None = None,
     ) -> TelegramEnv:
-        """Check the token's shape and normalise the addresses; ValueError says which variable is wrong."""
+        """Check the token's shape and normalise the addresses; ValueError says (in `lang`, default
+        the language chosen at start) which variable is wrong."""
+        from .i18n import catalogue
+
+        say = catalogue(lang)
         token = token.strip()
         if ":" not in token or not token.split(":", 1)[1]:
-            raise ValueError(
-                "TELEGRAM_BOT_TOKEN does not look like a bot token (expected digits:secret from @BotFather)"
-            )
+            raise ValueError(say("env_token_shape"))
         return cls(
             token,
-            _api_url(base_url, DEFAULT_API, "/bot", "TELEGRAM_BASE_URL"),
-            _api_url(base_file_url, DEFAULT_FILE_API, "/file/bot", "TELEGRAM_FILE_BASE_URL"),
+            _api_url(base_url, DEFAULT_API, "/bot", "TELEGRAM_BASE_URL", lang),
+            _api_url(base_file_url, DEFAULT_FILE_API, "/file/bot", "TELEGRAM_FILE_BASE_URL", lang),
             _proxy_url(proxy),
         )
 
@@ -154,25 +183,29 @@ class Environment:
         def get(name: str) -> str | None:
             return (env.get(name) or "").strip() or None
 
+        lang = cls.read_language(env)  # first: the other variables' mistakes are told in it
         token = get("TELEGRAM_BOT_TOKEN")
         telegram = None
         if token is not None:
             telegram = TelegramEnv.of(
-                token, get("TELEGRAM_BASE_URL"), get("TELEGRAM_FILE_BASE_URL"), get("TELEGRAM_PROXY")
+                token,
+                get("TELEGRAM_BASE_URL"),
+                get("TELEGRAM_FILE_BASE_URL"),
+                get("TELEGRAM_PROXY"),
+                lang,
             )
-        variables = MappingProxyType(dict(env))
-        language = cls.read_language(env)
         return cls(
             telegram,
             get("DATABASE_URL"),
-            language,
+            lang,
             get("RESPONDER_WEB_SECRET"),
-            variables,
+            MappingProxyType(dict(env)),
             get("RESPONDER_TEST_CLOCK"),
         )
 
     @staticmethod
     def read_language(environ: Mapping[str, str] | None = None) -> str:
-        """RESPONDER_LANG alone (for code that needs words before the service has started)."""
+        """RESPONDER_LANG alone (for code that needs words before the service has started):
+        "zh" or "en"; a value naming neither is a ValueError naming the accepted ones."""
         env = os.environ if environ is None else environ
-        return (env.get("RESPONDER_LANG") or "").strip() or "zh"
+        return language_of(env.get("RESPONDER_LANG"))

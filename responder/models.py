@@ -30,6 +30,7 @@ from .vocab import (
 __all__ = [
     "Fault",
     "FeedState",
+    "HolidayOffer",
     "Incident",
     "IncidentEvent",
     "Lease",
@@ -404,3 +405,31 @@ class WebKey(SQLModel, table=True):
     name: str = Field(primary_key=True)
     value: str  # hex
     created_at: datetime = _ts(nullable=False)
+
+
+# --- next year's calendar (responder/engine/holidays.py) ---
+
+
+class HolidayOffer(SQLModel, table=True):
+    """A year's holidays and make-up workdays read from the State Council's notice on a feed,
+    offered to the admins; confirming it (`/calendar_confirm`) writes the schedule file.
+
+    One row per year and set of dates (`digest`): the notice carried by a second outlet is
+    the same offer. The dates are ISO strings, as the admins saw them.
+    """
+
+    __tablename__ = "holiday_offer"
+    __table_args__ = (sa.UniqueConstraint("year", "digest"),)
+
+    id: int = Field(default=None, primary_key=True)  # set by the database when the row is flushed
+    year: int = Field(index=True)
+    digest: str
+    holidays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    workdays: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    warnings: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    title: str = ""
+    link: str | None = None
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+    offered_at: datetime = _ts(nullable=False)
+    confirmed_at: datetime | None = _ts()
+    confirmed_by: str | None = None

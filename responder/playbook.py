@@ -29,6 +29,7 @@ from pydantic import (
 from .config import Duration, StrictModel, repeated
 from .configfile import ConfigError, Problem, load_model, load_yaml
 from .durations import format_duration, parse_duration
+from .i18n import t
 from .policy.keys import fraction_label
 from .vocab import ESCALATION_ROLES, Channel, Grade, IncidentKind, Obligation, Role, SourceKind
 from .workcal import WorkCalendar
@@ -93,17 +94,14 @@ def parse_deadline(text: object) -> Deadline:
     if m:
         n = int(m.group(1))
         if n < 1:
-            raise ValueError("a working-day deadline is at least 1wd")
+            raise ValueError(t("config_workdays_min"))
         return Deadline("workdays", workdays=n)
     try:
         d = parse_duration(s)
     except ValueError:
-        raise ValueError(
-            f"{text!r} is not a deadline; write a duration (5h, 24h, 90m), "
-            "working days (1wd, 7wd) or same_day"
-        ) from None
+        raise ValueError(t("config_not_deadline", value=text)) from None
     if d <= timedelta(0):
-        raise ValueError("a deadline must be longer than zero")
+        raise ValueError(t("config_deadline_positive"))
     return Deadline("duration", duration=d)
 
 
@@ -125,11 +123,9 @@ class Trigger(StrictModel):
     def _one(self) -> Trigger:
         given = [n for n in ("min_grade", "source_kind", "incident_kind") if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError(
-                "give exactly one of min_grade (e.g. 重大), source_kind (upstream) or incident_kind"
-            )
+            raise ValueError(t("config_trigger_one"))
         if self.source_kind not in (None, SourceKind.UPSTREAM):
-            raise ValueError("source_kind: only upstream items open incidents of their own; write upstream")
+            raise ValueError(t("config_trigger_upstream"))
         return self
 
     def matches(self, kind: str, grade: str | None) -> bool:
@@ -158,19 +154,17 @@ class Reminders(StrictModel):
     def _fractions(cls, v: list[float]) -> list[float]:
         for f in v:
             if not 0 < f < 1:
-                raise ValueError(
-                    f"{f} is not a fraction of the window; use numbers between 0 and 1, e.g. 0.5"
-                )
+                raise ValueError(t("config_fraction", value=f))
         labels = [fraction_label(f) for f in v]
         if len(set(labels)) != len(labels):
-            raise ValueError("two fractions round to the same percentage")
+            raise ValueError(t("config_fractions_same"))
         return sorted(v)
 
     @field_validator("before")
     @classmethod
     def _before(cls, v: list[timedelta]) -> list[timedelta]:
         if any(d <= timedelta(0) for d in v):
-            raise ValueError("reminders before a deadline must be longer than zero, e.g. 15m")
+            raise ValueError(t("config_before_positive"))
         return sorted(set(v), reverse=True)
 
 
@@ -196,22 +190,20 @@ class StepConfig(StrictModel):
     @model_validator(mode="after")
     def _shape(self) -> StepConfig:
         if self.deadline is None and self.repeat is None:
-            raise ValueError("give a deadline (5h, 1wd, same_day) or, for recurring steps, repeat (e.g. 4h)")
+            raise ValueError(t("config_step_needs_deadline"))
         if self.repeat is not None:
             if self.repeat < timedelta(minutes=5):
-                raise ValueError("repeat must be at least 5m")
+                raise ValueError(t("config_repeat_min", min="5m"))
             if self.per_channel:
-                raise ValueError("a recurring step (repeat) cannot also be per_channel")
+                raise ValueError(t("config_repeat_per_channel"))
         if len(set(self.per_channel)) != len(self.per_channel):
-            raise ValueError("a channel is listed twice in per_channel")
+            raise ValueError(t("config_channel_twice"))
         if self.extendable_to is not None:
             d = self.deadline
             if d is None or d.kind != self.extendable_to.kind or d.kind == "same_day":
-                raise ValueError(
-                    "extendable_to must be the same kind of deadline as deadline, e.g. 7wd → 15wd"
-                )
+                raise ValueError(t("config_extendable_kind"))
             if (d.workdays, d.duration) >= (self.extendable_to.workdays, self.extendable_to.duration):
-                raise ValueError("extendable_to must be longer than deadline")
+                raise ValueError(t("config_extendable_longer"))
         return self
 
 
@@ -227,15 +219,15 @@ class EscalationLevel(StrictModel):
     @classmethod
     def _escalation_role(cls, v: Role) -> Role:
         if v not in ESCALATION_ROLES:
-            raise ValueError("an escalation level goes to duty_officer, policy_office or head")
+            raise ValueError(t("config_escalation_role"))
         return v
 
     @model_validator(mode="after")
     def _positive(self) -> EscalationLevel:
         if self.ack_timeout is not None and self.ack_timeout <= timedelta(0):
-            raise ValueError("ack_timeout must be longer than zero")
+            raise ValueError(t("config_ack_timeout_positive"))
         if self.repeat is not None and self.repeat < timedelta(minutes=1):
-            raise ValueError("repeat must be at least 1m")
+            raise ValueError(t("config_repeat_min", min="1m"))
         return self
 
 
@@ -249,10 +241,10 @@ class Escalation(StrictModel):
     @classmethod
     def _numbered(cls, v: list[EscalationLevel]) -> list[EscalationLevel]:
         if [lv.level for lv in v] != list(range(1, len(v) + 1)):
-            raise ValueError("levels must be numbered 1, 2, 3 … in order")
+            raise ValueError(t("config_levels_numbered"))
         for lv in v[:-1]:
             if lv.ack_timeout is None:
-                raise ValueError(f"level {lv.level} needs ack_timeout: how long before level {lv.level + 1}")
+                raise ValueError(t("config_level_needs_ack", level=lv.level, next=lv.level + 1))
         return v
 
     @property
@@ -280,18 +272,16 @@ class Playbook(StrictModel):
     def _refs(cls, steps: list[StepConfig]) -> list[StepConfig]:
         dup = repeated(s.key for s in steps)
         if dup:
-            raise ValueError(f"step keys must be unique; repeated: {', '.join(sorted(dup))}")
+            raise ValueError(t("config_step_keys_twice", keys="、".join(sorted(dup))))
         by_key = {s.key: s for s in steps}
         for i, s in enumerate(steps):
             if s.after is None:
                 continue
             prior = by_key.get(s.after)
             if prior is None or prior is s:
-                raise ValueError(f"steps[{i}].after: {s.after!r} names no other step of this playbook")
+                raise ValueError(t("config_after_unknown", i=i, after=s.after))
             if prior.per_channel or prior.repeat is not None or prior.after is not None:
-                raise ValueError(
-                    f"steps[{i}].after: must name a single step that has no repeat, per_channel or after"
-                )
+                raise ValueError(t("config_after_shape", i=i))
         return steps
 
     def step(self, key: str) -> StepConfig:
@@ -352,10 +342,10 @@ def load_playbooks(directory: Path) -> dict[str, Playbook]:
     of every file (file:line: field: message)."""
     problems: list[Problem] = []
     if not directory.is_dir():
-        raise ConfigError([Problem(str(directory), None, "", "playbook directory not found")])
+        raise ConfigError([Problem(str(directory), None, "", t("config_playbook_dir_missing"))])
     files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
     if not files:
-        raise ConfigError([Problem(str(directory), None, "", "no playbooks (*.yaml) in this directory")])
+        raise ConfigError([Problem(str(directory), None, "", t("config_no_playbooks"))])
     books: dict[str, Playbook] = {}
     step_owner: dict[str, str] = {}
     for path in files:
@@ -367,7 +357,7 @@ def load_playbooks(directory: Path) -> dict[str, Playbook]:
         _, lines = load_yaml(path)
         if book.name in books:
             problems.append(
-                Problem(str(path), lines.get(("name",)), "name", f"playbook name {book.name!r} is used twice")
+                Problem(str(path), lines.get(("name",)), "name", t("config_playbook_twice", name=book.name))
             )
             continue
         for i, s in enumerate(book.steps):
@@ -379,7 +369,7 @@ def load_playbooks(directory: Path) -> dict[str, Playbook]:
                         str(path),
                         lines.get(("steps", i, "key")),
                         f"steps[{i}].key",
-                        f"step key {s.key!r} is already used by playbook {other!r}; keys must be unique",
+                        t("config_step_key_used", key=s.key, other=other),
                     )
                 )
             step_owner.setdefault(s.key, book.name)

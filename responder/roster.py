@@ -36,6 +36,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, PrivateAttr, model_vali
 from .channels.robots import ChatChannels, Destination, Robot, chat_shorthand
 from .config import StrictModel, TimeZoneName
 from .configfile import ConfigError, FieldProblems, Loc, Problem, load_model, load_yaml
+from .i18n import t
 from .vocab import Role
 from .workcal import CalendarConfig, ScheduleFile, WorkCalendar, load_schedules
 
@@ -46,7 +47,7 @@ def _clock(v: object) -> object:
     # YAML 1.1 reads an unquoted 9:00 as the base-60 integer 540; take it as 9 h 0 min.
     if isinstance(v, int) and not isinstance(v, bool):
         if not 0 <= v < 24 * 60:
-            raise ValueError('write the time as "09:00" (in quotes)')
+            raise ValueError(t("config_clock_quotes"))
         return time(v // 60, v % 60)
     return v
 
@@ -126,7 +127,7 @@ class DutyRange(_Strict):
     @model_validator(mode="after")
     def _order(self) -> DutyRange:
         if self.to < self.from_:
-            raise ValueError("'to' is before 'from'")
+            raise ValueError(t("config_range_order"))
         return self
 
 
@@ -143,14 +144,14 @@ class Rotation(_Strict):
     @model_validator(mode="after")
     def _shape(self) -> Rotation:
         if not self.order and not self.ranges:
-            raise ValueError("give the rotation an order (names, in turn) or ranges (from/to/person)")
+            raise ValueError(t("config_rotation_empty"))
         if self.order and self.start is None:
-            raise ValueError("a rotation order needs start: the date the first name's duty begins")
+            raise ValueError(t("config_rotation_start"))
         problems: list[tuple[Loc, str]] = []
         spans = sorted(enumerate(self.ranges), key=lambda ir: ir[1].from_)
         for (_, a), (j, b) in pairwise(spans):
             if b.from_ <= a.to:
-                message = f"duty ranges overlap: {a.from_}..{a.to} and {b.from_}..{b.to}"
+                message = t("config_ranges_overlap", a=f"{a.from_}–{a.to}", b=f"{b.from_}–{b.to}")
                 problems.append((("ranges", j), message))
         if problems:
             raise FieldProblems(problems)
@@ -180,11 +181,11 @@ class Roster(_Strict):
         named += [(("rotation", "ranges", i, "person"), r.person) for i, r in enumerate(self.rotation.ranges)]
         for loc, n in named:
             if n not in by_name:
-                problems.append((loc, f"rotation names {n!r}, who is not among people"))
+                problems.append((loc, t("config_rotation_unknown_person", name=n)))
             elif not by_name[n].has(Role.DUTY_OFFICER):
-                problems.append((loc, f"rotation names {n!r}, who lacks the duty_officer role"))
+                problems.append((loc, t("config_rotation_not_duty", name=n)))
         if not any(p.has(Role.HEAD) for p in self.people):
-            problems.append((("people",), "nobody has the head role: level-3 escalations would reach no one"))
+            problems.append((("people",), t("config_no_head")))
         if problems:
             raise FieldProblems(problems)
         return self
@@ -341,9 +342,7 @@ def _duplicate_people(people: list[Person]) -> list[tuple[Loc, str]]:
             if value is None:
                 continue
             if value in seen:
-                problems.append(
-                    (("people", i, label), f"{label} {value} appears twice; list each person once")
-                )
+                problems.append((("people", i, label), t("config_person_twice", field=label, value=value)))
             seen.add(value)
     return problems
 

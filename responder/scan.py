@@ -13,7 +13,7 @@ import json
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,13 @@ from .engine.grouper import Grouper
 from .engine.ingest import ingest
 from .feeds.fetch import Fetcher, FetchResult, Validators
 from .feeds.parse import FeedEntry, FeedParseError, parse_feed
+from .i18n import t
 from .identity import guids_unique
 from .models import Incident, Report
 from .pipeline import Analysed, Intake, analyse
+from .present.formats import grade_tag
 from .runtime import Settings
+from .vocab import ReportKind
 
 __all__ = ["ScanIncident", "ScanResult", "render_json", "render_table", "scan", "scan_entries"]
 
@@ -67,7 +70,7 @@ def scan(settings: Settings, now: datetime) -> ScanResult:
     errors: list[tuple[str, str]] = []
     for src, res in asyncio.run(_fetch_all(settings)):
         if res.text is None:
-            errors.append((src.name, res.error or "no content"))
+            errors.append((src.name, res.error or t("feed_error_empty_body")))
             continue
         try:
             parsed = parse_feed(res.text, naive_tz=settings.feeds.tz_of(src), base_url=res.url, now=now)
@@ -171,30 +174,70 @@ def render_json(result: ScanResult) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2)
 
 
+# The catalogue word of each report kind and scheme list, written out in full so a search finds it.
+_KINDS: dict[str, str] = {
+    ReportKind.ACCIDENT: "scan_kind_accident",
+    ReportKind.BULLETIN: "scan_kind_bulletin",
+    ReportKind.DISASTER: "scan_kind_disaster",
+    ReportKind.JUDICIAL: "scan_kind_judicial",
+    ReportKind.INVESTIGATION: "scan_kind_investigation",
+    ReportKind.RETROSPECTIVE: "scan_kind_retrospective",
+    ReportKind.DRILL: "scan_kind_drill",
+    ReportKind.NOTICE: "scan_kind_notice",
+    ReportKind.ROUNDUP: "scan_kind_roundup",
+    ReportKind.OTHER: "scan_kind_other",
+}
+_HITS: dict[str, str] = {
+    "region": "scan_hits_region",
+    "event": "scan_hits_event",
+    "exclude": "scan_hits_exclude",
+    "topic": "scan_hits_topic",
+}
+
+
+def _hits(hits: dict[str, list[str]]) -> str:
+    sep = t("scan_list_separator")
+    parts = [
+        t("scan_hits", what=t(_HITS[k]) if k in _HITS else k, words=sep.join(v)) for k, v in hits.items() if v
+    ]
+    return t("scan_hits_separator").join(parts)
+
+
+def _report_line(a: Analysed, key: str | None, tz: tzinfo) -> str:
+    mark = "✔" if a.match.relevant else " "
+    when = a.published.astimezone(tz).strftime("%m-%d %H:%M")
+    kind = (
+        t(_KINDS[a.kind]) if a.match.relevant and a.kind and a.kind in _KINDS and a.kind != "accident" else ""
+    )
+    grade = a.grade.label if a.grade else ""
+    return f"{mark} {when} [{a.source}] {a.title} {kind} {grade} {key or ''}".rstrip()
+
+
 def render_table(result: ScanResult, settings: Settings) -> str:
-    """A readable table: every report, then incidents, then errors."""
+    """A readable table in the catalogue's words: every report, then incidents, then errors.
+    (`render_json` keeps the stable English names.)"""
     tz = settings.tz
     lines = []
     for a, key in result.reports:
-        mark = "✔" if a.match.relevant else " "
-        when = a.published.astimezone(tz).strftime("%m-%d %H:%M")
-        grade = a.grade.label if a.grade else ""
-        kind = a.kind if a.match.relevant and a.kind and a.kind != "accident" else ""
-        lines.append(f"{mark} {when} [{a.source}] {a.title} {kind} {grade} {key or ''}".rstrip())
+        lines.append(_report_line(a, key, tz))
         if a.match.relevant or any(a.match.hits.values()):
-            hits = "; ".join(f"{k}: {','.join(v)}" for k, v in a.match.hits.items() if v)
-            lines.append(f"      {a.match.scheme or ''} {hits}")
+            lines.append(f"      {a.match.scheme or ''} {_hits(a.match.hits)}")
     lines.append("")
-    lines.append(f"incidents: {len(result.incidents)}")
+    lines.append(t("scan_incidents_head", n=len(result.incidents)))
     for g in result.incidents:
         title = min(g.reports, key=lambda a: a.published).title
-        label = g.grade or ("未定级" if g.kind == "event" else g.kind)
         lines.append(
-            f"  {g.key} [{label}] {title} ({len(g.reports)} reports, "
-            f"{len({a.source for a in g.reports})} sources)"
+            t(
+                "scan_incident",
+                key=g.key,
+                label=grade_tag(g.kind, g.grade),
+                title=title,
+                reports=len(g.reports),
+                sources=len({a.source for a in g.reports}),
+            )
         )
     if result.errors:
         lines.append("")
-        lines.append(f"errors: {len(result.errors)}")
-        lines.extend(f"  {s}: {e}" for s, e in result.errors)
+        lines.append(t("scan_errors_head", n=len(result.errors)))
+        lines.extend(t("scan_error", source=s, error=e) for s, e in result.errors)
     return "\n".join(lines)

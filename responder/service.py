@@ -39,6 +39,7 @@ from .engine import lease
 from .engine.cycle import run_cycle
 from .engine.drain import DrainStats, drain_outbox
 from .engine.grouper import Grouper
+from .engine.holidays import CalendarWatch, calendar_job
 from .engine.notify import audience, report_delivery_failures
 from .engine.outbox import queue
 from .engine.poll import poll_due, sync_feed_states
@@ -120,6 +121,7 @@ class Service:
         self._polling_updates = False
         self._app_started = False
         self._stop = asyncio.Event()
+        self.calendar_watch = CalendarWatch.of(settings)
 
     # -- jobs -------------------------------------------------------------------------------
 
@@ -191,7 +193,7 @@ class Service:
                 await app.initialize()
                 await app.start()
             except Exception as exc:  # network down, Telegram 5xx: try again next run
-                log.warning("Telegram application not started yet (%s); retrying", type(exc).__name__)
+                log.warning(t("log_telegram_not_started", error=type(exc).__name__))
                 return
             self._app_started = True
         if app.updater is None:
@@ -210,14 +212,14 @@ class Service:
             try:
                 await register_commands(app.bot)
             except Exception as exc:
-                log.warning("setMyCommands failed (%s); the commands still work", type(exc).__name__)
+                log.warning(t("log_set_commands_failed", error=type(exc).__name__))
             await app.updater.start_polling(drop_pending_updates=False)
             self._polling_updates = True
-            log.info("%s polls Telegram for updates", self.instance)
+            log.info(t("log_telegram_polling", instance=self.instance))
         elif not held and self._polling_updates:
             await app.updater.stop()
             self._polling_updates = False
-            log.warning("%s lost the Telegram-poller lease; another instance polls now", self.instance)
+            log.warning(t("log_telegram_lease_lost", instance=self.instance))
 
     async def weekly_job(self) -> None:
         """Queue last week's post (chart, then the figures) to the policy office and the head."""
@@ -228,6 +230,16 @@ class Service:
         with session_scope(self.engine) as s:
             queue(s, keys.weekly_summary(post.week, "chart"), chats, post.caption, now, photo=post.chart)
             queue(s, keys.weekly_summary(post.week, "text"), chats, post.text, now)
+
+    async def calendar_job(self) -> None:
+        """Next year's calendar: warn the admins of an unknown year, offer the State Council's
+        notice for confirmation, take up a changed schedule file (`engine/holidays.py`)."""
+        if self._stop.is_set():
+            return
+        try:
+            await calendar_job(self.engine, self.settings, self.fetcher, self.clock(), self.calendar_watch)
+        except Exception:  # the database down, say: the next run tries again
+            log.exception(t("log_calendar_job_failed"))
 
     # -- watching ourselves -------------------------------------------------------------
 
@@ -368,6 +380,15 @@ class Service:
             self.cycle_job, "interval", **every, id="cycle", max_instances=1, coalesce=True, next_run_time=now
         )
         scheduler.add_job(
+            self.calendar_job,
+            "interval",
+            minutes=1,
+            id="calendar",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now,
+        )
+        scheduler.add_job(
             self.weekly_job, "cron", day_of_week="mon", hour=9, id="weekly", max_instances=1, coalesce=True
         )
         if self.application is not None:
@@ -375,16 +396,12 @@ class Service:
                 self.lease_job, "interval", seconds=15, id="lease", max_instances=1, next_run_time=now
             )
         scheduler.start()
-        log.info(
-            "responder %s running: %d sources, %d playbooks",
-            self.instance,
-            len(self.settings.feeds.sources),
-            len(self.settings.playbooks),
-        )
+        sizes = {"sources": len(self.settings.feeds.sources), "playbooks": len(self.settings.playbooks)}
+        log.info(t("log_running", instance=self.instance, **sizes))
         try:
             await self._stop.wait()
         finally:
-            log.info("stopping: finishing the jobs in flight")
+            log.info(t("log_stopping"))
             # Let a running poll and cycle finish their transactions and sends (jobs starting
             # now return at once); unsent rows stay in the outbox. Only then shut the scheduler
             # down: its shutdown cancels the jobs still running (claims left, errors logged).

@@ -16,9 +16,10 @@ from .db import redact_url, sqlite_path
 from .faults import recent_faults
 from .i18n import t
 from .models import Fault, FeedState, Incident, Outbox, Step
-from .present.formats import format_span, format_time
+from .present.calendar import unknown_year
+from .present.formats import format_span, format_time, grade_tag
 from .present.messages import jump_span
-from .vocab import LIVE_STATUSES, UNSENT_STATUSES, FaultKind, OutboxStatus
+from .vocab import LIVE_STATUSES, UNSENT_STATUSES, FaultKind, IncidentStatus, OutboxStatus
 from .workcal import WorkCalendar, unknown_year_warning
 
 if TYPE_CHECKING:
@@ -64,38 +65,50 @@ def render_status(
     calendar knows, and warns from 60 days before a year it does not know begins.
     """
     tz = ZoneInfo(tz_name)
-    out = [f"as of {_t(now, tz)} ({tz_name})", t("status_database", url=redact_url(engine.url))]
+    out = [t("status_as_of", at=_t(now, tz), tz=tz_name), t("status_database", url=redact_url(engine.url))]
     if calendar is not None:
         out.append(calendar.describe_years())
         warning = unknown_year_warning(calendar, now)
         if warning is not None:
-            out.append(warning.text)
+            out.append(unknown_year(warning))
     out += fault_lines(engine, now, tz)
-    out += ["", "feeds:"]
+    out += ["", t("status_feeds_head")]
     with Session(engine) as s:
         for f in s.exec(select(FeedState).order_by(col(FeedState.source))).all():
-            state = "OK" if not f.consecutive_failures else f"FAILING x{f.consecutive_failures}"
-            out.append(
-                f"  {f.source}: {state}; last success {_t(f.last_success_at, tz)}; "
-                f"next poll {_t(f.next_poll_at, tz)}; polls {f.polls}"
-            )
+            n = f.consecutive_failures
+            state = t("status_feed_failing", n=n) if n else t("status_feed_ok")
+            last, next_at = _t(f.last_success_at, tz), _t(f.next_poll_at, tz)
+            out.append(t("status_feed", source=f.source, state=state, last=last, next=next_at, polls=f.polls))
             if f.last_error:
-                out.append(f"      last error: {f.last_error}")
+                out.append(t("status_feed_error", error=f.last_error))
         live = s.exec(
             select(Incident).where(col(Incident.status).in_(LIVE_STATUSES)).order_by(col(Incident.id))
         ).all()
-        out += ["", f"open incidents: {len(live)}"]
+        out += ["", t("status_incidents_head", n=len(live))]
         for inc in live:
             nxt = s.exec(
                 select(func.min(Step.due_at)).where(Step.incident_id == inc.id, col(Step.done_at).is_(None))
             ).one()
-            left = "-" if nxt is None else ("OVERDUE" if nxt <= now else format_span(nxt - now))
-            out.append(f"  #{inc.id} [{inc.grade or '-'}] {inc.status} {inc.title} (next deadline: {left})")
+            left = (
+                t("status_no_deadline")
+                if nxt is None
+                else (t("status_overdue") if nxt <= now else format_span(nxt - now))
+            )
+            out.append(
+                t(
+                    "status_incident",
+                    id=inc.id,
+                    grade=grade_tag(inc.kind, inc.grade),
+                    status=t(_STATUS[inc.status]) if inc.status in _STATUS else str(inc.status),
+                    title=inc.title,
+                    left=left,
+                )
+            )
         pending, oldest = s.exec(
             select(func.count(), func.min(Outbox.created_at)).where(col(Outbox.status).in_(UNSENT_STATUSES))
         ).one()
         failed = s.exec(select(func.count()).where(Outbox.status == OutboxStatus.FAILED)).one()
-    out += ["", f"outbox: {pending} unsent (oldest queued {_t(oldest, tz)}), {failed} failed for good"]
+    out += ["", t("status_outbox", pending=pending, oldest=_t(oldest, tz), failed=failed)]
     return "\n".join(out)
 
 
@@ -138,3 +151,10 @@ def fault_lines(engine: Engine, now: datetime, tz: ZoneInfo) -> list[str]:
         if free < _LOW_ROOM_BYTES:
             out.append(t("status_disk_room", path=str(path.parent), free=free))
     return out
+
+
+# The catalogue word of each live status, written out in full so a search finds it.
+_STATUS: dict[str, str] = {
+    IncidentStatus.OPEN: "status_state_open",
+    IncidentStatus.ACKNOWLEDGED: "status_state_acknowledged",
+}

@@ -124,7 +124,7 @@ class Supervisor:
     def _report_failed_reload(self, exc: ConfigError) -> None:
         lines = [str(p) for p in exc.problems]
         for line in lines:
-            log.error("reload refused: %s", line)
+            log.error(t("log_reload_refused", problem=line))
         text = messages.reload_failed(lines, shown=_MAX_PROBLEMS_IN_CHAT)
         now = utcnow()
         # One message per attempt: the same mistake reported again after a second SIGHUP is news.
@@ -134,7 +134,7 @@ class Supervisor:
             with session_scope(self.engine) as s:
                 queue(s, key, self.settings.roster.destinations_for_role(Role.ADMIN), text, now)
         except Exception as exc2:  # the database being down must not end the service here
-            log.error("could not queue the reload failure for the admins: %s", type(exc2).__name__)
+            log.error(t("log_reload_not_queued", error=type(exc2).__name__))
 
     async def _refresh_replay(self) -> None:
         """Let the replayed feeds' items appear as their moved dates come."""
@@ -144,4 +144,4 @@ class Supervisor:
                 try:
                     await asyncio.to_thread(self.replay.refresh, utcnow())
                 except OSError as exc:
-                    log.warning("replay files not refreshed: %s", exc)
+                    log.warning(t("log_replay_not_refreshed", error=exc))

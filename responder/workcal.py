@@ -40,6 +40,7 @@ from chinese_calendar import constants as _cc_constants
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .i18n import t
+from .policy.keys import calendar_unknown_year
 
 __all__ = [
     "WARN_DAYS_BEFORE",
@@ -118,13 +119,20 @@ class WorkCalendar:
         except NotImplementedError:
             if d.year not in self._warned_years:
                 self._warned_years.add(d.year)
-                log.warning(
-                    "the chinese_calendar package has no holiday data for %d: counting Monday-Friday "
-                    "as working days plus the overrides in roster.yaml (calendar.holidays / "
-                    "calendar.workdays); add that year's official schedule there, or upgrade the package",
-                    d.year,
-                )
+                log.warning(t("log_calendar_year_unknown", year=d.year))
             return d.weekday() < 5
+
+    def adopt(self, other: WorkCalendar) -> None:
+        """Take over `other`'s overrides and confirmed years (a schedule confirmed while running).
+
+        Everything holding this calendar (the cycle, the chat, the console) counts with the
+        new dates from now on. Each attribute is replaced whole, workdays before the years
+        that make them a schedule, so a reader in another thread sees the old calendar or
+        one that already holds every new date.
+        """
+        self.extra_holidays = other.extra_holidays
+        self.extra_workdays = other.extra_workdays
+        self.confirmed_years = other.confirmed_years
 
     def knows_year(self, year: int) -> bool:
         """True when the year's official schedule is known (the package, or a confirmed notice)."""
@@ -203,29 +211,25 @@ def _aware(moment: datetime) -> datetime:
 
 @dataclass(frozen=True)
 class YearWarning:
-    """An admin message: a year starts soon (or has started) whose official schedule is unknown."""
+    """A year starts soon (or has started) whose official schedule is unknown: the admins'
+    notice (words in `responder.present.calendar`, one message per year under `key`)."""
 
     year: int
     days_left: int  # until 1 January of `year`; 0 or less once it has started
-    key: str  # the outbox dedup key: one message per year, however often it is computed
-    text: str
+    last_known: int  # the package's last year
+    key: str  # the outbox dedup key (`policy.keys.calendar_unknown_year`)
 
 
 def unknown_year_warning(
     cal: WorkCalendar, now: datetime, days_before: int = WARN_DAYS_BEFORE
 ) -> YearWarning | None:
     """The warning due at `now`, if any: the current year unknown, or next year unknown and
-    less than `days_before` days away. Pure; the cycle queues it under `key` to the admins."""
+    less than `days_before` days away. Pure; the service's calendar job queues it to the admins."""
     today = cal.local_date(now)
     for year in (today.year, today.year + 1):
         left = (date(year, 1, 1) - today).days
         if left <= days_before and not cal.knows_year(year):
-            last = package_years().stop - 1
-            if left > 0:
-                text = t("calendar_unknown_year", year=year, days=left, last=last)
-            else:
-                text = t("calendar_unknown_year_now", year=year, last=last)
-            return YearWarning(year, left, f"calendar:unknown-year:{year}", text)
+            return YearWarning(year, left, package_years().stop - 1, calendar_unknown_year(year))
     return None
 
 
@@ -240,7 +244,7 @@ class OfficeHours(BaseModel):
     @model_validator(mode="after")
     def _order(self) -> OfficeHours:
         if self.end <= self.start:
-            raise ValueError("office_hours.end must be later than office_hours.start")
+            raise ValueError(t("config_office_hours_order"))
         return self
 
 
@@ -297,9 +301,7 @@ class CalendarConfig(BaseModel):
         both = set(self.holidays) & set(self.workdays)
         if both:
             listed = ", ".join(sorted(d.isoformat() for d in both))
-            raise ValueError(
-                f"dates listed both under holidays and workdays: {listed}; keep each in one list"
-            )
+            raise ValueError(t("config_dates_both", dates=listed))
         return self
 
     def build(self, tz: ZoneInfo, schedules: ScheduleFile | None = None) -> WorkCalendar:
@@ -347,6 +349,7 @@ def save_schedule(path: Path, year: int, schedule: YearSchedule) -> None:
     doc = {"years": {y: _plain(years[y]) for y in sorted(years)}}
     text = _SCHEDULE_HEADER + yaml.safe_dump(doc, allow_unicode=True, sort_keys=False, width=100)
     tmp = path.with_name(path.name + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 

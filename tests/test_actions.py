@@ -93,7 +93,7 @@ def outbox(engine: Engine, iid: int) -> list[Outbox]:
         ({"duty_officer"}, {"view", "ack"}),
         ({"policy_office"}, {"view", "ack", "done", "extend", "dismiss", "close"}),
         ({"head"}, {"view", "ack", "extend", "close"}),
-        ({"admin"}, {"view", "ack", "done", "extend", "dismiss", "close"}),
+        ({"admin"}, {"view", "ack", "done", "extend", "dismiss", "close", "calendar"}),
         ({"spokesperson"}, {"view"}),
         ({"duty_officer", "head"}, {"view", "ack", "extend", "close"}),
         (set(), set()),
@@ -124,7 +124,7 @@ def test_acknowledge_records_who_when_where_and_edits_the_cards(
     # Every card already sent is edited to say who acknowledged; the 确认 button is gone.
     edits = [o for o in outbox(db_engine, inc.id) if o.kind == "edit"]
     assert sorted(e.edit_of for e in edits) == sorted(c.id for c in cards)
-    assert all("已确认(法规处长 16:02)" in e.text for e in edits)
+    assert all("已确认（法规处长 16:02）" in e.text for e in edits)
     assert all("确认" not in b["text"] for e in edits for row in e.buttons or [] for b in row)
     # The alerted chats get a short confirmation.
     notes = [
@@ -188,7 +188,7 @@ def test_completing_late_keeps_the_breach(
     [ack] = events(sqlite_engine, inc.id, "acknowledged")
     assert ack.data["implicit"] is True and incident(sqlite_engine, "淮南").acked_by == "法规处长"
     edits = [o for o in outbox(sqlite_engine, inc.id) if o.kind == "edit" and f"event:{ev.id}" in o.dedup_key]
-    assert edits and all("☑️ 公开事故情况 超时完成 16:50(法规处长)" in e.text for e in edits)
+    assert edits and all("☑️ 公开事故情况 超时完成 16:50（法规处长）" in e.text for e in edits)
 
     # On time: no breach. By title, as on the card, rather than by key.
     res = act(svc, actions.complete_step, inc.id, "举行新闻发布会", "", person(svc, 1004), ADMIN, done_at)
@@ -296,7 +296,7 @@ def test_dismiss_stops_every_reminder(sqlite_engine: Engine, tmp_path: Path, fee
     [ev] = events(sqlite_engine, inc.id, "dismissed")
     assert (ev.actor_id, ev.chat_id, ev.data["reason"]) == (1002, POLICY, "系应急演练 报道")
     edits = [o for o in outbox(sqlite_engine, inc.id) if o.kind == "edit"]
-    assert edits and all("误报已排除(法规处长)" in e.text and e.buttons is None for e in edits)
+    assert edits and all("误报已排除（法规处长）" in e.text and e.buttons is None for e in edits)
 
     before = len(outbox(sqlite_engine, false.id))
     other_before = len(outbox(sqlite_engine, real.id))

@@ -101,13 +101,13 @@ def test_text_shows_the_reports_rows(y2026: AnnualFigures) -> None:
     text = render_annual_text(y2026, lang="zh")
     lines = text.splitlines()
     assert lines[0] == "2026 年政府信息公开工作年度报告 · 附表 二、回应解读情况"
-    assert lines[1].startswith("统计期间:2026-01-01 00:00 至 2027-01-01 00:00(Asia/Shanghai)")
-    assert "(一)回应公众关注热点或重大舆情数(不同方式回应同一热点或舆情计1次) | 次 | 6" in lines
-    assert "(二)通过不同渠道和方式回应解读的情况 | —— | ——" in lines
+    assert lines[1].startswith("统计期间：2026-01-01 00:00 至 2027-01-01 00:00（Asia/Shanghai）")
+    assert "（一）回应公众关注热点或重大舆情数（不同方式回应同一热点或舆情计1次） | 次 | 6" in lines
+    assert "（二）通过不同渠道和方式回应解读的情况 | —— | ——" in lines
     assert "1.参加或举办新闻发布会总次数 | 次 | 3" in lines
-    assert "其中:主要负责同志参加新闻发布会次数 | 次 | 2" in lines
+    assert "其中：主要负责同志参加新闻发布会次数 | 次 | 2" in lines
     assert "2.政府网站在线访谈次数 | 次 | 记录不支持" in lines
-    assert "其中:主要负责同志参加政府网站在线访谈次数 | 次 | 记录不支持" in lines
+    assert "其中：主要负责同志参加政府网站在线访谈次数 | 次 | 记录不支持" in lines
     assert "3.政策解读稿件发布数 | 篇 | 记录不支持" in lines
     assert "4.微博微信回应事件数 | 次 | 2" in lines
     assert "5.其他方式回应事件数 | 次 | 5" in lines
@@ -130,7 +130,7 @@ def test_csv(y2026: AnnualFigures) -> None:
         "other_means": ("5", "yes", "次"),
     }
     assert {r["year"] for r in rows} == {"2026"} and {r["timezone"] for r in rows} == {"Asia/Shanghai"}
-    assert rows[0]["indicator"].startswith("(一)回应公众关注热点")
+    assert rows[0]["indicator"].startswith("（一）回应公众关注热点")
 
 
 def test_command_line_report_annual(engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
@@ -151,7 +151,7 @@ def test_command_line_report_annual(engine: Engine, capsys: pytest.CaptureFixtur
     assert main([*argv, "--format", "csv"]) == 0
     assert "\n2026,Asia/Shanghai,hotspots," in capsys.readouterr().out
     assert main([*argv, "--tz", "Mars/Olympus"]) == 2
-    assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
+    assert "未知时区 “Mars/Olympus”" in capsys.readouterr().err
 
 
 def test_same_rows_on_sqlite_and_postgresql(db_engine: Engine, y2026: AnnualFigures) -> None:

@@ -112,16 +112,16 @@ def test_the_admin_chat_defaults_to_the_duty_chats_channels(tmp_path: Path) -> N
     [
         (("WECOM_DUTY_KEY", "WECOM_DUTY_KEYS"), "roster.yaml:8: chats.duty.wecom.key_env",
          "环境变量 WECOM_DUTY_KEYS 未设置"),
-        (("key_env: WECOM_DUTY_KEY", "key: WECOM_DUTY_KEY"), "roster.yaml:8: chats.duty.wecom.key", "unknown field"),
+        (("key_env: WECOM_DUTY_KEY", "key: WECOM_DUTY_KEY"), "roster.yaml:8: chats.duty.wecom.key", "未知字段"),
         (("    wecom: {key_env: WECOM_DUTY_KEY}\n", "    wechat: {key_env: WECOM_DUTY_KEY}\n"),
-         "roster.yaml:8: chats.duty.wechat", "unknown field"),
-        (("    wecom: {key_env: WECOM_DUTY_KEY}\n", "    {}\n"), "roster.yaml:7: chats.duty", "at least one channel"),
-        (("telegram: -1002", "telegram: 0"), "roster.yaml:10: chats.policy_office.telegram", "0 is not a chat id"),
+         "roster.yaml:8: chats.duty.wechat", "未知字段"),
+        (("    wecom: {key_env: WECOM_DUTY_KEY}\n", "    {}\n"), "roster.yaml:7: chats.duty", "至少写一个渠道"),
+        (("telegram: -1002", "telegram: 0"), "roster.yaml:10: chats.policy_office.telegram", "0 不是会话 ID"),
         (("key_env: WECOM_DUTY_KEY", "key_env: WECOM-DUTY"), "roster.yaml:8: chats.duty.wecom.key_env",
-         "name of an environment variable"),
+         "请写环境变量的名称"),
         (("keyword: 舆情", "keyword: ''"), "roster.yaml:11: chats.policy_office.dingtalk.keyword", ""),
         (("      token_env: FEISHU_ADMIN_TOKEN\n", "      secret_env: FEISHU_ADMIN_TOKEN\n"),
-         "roster.yaml:13: chats.admin.feishu.token_env", "required"),
+         "roster.yaml:13: chats.admin.feishu.token_env", "缺少必填字段"),
     ],
 )  # fmt: skip
 def test_channel_mistakes_are_reported_at_their_line(
@@ -160,9 +160,7 @@ def test_a_malformed_secret_is_named_by_its_variable_and_never_shown(
 
 def test_a_secret_pasted_where_its_variable_belongs_is_refused_without_repeating_it(tmp_path: Path) -> None:
     found = problems(tmp_path, ROSTER.replace("token_env: DINGTALK_POLICY_TOKEN", f"token_env: {DT_TOKEN}"))
-    assert any(
-        "chats.policy_office.dingtalk.token_env" in p and "looks like the secret itself" in p for p in found
-    )
+    assert any("chats.policy_office.dingtalk.token_env" in p and "看起来是密钥本身" in p for p in found)
     assert not any(DT_TOKEN in p for p in found)
 
 

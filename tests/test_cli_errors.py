@@ -89,7 +89,7 @@ def test_config_problems_are_one_line_each(tmp_path: Path) -> None:
         assert done.returncode == 2 and "Traceback" not in done.stderr
         lines = done.stderr.strip().splitlines()
         assert lines[0].startswith("配置有误") and all(line.startswith("  ") for line in lines[1:])
-        assert any("feeds.yaml:2: poling: unknown field" in line for line in lines)
+        assert any("feeds.yaml:2: poling: 未知字段" in line for line in lines)
         assert any("roster.yaml:8: chats.duty" in line for line in lines)
 
 

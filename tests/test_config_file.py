@@ -49,7 +49,7 @@ def test_unknown_field_names_line_and_field(tmp_path: Path) -> None:
     text = str(exc.value)
     assert "feeds.yaml:8" in text
     assert "sources[1].chanel" in text
-    assert "unknown field" in text
+    assert "未知字段" in text
 
 
 def test_own_source_without_channel_and_bad_interval(tmp_path: Path) -> None:
@@ -59,14 +59,14 @@ def test_own_source_without_channel_and_bad_interval(tmp_path: Path) -> None:
     problems = {p.field: p for p in exc.value.problems}
     assert "sources[1].interval" in problems
     assert problems["sources[1].interval"].line == 8
-    assert "not a duration" in problems["sources[1].interval"].message
+    assert "不是时长" in problems["sources[1].interval"].message
 
 
 def test_yaml_syntax_error_names_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_feeds(write(tmp_path, GOOD + "  - name: [unclosed\n"))
     assert exc.value.problems[0].line is not None
-    assert "YAML syntax" in str(exc.value)
+    assert "YAML 格式错误" in str(exc.value)
 
 
 def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,7 +74,7 @@ def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     good = write(tmp_path, GOOD + f"playbooks: {ROOT / 'playbooks'}\n")
     assert main(["check-config", "--config", str(good)]) == 0
     out = capsys.readouterr().out
-    assert "2 sources" in out and "major-incident" in out
+    assert "2 个信息源（启用 2 个）" in out and "major-incident" in out
     good.write_text(GOOD.replace("event: [爆炸, 坍塌]", "event: []"), encoding="utf-8")
     (tmp_path / "roster.yaml").write_text(
         ROSTER.replace("policy_office: -200", "policy_ofice: -200"), encoding="utf-8"
@@ -85,7 +85,7 @@ def test_check_config_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[s
     # and the playbooks directory that is not beside this feeds.yaml.
     assert "schemes[0]" in err and "feeds.yaml:10" in err
     assert "roster.yaml" in err and "chats.policy_ofice" in err
-    assert "playbook directory not found" in err
+    assert "找不到预案目录" in err
 
 
 def test_a_broken_feeds_yaml_still_finds_its_playbooks(
@@ -125,9 +125,7 @@ def _problems(tmp_path: Path, feeds: str, roster: str = ROSTER, playbook: str | 
 
 def test_a_misspelt_block_key_is_reported_at_its_own_line(tmp_path: Path) -> None:
     text = GOOD + "poling:\n  interval: 5m\n"
-    assert _problems(tmp_path, text) == [
-        "feeds.yaml:14: poling: unknown field (check the spelling against the README)"
-    ]
+    assert _problems(tmp_path, text) == ["feeds.yaml:14: poling: 未知字段（请对照 README 检查拼写）"]
 
 
 def test_every_problem_of_all_three_files_at_once(tmp_path: Path) -> None:
@@ -136,17 +134,20 @@ def test_every_problem_of_all_three_files_at_once(tmp_path: Path) -> None:
     )
     playbook = "name: extra\ntitle: 额外\ntrigger: {min_grade: 较大}\nsteps:\n  - key: x\n    title: X\n    deadlin: 1h\n"
     found = _problems(tmp_path, GOOD.replace("event: [爆炸, 坍塌]", "event: []"), roster, playbook)
-    assert "feeds.yaml:10: schemes[0]: Value error, give both region and event words" in found[0]
+    assert "feeds.yaml:10: schemes[0]: 请同时写 region（地区）和 event（事件）词" in found[0]
     # The misspelt chat and the rotation naming someone who is not on the roster, each at its line.
-    assert "roster.yaml:10: chats.admn: unknown field (check the spelling against the README)" in found
-    assert any(p.startswith("roster.yaml:15: rotation.order[1]: rotation names '值班员乙'") for p in found)
-    assert any(p.startswith("playbooks/extra.yaml:7: steps[0].deadlin: unknown field") for p in found)
+    assert "roster.yaml:10: chats.admn: 未知字段（请对照 README 检查拼写）" in found
+    assert any(
+        p.startswith("roster.yaml:15: rotation.order[1]: 值班表中的 “值班员乙” 不在 people 名单中")
+        for p in found
+    )
+    assert any(p.startswith("playbooks/extra.yaml:7: steps[0].deadlin: 未知字段") for p in found)
 
 
 @pytest.mark.parametrize(
     ("text", "line", "words"),
     [
-        (GOOD + "  - name: [unclosed\n", 15, "YAML syntax"),
+        (GOOD + "  - name: [unclosed\n", 15, "YAML 格式错误：引号或括号没有闭合"),
         (GOOD.replace("  - name: 门户网站\n", "\t- name: 门户网站\n"), 5, "制表符"),
         ("", None, "文件是空的"),
         ("# 只有注释\n", None, "文件是空的"),

@@ -517,7 +517,7 @@ def test_make_sender_chooses_by_environment() -> None:
     assert TOKEN not in repr(env) and TOKEN.split(":")[1] not in repr(env)
     with pytest.raises(ValueError, match="TELEGRAM_BASE_URL"):
         Environment.read({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BASE_URL": "localhost:8081"})
-    with pytest.raises(ValueError, match="does not look like a bot token") as refused:
+    with pytest.raises(ValueError, match="不像机器人令牌") as refused:
         Environment.read({"TELEGRAM_BOT_TOKEN": "nonsense"})
     assert "nonsense" not in str(refused.value)
 

@@ -19,6 +19,7 @@ from kit.feedserver import FeedServer
 
 from responder.cli import main
 from responder.holiday_notice import NoticeError, notice_year, parse_notice
+from responder.present.calendar import unknown_year
 from responder.runtime import load_settings
 from responder.workcal import WorkCalendar, package_years, unknown_year_warning
 
@@ -268,7 +269,8 @@ def test_the_unknown_year_warning_starts_60_days_before(
         return
     assert warning is not None and (warning.year, warning.days_left) == (NEXT, days)
     assert warning.key == f"calendar:unknown-year:{NEXT}"  # one admin message per year
-    assert "calendar import" in warning.text
+    text = unknown_year(warning)
+    assert "calendar import" in text and f"/calendar_confirm {NEXT}" in text
     assert unknown_year_warning(_cal(confirmed_years=[NEXT]), now) is None
 
 

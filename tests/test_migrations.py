@@ -159,7 +159,7 @@ def test_migrate_command_reports_from_and_to(db_url: str, tmp_path: Path) -> Non
     head = head_revision()
     first = _main_py(["migrate"], db_url, tmp_path)
     assert first.returncode == 0, first.stderr
-    assert f"(空) → {head}" in first.stdout
+    assert f"（空） → {head}" in first.stdout
 
     second = _main_py(["migrate"], db_url, tmp_path)
     assert second.returncode == 0, second.stderr

@@ -91,7 +91,7 @@ def test_three_instances_share_feeds_alerts_and_the_poller_and_survive_losing_on
                     return lease.holder if lease else None
 
             wait_until(lambda: holder() is not None, 30, "a poller lease holder")
-            pollers = [p for p in procs if "polls Telegram for updates" in p.log()]
+            pollers = [p for p in procs if "开始接收 Telegram 消息" in p.log()]
             assert [p.instance for p in pollers] == [holder()], "exactly one instance polls Telegram"
 
             # Midway: the poller dies without a word.
@@ -112,7 +112,7 @@ def test_three_instances_share_feeds_alerts_and_the_poller_and_survive_losing_on
             wait_until(
                 lambda: (
                     holder() in {p.instance for p in rest}
-                    and any("polls Telegram for updates" in p.log() for p in rest)
+                    and any("开始接收 Telegram 消息" in p.log() for p in rest)
                 ),
                 70 - (time.monotonic() - killed),
                 "another instance to take the Telegram poller over within a minute",

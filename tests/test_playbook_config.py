@@ -136,7 +136,7 @@ def test_every_problem_of_every_file_in_one_error(tmp_path: Path) -> None:
     assert set(by_file) == {"b.yaml", "c.yaml", "d.yaml"}
     assert by_file["b.yaml"].line == 8 and by_file["b.yaml"].field == "steps[0].deadline"
     assert "same_day" in by_file["b.yaml"].message  # says what to write instead
-    assert any(p.field == "steps[0].dedline" and "unknown field" in p.message for p in exc.value.problems)
+    assert any(p.field == "steps[0].dedline" and "未知字段" in p.message for p in exc.value.problems)
     assert by_file["d.yaml"].field == "trigger.min_grade" and by_file["d.yaml"].line == 4
 
 
@@ -148,42 +148,50 @@ def test_duplicate_names_and_step_keys_across_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_playbooks(d)
     text = str(exc.value)
-    assert "b.yaml:1: name: playbook name 'demo' is used twice" in text
-    assert "c.yaml:6: steps[0].key: step key 'statement' is already used by playbook 'demo'" in text
+    assert "b.yaml:1: name: 预案名称 “demo” 重复" in text
+    assert "c.yaml:6: steps[0].key: 事项 key “statement” 已被预案 “demo” 使用" in text
 
 
 @pytest.mark.parametrize(
     ("edit", "field", "words"),
     [
-        (("    deadline: 5h\n", "    title2: x\n"), "steps[0].title2", "unknown field"),
-        (("    deadline: 5h\n", ""), "steps[0]", "give a deadline"),
+        (("    deadline: 5h\n", "    title2: x\n"), "steps[0].title2", "未知字段"),
+        (("    deadline: 5h\n", ""), "steps[0]", "请写 deadline"),
         (
             ("    deadline: 5h\n", "    deadline: 5h\n    after: nothing\n"),
             "steps",
-            "steps[0].after: 'nothing'",
+            "steps[0].after：“nothing” 不是本预案的另一个事项",
         ),
-        (("    deadline: 5h\n", "    deadline: 7wd\n    extendable_to: 5wd\n"), "steps[0]", "longer"),
+        (
+            ("    deadline: 5h\n", "    deadline: 7wd\n    extendable_to: 5wd\n"),
+            "steps[0]",
+            "extendable_to 应长于 deadline",
+        ),
         (
             ("    deadline: 5h\n", "    deadline: 5h\n    per_channel: [portal, tiktok]\n"),
             "steps[0].per_channel[1]",
             "",
         ),
-        (("- level: 1\n", "- level: 2\n"), "escalation.levels", "numbered"),
-        (("  min_grade: 较大\n", "  min_grade: 较大\n  source_kind: upstream\n"), "trigger", "exactly one"),
+        (("- level: 1\n", "- level: 2\n"), "escalation.levels", "依次编号"),
+        (
+            ("  min_grade: 较大\n", "  min_grade: 较大\n  source_kind: upstream\n"),
+            "trigger",
+            "必须且只能写一个",
+        ),
         (
             ("ack_timeout: 10m\n", "ack_timeout: 10m\nreminders:\n  fractions: [80]\n"),
             "reminders.fractions",
-            "between 0 and 1",
+            "0 到 1 之间",
         ),
         (
             ("      ack_timeout: 10m\n", "    - level: 2\n      role: head\n"),
             "escalation.levels",
-            "level 1 needs ack_timeout",
+            "第 1 级需要 ack_timeout",
         ),
         (
             ("role: duty_officer", "role: admin"),
             "escalation.levels[0].role",
-            "duty_officer, policy_office or head",
+            "duty_officer、policy_office 或 head",
         ),
         (("    deadline: 5h\n", "    deadline: 5h\n    completed_by: email\n"), "steps[0].completed_by", ""),
         (("    deadline: 5h\n", "    deadline: 5h\n    report_as: speech\n"), "steps[0].report_as", ""),
@@ -202,8 +210,8 @@ def test_bad_playbooks_are_explained(tmp_path: Path, edit: tuple[str, str], fiel
 
 
 def test_missing_or_empty_directory(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="playbook directory not found"):
+    with pytest.raises(ConfigError, match="找不到预案目录"):
         load_playbooks(tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ConfigError, match="no playbooks"):
+    with pytest.raises(ConfigError, match="没有预案"):
         load_playbooks(tmp_path / "empty")

@@ -47,7 +47,7 @@ def test_sighup_applies_a_valid_config_and_refuses_a_bad_one(tmp_path: Path) -> 
         # A mistake: refused, named to the admins, and the service goes on as it was.
         cfg.write_text(cfg.read_text(encoding="utf-8").replace("polling:", "poling:"), encoding="utf-8")
         service.proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: "reload refused" in service.log(), 60, "the refusal")
+        wait_until(lambda: "重新加载被拒绝" in service.log(), 60, "the refusal")
         wait_until(
             lambda: any(
                 o.chat_id == ADMIN_CHAT and "重新加载配置失败" in o.text for o in outbox_rows(engine)
@@ -62,6 +62,6 @@ def test_sighup_applies_a_valid_config_and_refuses_a_bad_one(tmp_path: Path) -> 
         status = service.stop()
     assert status == 0, service.log()[-3000:]
     [message] = [o for o in outbox_rows(engine) if "重新加载配置失败" in o.text]
-    assert "feeds.yaml:3: poling: unknown field" in message.text
-    assert not [line for line in service.errors() if "reload refused" not in line]
+    assert "feeds.yaml:3: poling: 未知字段" in message.text
+    assert not [line for line in service.errors() if "重新加载被拒绝" not in line]
     engine.dispose()

@@ -104,13 +104,18 @@ def test_unquoted_handover_time_is_understood(tmp_path: Path) -> None:
     [
         (("roles: [head]}", "roles: [boss]}"), 5, "people[2].roles[0]", ""),
         # Cross-field problems are reported where the mistake is, not at the top of the file.
-        (("telegram_id: 22", "telegram_id: 11"), 4, "people[1].telegram_id", "telegram_id 11 appears twice"),
-        (("order: [甲, 乙]", "order: [甲, 丙]"), 14, "rotation.order[1]", "lacks the duty_officer role"),
-        (("order: [甲, 乙]", "order: [甲, 戊]"), 14, "rotation.order[1]", "not among people"),
-        (("person: 乙}", "person: 戊}"), 16, "rotation.ranges[0].person", "not among people"),
-        (("  start: 2026-11-02\n", ""), 10, "rotation", "needs start"),
-        (("to: 2027-01-02", "to: 2026-12-01"), 16, "rotation.ranges[0]", "'to' is before 'from'"),
-        (("  duty: -1001\n", "  dutty: -1001\n"), 8, "chats.dutty", "unknown field"),
+        (("telegram_id: 22", "telegram_id: 11"), 4, "people[1].telegram_id", "telegram_id 11 重复出现"),
+        (("order: [甲, 乙]", "order: [甲, 丙]"), 14, "rotation.order[1]", "没有 duty_officer（值班员）角色"),
+        (("order: [甲, 乙]", "order: [甲, 戊]"), 14, "rotation.order[1]", "“戊” 不在 people 名单中"),
+        (("person: 乙}", "person: 戊}"), 16, "rotation.ranges[0].person", "不在 people 名单中"),
+        (("  start: 2026-11-02\n", ""), 10, "rotation", "需要 start"),
+        (
+            ("to: 2027-01-02", "to: 2026-12-01"),
+            16,
+            "rotation.ranges[0]",
+            "to（结束日期）早于 from（开始日期）",
+        ),
+        (("  duty: -1001\n", "  dutty: -1001\n"), 8, "chats.dutty", "未知字段"),
         (("timezone: Asia/Shanghai", "timezone: Asia/Beijing"), 1, "timezone", "IANA"),
     ],
 )
@@ -126,9 +131,7 @@ def test_bad_rosters_are_explained(
 
 def test_overlapping_ranges_are_refused(tmp_path: Path) -> None:
     text = GOOD + "    - {from: 2027-01-02, to: 2027-01-05, person: 甲}\n"
-    with pytest.raises(
-        ConfigError, match=r"duty ranges overlap: 2026-12-31\.\.2027-01-02 and 2027-01-02\.\.2027-01-05"
-    ):
+    with pytest.raises(ConfigError, match=r"值班区间重叠：2026-12-31–2027-01-02 与 2027-01-02–2027-01-05"):
         load_roster(write(tmp_path, text))
 
 
@@ -136,7 +139,7 @@ def test_no_head_is_an_error(tmp_path: Path) -> None:
     text = GOOD.replace("roles: [head]}", "roles: [policy_office]}").replace(
         "roles: [head, spokesperson]}", "roles: [spokesperson]}"
     )
-    with pytest.raises(ConfigError, match="nobody has the head role"):
+    with pytest.raises(ConfigError, match="没有人担任 head"):
         load_roster(write(tmp_path, text))
 
 

@@ -65,7 +65,7 @@ def test_the_level_role_decides_who_is_alerted(
     cards = [o for o in svc.outbox() if ":escalation:L1:r0" in o.dedup_key]
     # Level 1 is the policy office: its chat gets the card, the duty chat and officer do not.
     assert [c.chat_id for c in cards] == [POLICY]
-    assert "第1级(政策法规处):法规处长" in cards[0].text
+    assert "第1级（政策法规处）：法规处长" in cards[0].text
 
     # Unacknowledged past its 15 minutes: level 2 is the head (private chat + policy office).
     svc.step(NOW + timedelta(minutes=16))
@@ -94,7 +94,7 @@ def test_watch_items_are_announced_once_to_the_policy_office(sqlite_engine: Engi
     assert [(o.dedup_key, o.chat_id) for o in rows] == [
         (f"incident:{row.id}:escalation:L1:r0@{POLICY}", POLICY)
     ]
-    assert "第1级(政策法规处):法规处长" in rows[0].text and "【关注】舆情关注" in rows[0].text
+    assert "第1级（政策法规处）：法规处长" in rows[0].text and "【关注】舆情关注" in rows[0].text
     assert "确认" in str(rows[0].buttons)
     with Session(sqlite_engine) as s:
         inc = s.get_one(Incident, row.id)

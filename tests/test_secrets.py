@@ -159,12 +159,12 @@ def test_every_command_works_on_postgresql_and_never_prints_the_password(
             cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
-            wait_until(lambda: "running:" in log.read_text() or proc.poll() is not None, 60, "run to start")
+            wait_until(lambda: "已启动" in log.read_text() or proc.poll() is not None, 60, "run to start")
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
     text = log.read_text()
-    assert "running:" in text and proc.returncode == 0, text
+    assert "已启动" in text and proc.returncode == 0, text
     _assert_clean(text)
 
     wrong = leak_url.replace("LEAK", "LEAK2")

@@ -168,7 +168,7 @@ async def test_pressing_acknowledge_edits_the_card_and_logs_who(world: World) ->
     await world.drain(CLOCK)
     card = next(m for m in world.botapi.messages(DUTY) if m.message_id == alert.message_id)
     assert card.message_id == alert.message_id and card.edits
-    assert "已确认(法规处长 16:02)" in card.text
+    assert "已确认（法规处长 16:02）" in card.text
     assert "确认" not in [b["text"] for row in card.buttons for b in row]
     assert "已由 法规处长 确认" in world.botapi.messages(DUTY)[-1].text
 
@@ -206,17 +206,17 @@ async def test_done_with_evidence_dismiss_usage_and_unknown_ids(world: World) ->
     async with running(world.app):
         published = next(b for row in alert.buttons for b in row if b["text"] == "已发布")
         answer = await world.press(ADMIN_USER, DUTY, alert.message_id, published["callback_data"])
-        assert "公开事故情况 已完成(管理员)" in str(answer["text"])
+        assert "公开事故情况 已完成（管理员）" in str(answer["text"])
         reply = await world.say(POLICY_OFFICE, POLICY, f"/done {iid} statement {link}")
-        assert "发布权威信息 已完成(法规处长)" in reply.text
+        assert "发布权威信息 已完成（法规处长）" in reply.text
         reply = await world.say(POLICY_OFFICE, POLICY, f"/dismiss {iid}")
-        assert reply.text.startswith("用法:/dismiss 编号 原因")
+        assert reply.text.startswith("用法：/dismiss 编号 原因")
         reply = await world.say(POLICY_OFFICE, POLICY, "/ack 99")
         assert "没有编号为 #99 的事件" in reply.text
         reply = await world.say(POLICY_OFFICE, POLICY, f"/done {iid} statment")
         assert "可用的事项" in reply.text and "press_conference" in reply.text
         reply = await world.say(POLICY_OFFICE, POLICY, "/ack")
-        assert reply.text.startswith("用法:/ack")
+        assert reply.text.startswith("用法：/ack")
         reply = await world.say(POLICY_OFFICE, POLICY, "/frobnicate")
         assert "/help" in reply.text
     with Session(world.engine) as s:
@@ -246,9 +246,9 @@ async def test_views_answer_and_commands_are_registered(world: World) -> None:
         await until(lambda: world.botapi.messages(POLICY)[-1].photo is None)
         chart, summary = world.botapi.messages(POLICY)[-2:]
         bad_week = await world.say(POLICY_OFFICE, POLICY, "/summary 2026-W99")
-    assert "未结事件 1 起" in listed.text and "公开事故情况 截止 16:30,剩余 28分钟" in listed.text
-    assert "当前值班员:值班员甲,值班至 11-23 09:00" in oncall.text and "政策法规处:法规处长" in oncall.text
-    assert TITLE in status.text and "状态:待确认" in status.text
+    assert "未结事件 1 起" in listed.text and "公开事故情况 截止 16:30，剩余 28分钟" in listed.text
+    assert "当前值班员：值班员甲，值班至 11-23 09:00" in oncall.text and "政策法规处：法规处长" in oncall.text
+    assert TITLE in status.text and "状态：待确认" in status.text
     assert status.buttons[0][0]["callback_data"] == f"ack:{iid}"
     assert f"#{iid}【重大】" in overview.text and "待确认" in overview.text
     assert "值班员" in helped.text and "/done" in helped.text
@@ -256,7 +256,7 @@ async def test_views_answer_and_commands_are_registered(world: World) -> None:
     assert "没有编号为 #99 的事件" in missing.text
     assert "2026-W47" in summary.text
     assert chart.photo is not None and chart.photo.startswith(b"\x89PNG") and "2026-W47" in chart.text
-    assert bad_week.text.startswith("用法:/summary")
+    assert bad_week.text.startswith("用法：/summary")
     [registered] = world.botapi.commands.values()
     assert [c["command"] for c in registered] == [c.name for c in COMMANDS]
     assert all(c["description"] for c in registered)
@@ -305,7 +305,7 @@ async def test_false_alarm_button_asks_for_the_reason_and_the_reply_dismisses(wo
 
         inject_reply(world.botapi, POLICY_OFFICE, DUTY, prompt, "系消防演练报道")
         await until(lambda: len(world.botapi.messages(DUTY)) > before + 2)
-        assert "已标记为误报(法规处长):系消防演练报道" in world.botapi.messages(DUTY)[-1].text
+        assert "已标记为误报（法规处长）：系消防演练报道" in world.botapi.messages(DUTY)[-1].text
     inc = the_incident(world.engine)
     assert (inc.status, inc.dismissed_reason, inc.closed_by) == ("dismissed", "系消防演练报道", "法规处长")
     [ev] = log_of(world.engine, "dismissed")
@@ -313,7 +313,7 @@ async def test_false_alarm_button_asks_for_the_reason_and_the_reply_dismisses(wo
     # The card loses its buttons once the edit is delivered.
     await world.drain(CLOCK)
     card = next(m for m in world.botapi.messages(DUTY) if m.message_id == alert.message_id)
-    assert "误报已排除(法规处长):系消防演练报道" in card.text and card.buttons == []
+    assert "误报已排除（法规处长）：系消防演练报道" in card.text and card.buttons == []
 
 
 @pytest.mark.parametrize(
@@ -348,14 +348,14 @@ def test_done_arguments(args: list[str], expected: DoneArgs) -> None:
     ],
 )
 def test_bad_done_arguments_get_the_usage_line(args: list[str]) -> None:
-    with pytest.raises(UsageError, match=r"^用法:/done"):
+    with pytest.raises(UsageError, match=r"^用法：/done"):
         parse_done(args)
 
 
 def test_dismiss_needs_an_id_and_a_reason() -> None:
     assert parse_dismiss(["12", "系", "演练"]) == (12, "系 演练")
     for bad in ([], ["12"], ["x", "理由"]):
-        with pytest.raises(UsageError, match=r"^用法:/dismiss"):
+        with pytest.raises(UsageError, match=r"^用法：/dismiss"):
             parse_dismiss(bad)
 
 

@@ -51,14 +51,14 @@ def test_week_parsing_and_errors() -> None:
     assert IsoWeek.parse("2026-W47") == IsoWeek(2026, 47) == IsoWeek.parse("2026w47")
     assert IsoWeek(2026, 1).shift(-1) == IsoWeek(2025, 52)
     assert IsoWeek(2026, 53).label == "2026-W53"  # 2026 has 53 ISO weeks
-    with pytest.raises(ValueError, match="write it like 2026-W47"):
+    with pytest.raises(ValueError, match="应写作例如 2026-W47"):
         IsoWeek.parse("47")
-    with pytest.raises(ValueError, match="2025 has ISO weeks 1 to 52"):
+    with pytest.raises(ValueError, match="2025 年的 ISO 周次为第 1 至 52 周"):
         IsoWeek.parse("2025-W53")
 
 
 def test_an_unknown_time_zone_is_named(engine: Engine) -> None:
-    with pytest.raises(ValueError, match="unknown time zone 'Asia/Shangai'"):
+    with pytest.raises(ValueError, match="未知时区 “Asia/Shangai”"):
         compute_weekly(engine, "2026-W47", "Asia/Shangai", now=NOW)
 
 
@@ -159,7 +159,7 @@ def test_holiday_weeks(engine: Engine) -> None:
     assert figures(w40.obligation("repost_target")) == (1, 0, 1, 0, 0)
     assert figures(w40.obligation("repost")) == (0, 0, 0, 0, 0)
     text = render_weekly_text(w41, lang="zh")
-    assert "本周法定节假日:10/5、10/6、10/7;调休上班:10/10" in text
+    assert "本周法定节假日：10/5、10/6、10/7；调休上班：10/10" in text
 
 
 def test_history_of_rates_for_the_chart(w47: WeeklySummary) -> None:
@@ -252,34 +252,36 @@ def test_text_states_every_section_in_chinese(w47: WeeklySummary) -> None:
     assert lines[0] == "📊 每周时效汇总 2026-W47"
     assert (
         lines[1]
-        == "统计周期:2026-11-16 00:00 至 2026-11-23 00:00(Asia/Shanghai),依据截至 2026-11-23 09:00 的记录"
+        == "统计周期：2026-11-16 00:00 至 2026-11-23 00:00（Asia/Shanghai），依据截至 2026-11-23 09:00 的记录"
     )
-    assert "一、新立事件 6 起(上周 2 起 ↑)" in text
+    assert "一、新立事件 6 起（上周 2 起 ↑）" in text
     assert "特别重大 1 · 重大 1 · 较大 2 · 一般 1 · 未定级 0" in text
-    assert "上级政策转载 1 项;误报已排除 1 起" in text
+    assert "上级政策转载 1 项；误报已排除 1 起" in text
     assert (
-        "▪ 权威信息发布:应办 2,按时 1,超时办结 0,未到期 0,逾期未办 1;按时率 50%(上周 100% ↓);"
-        "办结用时中位数 3小时,P90 3小时"
+        "▪ 权威信息发布：应办 2，按时 1，超时办结 0，未到期 0，逾期未办 1；按时率 50%（上周 100% ↓）；"
+        "办结用时中位数 3小时，P90 3小时"
     ) in text
-    assert "▪ 事故快讯(当日):应办 2,按时 2,超时办结 0,未到期 0,逾期未办 0;按时率 100%(上周 —)" in text
-    assert "▪ 转载链接(力争时限):应办 4,按时 1,超时办结 2,未到期 0,逾期未办 1;按时率 25%" in text
+    assert (
+        "▪ 事故快讯（当日）：应办 2，按时 2，超时办结 0，未到期 0，逾期未办 0；按时率 100%（上周 —）" in text
+    )
+    assert "▪ 转载链接（力争时限）：应办 4，按时 1，超时办结 2，未到期 0，逾期未办 1；按时率 25%" in text
     assert "P90 23小时44分钟" in text
-    assert "  第0级:3 起,中位数 10分钟,P90 18分钟 ↓" in text  # 22.5 min the week before
-    assert "尚未确认:1 起" in text
-    assert "四、超时清单 5 项(上周 0 项 ↑):" in text
+    assert "  第0级：3 起，中位数 10分钟，P90 18分钟 ↓" in text  # 22.5 min the week before
+    assert "尚未确认：1 起" in text
+    assert "四、超时清单 5 项（上周 0 项 ↑）：" in text
     assert (
-        f"#{w47.current.overdue[1].incident_id} 某隧道坍塌(特别重大)· 权威信息发布 · 截止 2026-11-19 12:00 · 仍未办结,已超 3天21小时 · "
-        "当时责任:第2级 王局长;确认人:王局长"
+        f"#{w47.current.overdue[1].incident_id} 某隧道坍塌（特别重大）· 权威信息发布 · 截止 2026-11-19 12:00 · 仍未办结，已超 3天21小时 · "
+        "当时责任：第2级 王局长；确认人：王局长"
     ) in text
-    assert "转载链接(最迟时限)/政务客户端" in text and "(上级政策)" in text
-    assert "超时 1小时 后由 李科长 办结 · 当时责任:第1级 李科长、赵主任;确认人:李科长" in text
-    assert "  新华网:2 次,共 2天3小时30分钟(仍中断)" in text
-    assert "  省政府门户:1 次,共 2小时" in text
+    assert "转载链接（最迟时限）/政务客户端" in text and "（上级政策）" in text
+    assert "超时 1小时 后由 李科长 办结 · 当时责任：第1级 李科长、赵主任；确认人：李科长" in text
+    assert "  新华网：2 次，共 2天3小时30分钟（仍中断）" in text
+    assert "  省政府门户：1 次，共 2小时" in text
 
 
 def test_text_lists_are_cut_for_a_chat_message(w47: WeeklySummary) -> None:
     text = render_weekly_text(w47, lang="zh", max_overdue=2, max_feeds=1)
-    assert text.count("当时责任") == 2 and "……另有 3 项,见 CSV/JSON 导出" in text
+    assert text.count("当时责任") == 2 and "……另有 3 项，见 CSV/JSON 导出" in text
     assert "新华网" in text and "省政府门户" not in text and "……另有 2 项" in text
 
 
@@ -383,7 +385,7 @@ def test_command_line_summary(engine: Engine, capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert out.startswith("\ufeffweek,") and "\n2026-W47,Asia/Shanghai," in out
     assert main(["summary", "--week", "2026-W60", "--database", url]) == 2
-    assert "2026 has ISO weeks 1 to 53" in capsys.readouterr().err
+    assert "2026 年的 ISO 周次为第 1 至 53 周" in capsys.readouterr().err
     assert main(["summary", "--database", f"sqlite:///{tmp_path}/none.db"]) == 1
     assert "migrate" in capsys.readouterr().err
 

@@ -64,14 +64,10 @@ DEFAULT_BASE: dict[str, str] = {
 
 def _env_name(value: str) -> str:
     if not _ENV_NAME.fullmatch(value):
-        raise ValueError(
-            "write the name of an environment variable (letters, digits, _), e.g. WECOM_DUTY_KEY"
-        )
+        raise ValueError(t("config_env_name"))
     if (value.upper().startswith("SEC") and len(value) > 40) or re.fullmatch(r"[0-9a-f]{32,}", value):
         # A pasted secret where its variable's name belongs: say so without repeating it.
-        raise ValueError(
-            "this looks like the secret itself; put it in an environment variable and name that variable here"
-        )
+        raise ValueError(t("config_env_name_secret"))
     return value
 
 
@@ -246,7 +242,7 @@ def chat_shorthand(value: object) -> object:
     `duty: {telegram: -1001234567890}`."""
     if isinstance(value, int) and not isinstance(value, bool):
         if value == 0:
-            raise ValueError("0 is not a chat id; ask @userinfobot or the bot's /chatid in that chat")
+            raise ValueError(t("config_chat_zero"))
         return {"telegram": value}
     return value
 
@@ -263,11 +259,9 @@ class ChatChannels(StrictModel):
     @model_validator(mode="after")
     def _something(self) -> ChatChannels:
         if self.telegram == 0:
-            raise FieldProblems(
-                [(("telegram",), "0 is not a chat id; ask @userinfobot or the bot's /chatid")]
-            )
+            raise FieldProblems([(("telegram",), t("config_chat_zero"))])
         if self.telegram is None and not self.robots():
-            raise ValueError("name at least one channel: telegram (a chat id), wecom, dingtalk or feishu")
+            raise ValueError(t("config_chat_no_channel"))
         return self
 
     def robots(self) -> list[Robot]:

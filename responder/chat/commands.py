@@ -23,6 +23,7 @@ __all__ = [
     "parse_id",
     "parse_optional_id",
     "parse_week",
+    "parse_year",
 ]
 
 # What people type for an outlet: the config key, or its everyday Chinese name.
@@ -42,6 +43,7 @@ _USAGE: dict[str, str] = {
     "close": "tg_usage_close",
     "status": "tg_usage_status",
     "summary": "tg_usage_summary",
+    "calendar_confirm": "tg_usage_calendar_confirm",
 }
 
 
@@ -144,3 +146,12 @@ def parse_week(args: Sequence[str]) -> str | None:
     if len(args) != 1:
         raise UsageError("summary")
     return args[0].upper()
+
+
+def parse_year(args: Sequence[str]) -> int | None:
+    """No argument (the newest offer) or one year such as 2027."""
+    if not args:
+        return None
+    if len(args) != 1 or not args[0].isascii() or not args[0].isdigit() or len(args[0]) != 4:
+        raise UsageError("calendar_confirm")
+    return int(args[0])

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from ..db import session_scope
 from ..engine import actions
 from ..engine.actions import ActionError, ActionResult, Actor
+from ..engine.holidays import ConfirmError, confirm_holidays
 from ..i18n import t
 from ..present.cards import Buttons
 from ..present.html import esc
@@ -36,6 +37,7 @@ from .commands import (
     parse_id,
     parse_optional_id,
     parse_week,
+    parse_year,
 )
 
 __all__ = ["ALIASES", "COMMANDS", "Answer", "Command", "Request", "run_action"]
@@ -187,6 +189,16 @@ async def _help(req: Request, _: None) -> list[Answer]:
     return [Answer(views.help_text(req.actor))]
 
 
+async def _calendar_confirm(req: Request, year: int | None) -> list[Answer]:
+    """An admin confirms next year's holidays as offered from the State Council's notice."""
+    st, who, chat, now = req.settings, req.actor.name, req.chat_id, req.now
+    try:
+        text = await req.db(lambda s: confirm_holidays(s, st, year, who, now, reply_chat=chat))
+    except ConfirmError as exc:
+        return [Answer(exc.message, error=True)]
+    return [Answer(text)]
+
+
 def _ignore_args(args: Sequence[str]) -> None:
     """Commands that take no arguments ignore any given."""
 
@@ -203,6 +215,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("summary", "tg_cmd_summary", "view", parse_week, _summary),
     Command("help", "tg_cmd_help", "view", _ignore_args, _help),
     Command("login", "tg_cmd_login", "view", _ignore_args, _login),
+    Command("calendar_confirm", "tg_cmd_calendar_confirm", "calendar", parse_year, _calendar_confirm),
 )
 # Telegram clients send /start when a person first opens the bot: it is /help.
 ALIASES: dict[str, str] = {"start": "help"}

@@ -131,7 +131,7 @@ def report_delivery_failures(
     for f in failures:
         where: Destination = f.robot if f.robot is not None else f.chat_id
         if where in admin:
-            log.error("admin chat %s refuses messages: %s", where, f.reason)
+            log.error(t("log_admin_chat_refuses", chat=where, reason=f.reason))
             continue
         if f.robot is not None and f.chat_level:
             last_ok = session.exec(

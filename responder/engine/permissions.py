@@ -31,8 +31,9 @@ __all__ = [
     "can",
 ]
 
-# Actions a person can take; "view" covers /status, /list, /oncall, /summary.
-ACTIONS: tuple[str, ...] = ("view", "ack", "done", "extend", "dismiss", "close")
+# Actions a person can take; "view" covers /status, /list, /oncall, /summary; "calendar" is
+# confirming next year's holidays read from the State Council's notice (/calendar_confirm).
+ACTIONS: tuple[str, ...] = ("view", "ack", "done", "extend", "dismiss", "close", "calendar")
 
 # Who may do what (issue 5): duty officers acknowledge; the policy office acknowledges,
 # completes, extends, dismisses and closes; the head acknowledges, extends and closes
@@ -54,6 +55,7 @@ _ACTION_LABELS: dict[str, str] = {
     "extend": "act_name_extend",
     "dismiss": "act_name_dismiss",
     "close": "act_name_close",
+    "calendar": "act_name_calendar",
 }
 
 

@@ -25,6 +25,7 @@ from ..feeds.backoff import first_poll_offset, next_poll
 from ..feeds.fetch import Fetcher, FetchResult, Validators
 from ..feeds.isolate import ParsePool
 from ..feeds.parse import FeedParseError, ParsedFeed, parse_feed
+from ..i18n import t
 from ..identity import guids_unique
 from ..models import FeedOutage, FeedState
 from ..pipeline import analyse
@@ -222,7 +223,7 @@ def _record(
             stats.failed += 1
             st.consecutive_failures += 1
             st.last_error = error
-            log.warning("feed %s failed (%d in a row): %s", src.name, st.consecutive_failures, error)
+            log.warning(t("log_feed_failed", source=src.name, n=st.consecutive_failures, error=error))
         p = settings.feeds.polling
         st.next_poll_at = next_poll(
             now,

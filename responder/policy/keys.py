@@ -13,6 +13,7 @@ from datetime import datetime
 from ..vocab import Channel, EventKind, FeedHealth
 
 __all__ = [
+    "calendar_unknown_year",
     "card_prefix",
     "clock_jump",
     "config_reload_failed",
@@ -27,6 +28,9 @@ __all__ = [
     "feed_health",
     "fraction_label",
     "grade_raised",
+    "holiday_confirmed",
+    "holiday_offer",
+    "holiday_unreadable",
     "notice_of_row",
     "robot_refused",
     "row_key",
@@ -103,6 +107,27 @@ def config_reload_failed(digest: str, at: datetime) -> str:
     """The admins' report that a reload (SIGHUP) found problems: one per attempt, named by
     the problems' digest and the moment, so a mistake repeated after a second SIGHUP is reported again."""
     return f"config-reload-failed:{digest}:{at.isoformat(timespec='seconds')}"
+
+
+def calendar_unknown_year(year: int) -> str:
+    """The admins' warning that `year`'s official holidays are unknown: one message per year."""
+    return f"calendar:unknown-year:{year}"
+
+
+def holiday_offer(year: int, digest: str) -> str:
+    """The admins' offer of `year`'s holidays read from the State Council's notice: one per set
+    of dates (`digest`), so a second outlet carrying the same notice offers nothing new."""
+    return f"calendar:holiday-notice:{year}:{digest}"
+
+
+def holiday_unreadable(year: int, report_id: int) -> str:
+    """The admins' note that the notice in report `report_id` could not be read."""
+    return f"calendar:holiday-notice:{year}:unreadable:{report_id}"
+
+
+def holiday_confirmed(year: int, offer_id: int) -> str:
+    """The admins' note that an offered schedule was confirmed and is in use."""
+    return f"calendar:holiday-confirmed:{year}:{offer_id}"
 
 
 def delivery_failed(outbox_id: int) -> str:

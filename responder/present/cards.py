@@ -86,7 +86,7 @@ def card(inc: IncidentView, tz: tzinfo, now: datetime) -> str:
     if inc.reports:
         lines.append(t("card_reports", n=len(inc.reports)))
         for i, r in enumerate(inc.reports[:MAX_REPORT_LINES], 1):
-            label = f"{r.source}: {r.title}"
+            label = t("card_report_label", source=r.source, title=r.title)
             lines.append(t("card_report", n=i, link=link(r.link, label) if r.link else esc(label)))
         if len(inc.reports) > MAX_REPORT_LINES:
             lines.append(t("card_more_reports", n=len(inc.reports) - MAX_REPORT_LINES))

@@ -97,4 +97,7 @@ def help_text(name: str, roles: Sequence[str], allowed: Sequence[str]) -> str:
         roles="、".join(person_role_label(r) for r in sorted(roles)),
         allowed="、".join(allowed),
     )
-    return text + "\n" + t("tg_help_extend") + "\n" + t("tg_help_login")
+    text += "\n" + t("tg_help_extend") + "\n" + t("tg_help_login")
+    if "admin" in roles:
+        text += "\n" + t("tg_help_calendar")
+    return text

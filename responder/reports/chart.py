@@ -70,10 +70,7 @@ def _register_cjk_font() -> str | None:
     for family in _SYSTEM_CJK:
         if family in installed:
             return family
-    log.warning(
-        "no CJK font found: Chinese chart labels will show as empty boxes; "
-        "install the paperang-p2-fonts-cjk package (pip install -e .) or a system CJK font"
-    )
+    log.warning(catalogue()("log_no_cjk_font"))
     return None
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from ..env import Environment
+from ..i18n import t
 
 __all__ = ["add_commands", "cmd_report_annual", "cmd_summary"]
 
@@ -56,9 +57,9 @@ def _as_of(text: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"--as-of {text!r} is not a date-time; write e.g. 2026-11-23T09:00+08:00") from None
+        raise ValueError(t("cli_as_of_unreadable", value=text)) from None
     if moment.tzinfo is None:
-        raise ValueError(f"--as-of {text!r} has no UTC offset; write e.g. 2026-11-23T09:00+08:00")
+        raise ValueError(t("cli_as_of_naive", value=text))
     return moment.astimezone(UTC)
 
 
@@ -70,7 +71,6 @@ def _run(
 
     from ..configfile import ConfigError
     from ..db import database_url, make_engine, redact_url
-    from ..i18n import t
 
     try:
         url = database_url(args.database, _config_database(args), env.database_url)

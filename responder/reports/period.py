@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from ..i18n import t
+
 __all__ = ["IsoWeek", "WeekInfo", "chunks", "open_session", "percentile", "resolve_tz", "spread", "week_info"]
 
 _WEEK_RE = re.compile(r"^\s*(\d{4})-?W(\d{1,2})\s*$", re.IGNORECASE)
@@ -25,7 +27,7 @@ def resolve_tz(tz: str | tzinfo) -> tzinfo:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {tz!r}; use an IANA name such as Asia/Shanghai") from None
+        raise ValueError(t("config_bad_timezone", value=tz)) from None
 
 
 @dataclass(frozen=True, order=True)
@@ -40,13 +42,13 @@ class IsoWeek:
         """Parse '2026-W47' (also '2026W47'); ValueError names the expected shape."""
         m = _WEEK_RE.match(text or "")
         if not m:
-            raise ValueError(f"{text!r} is not an ISO week; write it like 2026-W47")
+            raise ValueError(t("cli_bad_week", value=text))
         year, week = int(m.group(1)), int(m.group(2))
         try:
             date.fromisocalendar(year, week, 1)
         except ValueError:
             last = date(year, 12, 28).isocalendar().week
-            raise ValueError(f"{year} has ISO weeks 1 to {last}; {text!r} is not one of them") from None
+            raise ValueError(t("cli_week_out_of_year", year=year, last=last, value=text)) from None
         return cls(year, week)
 
     @classmethod

@@ -27,7 +27,7 @@ def _setup(args: argparse.Namespace, env: Environment) -> tuple[Settings, Engine
     try:
         st = load_settings(Path(args.config))
     except ConfigError as exc:
-        print(f"{len(exc.problems)} config problem(s):", file=sys.stderr)
+        print(t("config_problems_head", n=len(exc.problems)), file=sys.stderr)
         for p in exc.problems:
             print(f"  {p}", file=sys.stderr)
         return 2

@@ -106,7 +106,7 @@ class ConsoleServer:
     def _announce(self) -> None:
         out = self.out or sys.stdout
         print(t("web_console_at", url=self.url + "/"), file=out)
-        log.info("web console at %s/", self.url)
+        log.info(t("web_console_at", url=self.url + "/"))
         if not self.console_mode:
             return
         now = self.console.clock()

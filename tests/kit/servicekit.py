@@ -201,7 +201,7 @@ class ServiceProcess:
     def wait_running(self, timeout: float = 30) -> None:
         """Until the service logged that it runs (or fail with its log when it died)."""
         wait_until(
-            lambda: "running:" in self.log() or not self.alive(), timeout, f"service {self.pid} to start"
+            lambda: "已启动" in self.log() or not self.alive(), timeout, f"service {self.pid} to start"
         )
         assert self.alive(), f"service exited with {self.proc.returncode}:\n{self.log()[-3000:]}"
 
@@ -275,6 +275,9 @@ class ControlledBotApi(BotApiEmulator):
 
 
 def outbox_rows(engine: Engine) -> list[Outbox]:
-    """Every outbox row in id order."""
+    """Every outbox row in id order, but the calendar job's notices to the admins: whether the
+    unknown-year warning is due depends on the wall-clock date these services run on
+    (tests/test_next_year.py covers them on a fixed clock)."""
     with Session(engine) as s:
-        return list(s.exec(select(Outbox).order_by(col(Outbox.id))).all())
+        rows = s.exec(select(Outbox).order_by(col(Outbox.id))).all()
+        return [r for r in rows if not r.dedup_key.startswith("calendar:")]
