@@ -16,10 +16,15 @@ and in private chats of people in the roster; each action needs a role that allo
 (`actions.can`). Everyone else gets a polite refusal and a WARNING in the log with
 their user id and chat (never the bot token, which `protect_token` keeps out of logs).
 Each handler reads the clock once and passes that `now` down.
+
+Every message the handlers send goes through `responder.chat.throttle.ReplyLimiter`
+(each chat's share of Telegram's limits, refusals to one person at most once per few
+minutes), and `/summary` answers come from an `AnswerCache`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable, Coroutine
@@ -41,16 +46,19 @@ from telegram.ext import (
 )
 
 from ..engine import actions
-from ..engine.actions import ActionResult, Actor
+from ..engine.actions import MAX_INCIDENT_ID, ActionResult, Actor
 from ..env import TelegramEnv
 from ..i18n import t
 from ..models import utcnow
+from ..present.cards import HEAD_NO, HEAD_YES
 from ..present.html import esc, strip_tags, truncate_html, truncate_text, unpack_callback
 from ..runtime import Settings
 from ..senders.redact import protect_token
 from ..senders.telegram import keyboard
+from ..vocab import Outlet
 from .commands import UsageError
 from .table import ALIASES, COMMANDS, Answer, Command, Request, run_action
+from .throttle import AnswerCache, ReplyLimiter
 
 __all__ = ["Clock", "build_application", "register_commands"]
 
@@ -68,19 +76,25 @@ async def register_commands(bot: Any) -> bool:
 
 
 def build_application(
-    settings: Settings, engine: Engine, telegram: TelegramEnv, *, clock: Clock = utcnow
+    settings: Settings,
+    engine: Engine,
+    telegram: TelegramEnv,
+    *,
+    clock: Clock = utcnow,
+    limiter: ReplyLimiter | None = None,
 ) -> App:
     """The PTB Application with every command and button handler installed.
 
     `telegram` says where the Bot API is (api.telegram.org or a self-hosted server);
-    `clock` gives the business time (UTC), read once per update.
+    `clock` gives the business time (UTC), read once per update; `limiter` paces the
+    answers (a fresh `ReplyLimiter` by default).
     """
     protect_token(telegram.token)  # before the Bot exists: PTB logs its URL, token included
     # Handlers keep no state between updates and run their database work in threads, so
     # several updates may be handled at once (one slow /summary must not queue the rest).
     builder = ApplicationBuilder().token(telegram.token).concurrent_updates(8)
     app = builder.base_url(telegram.base_url).base_file_url(telegram.base_file_url).build()
-    _Handlers(settings, engine, clock).install(app)
+    _Handlers(settings, engine, clock, limiter or ReplyLimiter()).install(app)
     return app
 
 
@@ -95,10 +109,12 @@ def _prompt_pattern() -> re.Pattern[str]:
 class _Handlers:
     """The handlers, sharing settings, the database engine and the clock."""
 
-    def __init__(self, settings: Settings, engine: Engine, clock: Clock):
+    def __init__(self, settings: Settings, engine: Engine, clock: Clock, limiter: ReplyLimiter):
         self.settings = settings
         self.engine = engine
         self.clock = clock
+        self.limiter = limiter
+        self.answers: AnswerCache[Any] = AnswerCache()
 
     def install(self, app: App) -> None:
         """One handler per command of the table (and its aliases), the buttons, the 误报 reply, the rest."""
@@ -153,10 +169,31 @@ class _Handlers:
             return None, actions.NotPermitted(actor, action).message
         return actor, ""
 
+    async def _slot(self, chat_id: int, what: str) -> bool:
+        """Wait for the chat's next free answer slot; False (logged) when none comes in time."""
+        wait = self.limiter.reserve(chat_id)
+        if wait is None:
+            log.warning(
+                "answer to %s in chat %d dropped: the chat's share of Telegram's limit is spent",
+                what,
+                chat_id,
+            )
+            return False
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return True
+
+    async def refuse(self, update: Update, text: str) -> None:
+        """A refusal, sent only when the limiter allows one to this person in this chat now."""
+        msg, user = update.effective_message, update.effective_user
+        if msg is None or user is None or not self.limiter.refusal(user.id, msg.chat_id):
+            return
+        await msg.reply_text(truncate_html(text), parse_mode=ParseMode.HTML)
+
     async def reply(self, update: Update, answer: Answer) -> None:
-        """Answer the person in the chat they wrote in."""
+        """Answer the person in the chat they wrote in (within the chat's share of the limit)."""
         msg = update.effective_message
-        if msg is None:
+        if msg is None or not await self._slot(msg.chat_id, "a command"):
             return
         markup = keyboard(answer.buttons, "reply")
         if answer.photo is not None:
@@ -171,10 +208,10 @@ class _Handlers:
         actor, refusal = self.authorise(update, action, what)
         if actor is None:
             if refusal:
-                await self.reply(update, Answer(refusal))
+                await self.refuse(update, refusal)
             return None
         chat = update.effective_chat
-        return Request(self.settings, self.engine, actor, chat.id if chat else actor.id, now)
+        return Request(self.settings, self.engine, actor, chat.id if chat else actor.id, now, self.answers)
 
     def handler(self, command: Command) -> Handler:
         """The handler of one table row: clock, permission, arguments, action, answer."""
@@ -203,11 +240,15 @@ class _Handlers:
         if query is None:
             return
         try:
-            action, iid, step, channel = unpack_callback(query.data or "")
+            action, iid, step, last = unpack_callback(query.data or "")
         except ValueError:
             action = ""
         if action not in ("ack", "done", "dismiss"):
             await query.answer(t("tg_button_invalid"), show_alert=True)
+            return
+        if not 0 < iid <= MAX_INCIDENT_ID:  # no incident has that number: the usage, not a traceback
+            usage = {"ack": "tg_usage_ack", "done": "tg_usage_done", "dismiss": "tg_usage_dismiss"}[action]
+            await query.answer(truncate_text(strip_tags(t(usage)), _CALLBACK_TEXT), show_alert=True)
             return
         actor, refusal = self.authorise(update, action, f"button {query.data}")
         if actor is None:
@@ -220,11 +261,16 @@ class _Handlers:
             await self._ask_reason(update, context, actor, iid, chat_id)
             return
         st = self.settings
+        # The last word says whether the head attended (a conference) or where it was published.
+        head = {HEAD_YES: True, HEAD_NO: False}.get(last)
+        outlets = (last,) if last in {o.value for o in Outlet} else ()
 
         def press(s: Session) -> ActionResult:
             if action == "ack":
                 return actions.acknowledge(s, st, iid, actor, chat_id, now)
-            return actions.complete_step(s, st, iid, step or None, channel, actor, chat_id, now)
+            return actions.complete_step(
+                s, st, iid, step or None, "", actor, chat_id, now, outlets=outlets, head_attended=head
+            )
 
         [answer] = await run_action(Request(st, self.engine, actor, chat_id or actor.id, now), press)
         await query.answer(truncate_text(strip_tags(answer.text), _CALLBACK_TEXT), show_alert=answer.error)
@@ -238,7 +284,7 @@ class _Handlers:
         query = update.callback_query
         if query is not None:
             await query.answer(truncate_text(t("tg_dismiss_how", id=iid), _CALLBACK_TEXT))
-        if chat_id is None:
+        if chat_id is None or not await self._slot(chat_id, "the false-alarm prompt"):
             return
         mention = f'<a href="tg://user?id={actor.id}">{esc(actor.name)}</a>'
         placeholder = ForceReply(selective=True, input_field_placeholder=t("tg_dismiss_placeholder"))

@@ -63,7 +63,7 @@ def queue_edits(
 ) -> int:
     """Queue an edit of every card already sent for the incident (keys under `keys.card_prefix`).
 
-    `change` names this change (`keys.event_change`, `keys.cycle_change`), so each change
+    `change` names this change (`keys.event_change`, `keys.card_refresh`), so each change
     edits each card once.
     """
     cards = session.exec(
