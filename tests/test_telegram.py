@@ -419,3 +419,34 @@ async def test_extend_command_grants_the_longer_deadline_once(world: World) -> N
     assert "/extend" in helped.text and "延长时限" in helped.text
     [ev] = log_of(world.engine, "extended")
     assert (ev.actor_id, ev.chat_id) == (POLICY_OFFICE, POLICY)
+
+
+async def test_evidence_on_the_card_in_the_confirmation_and_in_status(world: World) -> None:
+    await world.drain(NOW)
+    [alert] = [m for m in world.botapi.messages(DUTY) if m.buttons]
+    iid = the_incident(world.engine).id
+    link = "https://www.ah.gov.example/xwfb/12.html"
+    proof = f"证据：发布渠道：政务微博、微信公众号，链接：{link}"
+    async with running(world.app):
+        reply = await world.say(POLICY_OFFICE, POLICY, f"/done {iid} statement 微博 微信 {link}")
+        status = await world.say(DUTY_OFFICER, DUTY, f"/status {iid}")
+        # The button a card shows when the press conference is the step due: did the head attend?
+        answer = await world.press(HEAD, DUTY, alert.message_id, f"done:{iid}:press_conference:head")
+        assert "不能执行「标记完成」" in str(answer["text"])  # the head may not mark steps done
+        answer = await world.press(ADMIN_USER, DUTY, alert.message_id, f"done:{iid}:press_conference:head")
+        assert "举行新闻发布会 已完成(管理员)" in str(answer["text"]) and "主要负责同志参加" in str(
+            answer["text"]
+        )
+    assert proof in reply.text
+    lines = status.text.splitlines()
+    statement = next(i for i, line in enumerate(lines) if "发布权威信息 已完成" in line)
+    assert lines[statement + 1].strip() == proof
+    assert "证据：主要负责同志参加" not in status.text  # the conference was marked after /status
+    # The alerted chats are told, and the card itself shows the proof, once delivered.
+    await world.drain(CLOCK)
+    told = [m.text for m in world.botapi.messages(DUTY) if "发布权威信息 已完成(法规处长)" in m.text]
+    assert told and proof in told[0]
+    card = next(m for m in world.botapi.messages(DUTY) if m.message_id == alert.message_id)
+    assert proof in card.text and "证据：主要负责同志参加" in card.text
+    [conference] = [e for e in log_of(world.engine, "step_done") if e.data["key"] == "press_conference"]
+    assert conference.data["attended_by_head"] is True and conference.actor_id == ADMIN_USER

@@ -82,19 +82,20 @@ def build_application(
     *,
     clock: Clock = utcnow,
     limiter: ReplyLimiter | None = None,
+    answers: AnswerCache[Any] | None = None,
 ) -> App:
     """The PTB Application with every command and button handler installed.
 
     `telegram` says where the Bot API is (api.telegram.org or a self-hosted server);
     `clock` gives the business time (UTC), read once per update; `limiter` paces the
-    answers (a fresh `ReplyLimiter` by default).
+    answers and `answers` keeps heavy ones a while (fresh ones by default).
     """
     protect_token(telegram.token)  # before the Bot exists: PTB logs its URL, token included
     # Handlers keep no state between updates and run their database work in threads, so
     # several updates may be handled at once (one slow /summary must not queue the rest).
     builder = ApplicationBuilder().token(telegram.token).concurrent_updates(8)
     app = builder.base_url(telegram.base_url).base_file_url(telegram.base_file_url).build()
-    _Handlers(settings, engine, clock, limiter or ReplyLimiter()).install(app)
+    _Handlers(settings, engine, clock, limiter or ReplyLimiter(), answers or AnswerCache()).install(app)
     return app
 
 
@@ -109,12 +110,19 @@ def _prompt_pattern() -> re.Pattern[str]:
 class _Handlers:
     """The handlers, sharing settings, the database engine and the clock."""
 
-    def __init__(self, settings: Settings, engine: Engine, clock: Clock, limiter: ReplyLimiter):
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        clock: Clock,
+        limiter: ReplyLimiter,
+        answers: AnswerCache[Any],
+    ):
         self.settings = settings
         self.engine = engine
         self.clock = clock
         self.limiter = limiter
-        self.answers: AnswerCache[Any] = AnswerCache()
+        self.answers = answers
 
     def install(self, app: App) -> None:
         """One handler per command of the table (and its aliases), the buttons, the 误报 reply, the rest."""

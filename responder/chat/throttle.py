@@ -8,7 +8,11 @@ a fixed share, counted here per chat over a sliding minute:
 - a group: `GROUP_REPLIES` (8) a minute, leaving 12 of Telegram's 20 to the outbox, which
   paces itself at 20 (a 429 in the rare minute both are full costs the alert its
   `retry_after`, recorded in the outbox; nothing is lost);
-- a private chat: `PRIVATE_REPLIES` (20) a minute; all chats together `TOTAL_REPLIES_PER_SECOND` (10).
+- a private chat: `PRIVATE_REPLIES` (20) a minute.
+
+Commands count only in the roster's chats (a few groups and the private chats of the
+people on the roster), so the per-chat shares also keep the bot far below Telegram's
+30 messages a second in all.
 
 An answer to someone on the roster waits for a free slot up to `MAX_WAIT` (30 s) and is
 dropped (logged) after that: the action itself is done and the alerted chats are told
@@ -40,14 +44,12 @@ __all__ = [
     "REFUSALS_PER_CHAT",
     "REFUSAL_EVERY",
     "SUMMARY_TTL",
-    "TOTAL_REPLIES_PER_SECOND",
     "AnswerCache",
     "ReplyLimiter",
 ]
 
 GROUP_REPLIES = 8  # answers a minute into one group (Telegram: 20, shared with alerts)
 PRIVATE_REPLIES = 20  # answers a minute into one private chat
-TOTAL_REPLIES_PER_SECOND = 10  # answers a second over all chats (Telegram: 30, shared)
 REFUSALS_PER_CHAT = 2  # refusals a minute into one chat, within its share
 REFUSAL_EVERY = 300.0  # seconds between two refusals to the same person
 MAX_WAIT = 30.0  # how long an answer to someone on the roster may wait for a slot
@@ -96,7 +98,6 @@ class ReplyLimiter:
         self.private_replies = private_replies
         self._chats: dict[int, _Window] = {}
         self._refusals: dict[int, _Window] = {}
-        self._total = _Window(TOTAL_REPLIES_PER_SECOND, 1.0)
         self._refused_at: dict[int, float] = {}
 
     def _chat(self, chat_id: int) -> _Window:
@@ -112,18 +113,14 @@ class ReplyLimiter:
         now = self.clock()
         chat, slots = self._chat(chat_id), []
         trial = _Window(chat.limit, chat.span, deque(chat.times))
-        total = _Window(self._total.limit, self._total.span, deque(self._total.times))
         for _ in range(messages):
-            at = max(trial.slot(now), total.slot(now))
-            at = max(at, trial.slot(at), total.slot(at))
+            at = trial.slot(now)
             trial.take(at)
-            total.take(at)
             slots.append(at)
         if slots[-1] - now > self.max_wait:
             return None
         for at in slots:
             chat.take(at)
-            self._total.take(at)
         return slots[-1] - now
 
     def refusal(self, user_id: int, chat_id: int) -> bool:
@@ -134,11 +131,10 @@ class ReplyLimiter:
         if last is not None and now - last < REFUSAL_EVERY:
             return False
         refusals = self._refusals.setdefault(chat_id, _Window(REFUSALS_PER_CHAT, _MINUTE))
-        if refusals.slot(now) > now or self._chat(chat_id).slot(now) > now or self._total.slot(now) > now:
+        if refusals.slot(now) > now or self._chat(chat_id).slot(now) > now:
             return False
         refusals.take(now)
         self._chat(chat_id).take(now)
-        self._total.take(now)
         self._refused_at[user_id] = now
         if len(self._refused_at) > 10_000:  # a flood of ids: forget those whose pause has passed
             self._refused_at = {u: at for u, at in self._refused_at.items() if now - at < REFUSAL_EVERY}
