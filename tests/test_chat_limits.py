@@ -202,3 +202,27 @@ async def test_summary_answers_are_reused_within_the_window(
         assert await ask() == first
         clock.now += 61
         assert "一、新立事件 1 起" in await ask()
+
+
+async def test_an_answer_over_the_share_waits_for_its_slot_without_holding_up_others(
+    engine_with_incident: Service, botapi: BotApiEmulator
+) -> None:
+    clock = Clock()
+    app = application(engine_with_incident, botapi, limiter=ReplyLimiter(clock, group_replies=1))
+
+    def bot_texts(chat: int) -> list[str]:
+        return [m.text for m in botapi.messages(chat) if m.from_bot]
+
+    async with running(app):
+        botapi.inject_message(DUTY_OFFICER, DUTY, "/list")
+        await until(lambda: len(bot_texts(DUTY)) == 1)
+        clock.now += 59.9  # the duty group's next slot is a tenth of a second away
+        botapi.inject_message(DUTY_OFFICER, DUTY, "/oncall")
+        botapi.inject_message(DUTY_OFFICER, DUTY_OFFICER, "/list")  # another chat is not held up
+        await until(lambda: len(bot_texts(DUTY_OFFICER)) == 1)
+        await until(lambda: len(bot_texts(DUTY)) == 2)
+        botapi.inject_message(DUTY_OFFICER, DUTY, "/list")  # a whole minute away: not answered
+        botapi.inject_message(DUTY_OFFICER, DUTY_OFFICER, "/oncall")
+        await until(lambda: len(bot_texts(DUTY_OFFICER)) == 2)
+    assert "未结事件 1 起" in bot_texts(DUTY)[0] and "值班" in bot_texts(DUTY)[1]
+    assert len(bot_texts(DUTY)) == 2

@@ -27,13 +27,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
-from telegram import BotCommand, Chat, ForceReply, Update
+from telegram import BotCommand, Chat, ForceReply, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -123,6 +123,7 @@ class _Handlers:
         self.clock = clock
         self.limiter = limiter
         self.answers = answers
+        self._waiting: set[asyncio.Task[None]] = set()  # answers waiting for their slot
 
     def install(self, app: App) -> None:
         """One handler per command of the table (and its aliases), the buttons, the 误报 reply, the rest."""
@@ -177,19 +178,35 @@ class _Handlers:
             return None, actions.NotPermitted(actor, action).message
         return actor, ""
 
-    async def _slot(self, chat_id: int, what: str) -> bool:
-        """Wait for the chat's next free answer slot; False (logged) when none comes in time."""
-        wait = self.limiter.reserve(chat_id)
+    def _book(self, chat_id: int, messages: int, what: str) -> float | None:
+        """Book the chat's next free answer slots: the seconds to wait, or None (logged) when
+        none comes within the limiter's wait."""
+        wait = self.limiter.reserve(chat_id, messages)
         if wait is None:
             log.warning(
                 "answer to %s in chat %d dropped: the chat's share of Telegram's limit is spent",
                 what,
                 chat_id,
             )
-            return False
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return True
+        return wait
+
+    def _later(self, wait: float, send: Coroutine[Any, Any, None]) -> None:
+        """Send after `wait` seconds without holding the handler (other chats' updates go on)."""
+
+        async def run() -> None:
+            try:
+                await asyncio.sleep(wait)
+            except asyncio.CancelledError:  # the application stops: the answer is not sent
+                send.close()
+                raise
+            try:
+                await send
+            except Exception as exc:  # the answer only matters while the person looks: logged
+                log.warning("a delayed answer could not be sent (%s)", type(exc).__name__)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._waiting.add(task)
+        task.add_done_callback(self._waiting.discard)
 
     async def refuse(self, update: Update, text: str) -> None:
         """A refusal, sent only when the limiter allows one to this person in this chat now."""
@@ -198,18 +215,29 @@ class _Handlers:
             return
         await msg.reply_text(truncate_html(text), parse_mode=ParseMode.HTML)
 
-    async def reply(self, update: Update, answer: Answer) -> None:
-        """Answer the person in the chat they wrote in (within the chat's share of the limit)."""
+    async def reply(self, update: Update, *answers: Answer) -> None:
+        """Answer the person in the chat they wrote in, in order, within the chat's share of the limit."""
         msg = update.effective_message
-        if msg is None or not await self._slot(msg.chat_id, "a command"):
+        if msg is None or not answers:
             return
-        markup = keyboard(answer.buttons, "reply")
-        if answer.photo is not None:
-            await msg.reply_photo(answer.photo, caption=answer.text)
-        elif answer.html:
-            await msg.reply_text(truncate_html(answer.text), parse_mode=ParseMode.HTML, reply_markup=markup)
+        wait = self._book(msg.chat_id, len(answers), "a command")
+        if wait is None:
+            return
+        if wait > 0:
+            self._later(wait, self._send(msg, answers))
         else:
-            await msg.reply_text(truncate_text(answer.text), reply_markup=markup)
+            await self._send(msg, answers)
+
+    async def _send(self, msg: Message, answers: Sequence[Answer]) -> None:
+        for answer in answers:
+            markup = keyboard(answer.buttons, "reply")
+            if answer.photo is not None:
+                await msg.reply_photo(answer.photo, caption=answer.text)
+            elif answer.html:
+                text = truncate_html(answer.text)
+                await msg.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+            else:
+                await msg.reply_text(truncate_text(answer.text), reply_markup=markup)
 
     async def _request(self, update: Update, action: str, what: str, now: datetime) -> Request | None:
         """The request when the person may take `action` here; else the refusal is sent and None returned."""
@@ -234,8 +262,7 @@ class _Handlers:
             except UsageError as exc:
                 await self.reply(update, Answer(str(exc)))
                 return
-            for answer in await command.run(req, args):
-                await self.reply(update, answer)
+            await self.reply(update, *await command.run(req, args))
 
         return handle
 
@@ -292,12 +319,20 @@ class _Handlers:
         query = update.callback_query
         if query is not None:
             await query.answer(truncate_text(t("tg_dismiss_how", id=iid), _CALLBACK_TEXT))
-        if chat_id is None or not await self._slot(chat_id, "the false-alarm prompt"):
+        wait = None if chat_id is None else self._book(chat_id, 1, "the false-alarm prompt")
+        if chat_id is None or wait is None:
             return
         mention = f'<a href="tg://user?id={actor.id}">{esc(actor.name)}</a>'
         placeholder = ForceReply(selective=True, input_field_placeholder=t("tg_dismiss_placeholder"))
         text = t("tg_dismiss_prompt", id=iid, who=mention)
-        await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=placeholder)
+
+        async def ask() -> None:
+            await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=placeholder)
+
+        if wait > 0:
+            self._later(wait, ask())
+        else:
+            await ask()
 
     async def on_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A reply to the bot's 误报 prompt: its text is the reason, and the incident is dismissed."""
@@ -319,8 +354,7 @@ class _Handlers:
         def dismiss(s: Session) -> ActionResult:
             return actions.dismiss(s, st, iid, reason, req.actor, req.chat_id, now, reply_in_chat=True)
 
-        for answer in await run_action(req, dismiss):
-            await self.reply(update, answer)
+        await self.reply(update, *await run_action(req, dismiss))
 
     async def on_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A command the table does not have: say so (to people on the roster, in their chats)."""

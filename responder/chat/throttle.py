@@ -14,9 +14,10 @@ Commands count only in the roster's chats (a few groups and the private chats of
 people on the roster), so the per-chat shares also keep the bot far below Telegram's
 30 messages a second in all.
 
-An answer to someone on the roster waits for a free slot up to `MAX_WAIT` (30 s) and is
-dropped (logged) after that: the action itself is done and the alerted chats are told
-through the outbox either way. A refusal (a stranger, a chat that is not configured, a
+An answer to someone on the roster is sent when the chat's next slot comes, up to
+`MAX_WAIT` (30 s) later (without holding up other updates meanwhile), and dropped
+(logged) when none comes that soon: the action itself is done and the alerted chats are
+told through the outbox either way. A refusal (a stranger, a chat that is not configured, a
 role that may not) never waits, goes to one person at most once per `REFUSAL_EVERY`
 (5 minutes), and uses at most `REFUSALS_PER_CHAT` of a chat's share a minute, so a
 stranger typing 200 commands, or 20 strangers, get a handful of answers in all.
