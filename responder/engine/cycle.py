@@ -261,8 +261,7 @@ def _log_step_action(
             done_at=a.at.isoformat(),
             late=late,
             auto=True,
-            # Which own-outlet item proved it: shown on the cards, counted in the annual report.
-            source=a.by,
+            # Which own-outlet item proved it (its source is the actor): on the cards, in the annual report.
             outlets=[a.channel] if a.channel else [],
             title=a.title,
         )

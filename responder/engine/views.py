@@ -68,7 +68,7 @@ def evidence_of(data: dict[str, Any], actor: str | None, own: Mapping[str, Repor
         link=link,
         outlets=outlets,
         auto=True,
-        source=data.get("source") or actor or (item.source if item is not None else None),
+        source=actor or (item.source if item is not None else None),
         title=data.get("title") or (item.title if item is not None else None),
         published=_published(data, item),
     )
