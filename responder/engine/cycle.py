@@ -48,7 +48,7 @@ from ..runtime import Settings
 from ..vocab import LIVE_STATUSES, EventKind, Grade, OutboxKind, Role, SourceKind
 from .incidentlog import log_event
 from .notify import CardText, audience, names_for, queue_notice, refresh_cards
-from .outbox import queue, sent_keys
+from .outbox import queue
 from .views import load_steps
 
 __all__ = ["CycleStats", "queue_weekly_post", "record_step", "run_cycle"]
@@ -99,13 +99,14 @@ def load_state(s: Session, inc: Incident, steps: Sequence[Step]) -> IncidentStat
             IncidentEvent.incident_id == inc.id, IncidentEvent.kind == EventKind.GRADE_RAISED
         )
     ).all()
+    sent, cards = _outbox_state(s, inc.id)
     return IncidentState.from_rows(
         inc,
         steps,
-        sent_keys(s, inc.id),
+        sent,
         [OwnItem(r.link, r.channel, r.published, r.source, r.title) for r in own],
         [_grade_change(ev) for ev in raised],
-        **_card_times(s, inc.id),
+        **cards,
     )
 
 
@@ -115,32 +116,37 @@ def _grade_change(ev: IncidentEvent) -> GradeChange:
     return GradeChange(ev.id, Grade(before) if before else None, grade, ev.data.get("link"), ev.at)
 
 
-def _card_times(s: Session, incident_id: int) -> dict[str, datetime | None]:
-    """What `responder.policy.cards` decides on: when the stalest card was last rendered (its
-    own creation or its latest edit), when the cards were last edited, the latest change a
-    card shows (from the log)."""
-    o = table(Outbox)
-    rows = s.execute(
-        sa.select(o.c.id, o.c.kind, o.c.dedup_key, o.c.created_at, o.c.edit_of).where(
-            o.c.incident_id == incident_id, o.c.kind.in_((OutboxKind.MESSAGE, OutboxKind.EDIT))
-        )
-    ).all()
+# Built once: the cycle asks these of every live incident every few seconds, and building a
+# statement costs more than running it.
+_OUTBOX = table(Outbox)
+_OUTBOX_ROWS = sa.select(
+    _OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.dedup_key, _OUTBOX.c.created_at, _OUTBOX.c.edit_of
+).where(_OUTBOX.c.incident_id == sa.bindparam("incident_id"))
+_EVENTS = table(IncidentEvent)
+_LATEST_CARD_CHANGE = sa.select(sa.func.max(_EVENTS.c.at)).where(
+    _EVENTS.c.incident_id == sa.bindparam("incident_id"), _EVENTS.c.kind.in_(sorted(CARD_CHANGES))
+)
+
+
+def _outbox_state(s: Session, incident_id: int) -> tuple[set[str], dict[str, datetime | None]]:
+    """From the incident's outbox rows (one query): the message keys already queued, and what
+    `responder.policy.cards` decides on: when the stalest card was last rendered (its own
+    creation or its latest edit), when the cards were last edited, and (from the log) the
+    latest change a card shows."""
+    rows = s.execute(_OUTBOX_ROWS, {"incident_id": incident_id}).all()
+    sent = {keys.notice_of_row(key) for _, _, key, _, _ in rows}
     prefix = keys.card_prefix(incident_id)
     cards = {
         rid: at for rid, kind, key, at, _ in rows if kind == OutboxKind.MESSAGE and key.startswith(prefix)
     }
     if not cards:
-        return {}
+        return sent, {}
     last_edit: dict[int, datetime] = {}
     for _, kind, _, at, of in rows:
         if kind == OutboxKind.EDIT and of is not None:
             last_edit[of] = max(at, last_edit.get(of, at))
-    changed = s.exec(
-        select(func.max(IncidentEvent.at)).where(
-            IncidentEvent.incident_id == incident_id, col(IncidentEvent.kind).in_(CARD_CHANGES)
-        )
-    ).one()
-    return {
+    changed = s.execute(_LATEST_CARD_CHANGE, {"incident_id": incident_id}).scalar_one()
+    return sent, {
         "cards_rendered_at": min(max(at, last_edit.get(rid, at)) for rid, at in cards.items()),
         "cards_edited_at": max(last_edit.values(), default=None),
         "card_changed_at": changed,
