@@ -231,6 +231,9 @@ def test_one_time_link_and_a_refused_role(service: Running, browser: Any) -> Non
     assert "管理员" in page.inner_text("main")
     page.click("#use-link")
     assert page.url == service.base + "/" and "管理员（管理员）" in page.inner_text("header")
+    # A number no incident can have is a page that says so, not a server error.
+    response = page.goto(f"{service.base}/incidents/123456789012345678901234567890")
+    assert response.status == 404 and "123456789012345678901234567890" in page.inner_text("#error")
     again = browser.new_context().new_page()
     response = again.goto(service.admin_link)
     assert response.status == 410 and "无效" in again.inner_text("#error")

@@ -51,11 +51,12 @@ def evidence_text(ev: Evidence | None, tz: tzinfo, now: datetime) -> str:
         parts.append(_auto(ev, tz, now))
     elif ev is not None:
         if ev.outlets:
-            parts.append(t("evidence_outlets", outlets="、".join(outlet_label(o) for o in ev.outlets)))
+            outlets = t("evidence_outlet_sep").join(outlet_label(o) for o in ev.outlets)
+            parts.append(t("evidence_outlets", outlets=outlets))
         if ev.head_attended is not None:
             parts.append(t("evidence_head_yes") if ev.head_attended else t("evidence_head_no"))
     if ev is not None and ev.link:
         parts.append(t("evidence_link", link=_link(ev.link)))
     if not parts:
         return t("evidence_none")
-    return t("evidence", parts="，".join(parts))
+    return t("evidence", parts=t("evidence_sep").join(parts))

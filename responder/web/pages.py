@@ -47,6 +47,8 @@ async def incident(request: Request) -> Response:
     """One incident: what is owed, the whole timeline, and the actions the person may take."""
     console = _console(request)
     incident_id = request.path_params["id"]
+    if not 0 < incident_id <= actions.MAX_INCIDENT_ID:  # a 30-digit number names no incident
+        raise HTTPException(404, t("web_no_incident", id=incident_id))
     record = await console.db(load_incident, console.engine, console.settings.roster, console.tz, incident_id)
     if record is None:
         raise HTTPException(404, t("web_no_incident", id=incident_id))
