@@ -243,7 +243,16 @@ class _Handlers:
         """The request when the person may take `action` here; else the refusal is sent and None returned."""
         actor, refusal = self.authorise(update, action, what)
         if actor is None:
-            if refusal:
+            user, chat = update.effective_user, update.effective_chat
+            colleague = (
+                user is not None
+                and chat is not None
+                and self.settings.roster.person(user.id) is not None
+                and self._chat_allowed(chat, user.id)
+            )
+            if colleague:  # a role that may not: told like any answer, each time
+                await self.reply(update, Answer(refusal))
+            elif refusal:  # a stranger, or a chat that is not ours: once per few minutes
                 await self.refuse(update, refusal)
             return None
         chat = update.effective_chat

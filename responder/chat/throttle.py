@@ -17,10 +17,11 @@ people on the roster), so the per-chat shares also keep the bot far below Telegr
 An answer to someone on the roster is sent when the chat's next slot comes, up to
 `MAX_WAIT` (30 s) later (without holding up other updates meanwhile), and dropped
 (logged) when none comes that soon: the action itself is done and the alerted chats are
-told through the outbox either way. A refusal (a stranger, a chat that is not configured, a
-role that may not) never waits, goes to one person at most once per `REFUSAL_EVERY`
-(5 minutes), and uses at most `REFUSALS_PER_CHAT` of a chat's share a minute, so a
-stranger typing 200 commands, or 20 strangers, get a handful of answers in all.
+told through the outbox either way. A colleague whose role does not allow the action is
+answered like that too. A refusal to a stranger (or in a chat that is not configured)
+never waits, goes to one person at most once per `REFUSAL_EVERY` (5 minutes), and uses
+at most `REFUSALS_PER_CHAT` of a chat's share a minute, so a stranger typing 200
+commands, or 20 strangers, get a handful of answers in all.
 
 `AnswerCache` keeps a heavy answer (`/summary`) for `SUMMARY_TTL`: people asking for the
 same week within that time get the same answer, computed once (concurrent askers wait
