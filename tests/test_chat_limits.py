@@ -166,7 +166,12 @@ async def test_two_hundred_stranger_commands_get_a_handful_of_answers(
         before = len(answers)
         botapi.inject_message(DUTY_OFFICER, DUTY, "/status")
         await until(lambda: len([m for m in botapi.messages(DUTY) if m.from_bot]) > before)
-    assert "未结事件 1 起" in botapi.messages(DUTY)[-1].text
+        assert "未结事件 1 起" in botapi.messages(DUTY)[-1].text
+        # A colleague whose role may not close is told so each time, not once per five minutes.
+        for _ in range(2):
+            botapi.inject_message(DUTY_OFFICER, DUTY, "/close 1")
+        await until(lambda: len([m for m in botapi.messages(DUTY) if m.from_bot]) == before + 3)
+    assert all("不能执行「关闭事件」" in m.text for m in botapi.messages(DUTY)[-2:])
     with Session(engine_with_incident.engine) as s:
         assert s.get(Incident, 1) is not None and s.get(Incident, 1).status == "open"  # type: ignore[union-attr]
 
