@@ -1,4 +1,5 @@
-"""Command line: run, scan, check-config, migrate, status, summary, report, calendar, web.
+"""Command line: run, scan, check-config, migrate, status, summary, report, calendar, web,
+and ack/done/dismiss/close for people without Telegram.
 
 Every command answers a problem an operator can meet — a config mistake, a database
 that is down or not migrated, a URL that cannot be read, a missing folder, a closed
@@ -372,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .web.commands import add_commands as add_web_commands
 
     add_web_commands(sub)  # web passwd, web login
+    from .cli_act import add_commands as add_act_commands
+
+    add_act_commands(sub)  # ack, done, dismiss, close without Telegram
     return p
 
 

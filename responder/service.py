@@ -1,5 +1,6 @@
-"""`python main.py run`: one asyncio program — feed polls, the engine cycle, the outbox sender,
-the weekly summary, and (with a bot token) the Telegram application — until SIGINT/SIGTERM.
+"""`python main.py run`: one asyncio program — feed polls, the engine cycle (with the weekly
+summary's due check), the outbox sender, and (with a bot token) the Telegram application —
+until SIGINT/SIGTERM.
 
 APScheduler only triggers work; every deadline, claim and message lives in the database,
 so a restart resumes where the last process stopped.
@@ -36,11 +37,11 @@ from sqlmodel import Session, col, select
 from .clock import ClockGuard, ClockReading, steady_seconds
 from .db import session_scope
 from .engine import lease
-from .engine.cycle import run_cycle
+from .engine.cycle import queue_weekly_post, run_cycle
 from .engine.drain import DrainStats, drain_outbox
 from .engine.grouper import Grouper
 from .engine.holidays import CalendarWatch, calendar_job
-from .engine.notify import audience, report_delivery_failures
+from .engine.notify import report_delivery_failures
 from .engine.outbox import queue
 from .engine.poll import poll_due, sync_feed_states
 from .faults import disk_error_text, is_disk_full, open_fault, update_fault
@@ -51,7 +52,6 @@ from .models import Outbox, utcnow
 from .policy import keys
 from .present import messages
 from .present.formats import format_span
-from .reports.post import last_complete_week, weekly_post
 from .runtime import Settings
 from .senders.base import Outgoing, Sender
 from .vocab import UNSENT_STATUSES, FaultKind, OutboxKind, Role
@@ -120,6 +120,7 @@ class Service:
         self._poll_lock = asyncio.Lock()
         self._polling_updates = False
         self._app_started = False
+        self._weekly_retry_at: datetime | None = None  # after a failed weekly summary
         self._stop = asyncio.Event()
         self.calendar_watch = CalendarWatch.of(settings)
 
@@ -167,6 +168,7 @@ class Service:
                     return
                 if not reading.holding:
                     await asyncio.to_thread(run_cycle, self.engine, self.settings, now)
+                    await asyncio.to_thread(self._weekly_post, now)
                 drained = await drain_outbox(self.engine, self.sender, now, self.instance)
                 self._report_failures(drained, now)
             except Exception as exc:
@@ -221,15 +223,16 @@ class Service:
             self._polling_updates = False
             log.warning(t("log_telegram_lease_lost", instance=self.instance))
 
-    async def weekly_job(self) -> None:
-        """Queue last week's post (chart, then the figures) to the policy office and the head."""
-        now = self.read_clock().now
-        st = self.settings
-        post = weekly_post(self.engine, last_complete_week(now, st.tz), st.tz, st.playbooks, now)
-        chats = audience(st.roster, (Role.POLICY_OFFICE, Role.HEAD), now)
-        with session_scope(self.engine) as s:
-            queue(s, keys.weekly_summary(post.week, "chart"), chats, post.caption, now, photo=post.chart)
-            queue(s, keys.weekly_summary(post.week, "text"), chats, post.text, now)
+    def _weekly_post(self, now: datetime) -> None:
+        """Last week's post, when it is owed (Monday 09:00 on, once; also after being down then)."""
+        if self._weekly_retry_at is not None and now < self._weekly_retry_at:
+            return
+        try:
+            queue_weekly_post(self.engine, self.settings, now)
+            self._weekly_retry_at = None
+        except Exception:  # the alerts still go out; the summary is tried again in 10 minutes
+            log.exception(t("log_weekly_failed"))
+            self._weekly_retry_at = now + timedelta(minutes=10)
 
     async def calendar_job(self) -> None:
         """Next year's calendar: warn the admins of an unknown year, offer the State Council's
@@ -387,9 +390,6 @@ class Service:
             max_instances=1,
             coalesce=True,
             next_run_time=now,
-        )
-        scheduler.add_job(
-            self.weekly_job, "cron", day_of_week="mon", hour=9, id="weekly", max_instances=1, coalesce=True
         )
         if self.application is not None:
             scheduler.add_job(

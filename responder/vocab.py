@@ -25,6 +25,7 @@ __all__ = [
     "Obligation",
     "OutboxKind",
     "OutboxStatus",
+    "Outlet",
     "ReportKind",
     "Role",
     "SourceKind",
@@ -147,6 +148,19 @@ class Channel(StrEnum):
     WEIBO = "weibo"
     WECHAT = "wechat"
     APP = "app"
+
+
+class Outlet(StrEnum):
+    """Where a response was published, as recorded with its completion: the bureau's own
+    outlets (the `Channel` words), a press conference, or anywhere else. The annual report
+    counts Weibo/WeChat responses and responses by other means from these words."""
+
+    PORTAL = "portal"
+    WEIBO = "weibo"
+    WECHAT = "wechat"
+    APP = "app"
+    PRESS_CONFERENCE = "press_conference"
+    OTHER = "other"
 
 
 class Role(StrEnum):

@@ -179,6 +179,7 @@ def test_completing_late_keeps_the_breach(
     assert ev.data == {
         "key": "publish_info",
         "channel": "",
+        "outlets": [],  # where it was published was not said
         "evidence_link": link,
         "done_at": done_at.isoformat(),
         "late": True,
@@ -363,8 +364,20 @@ def test_unknown_incident_and_step(sqlite_engine: Engine, tmp_path: Path, feed_s
     message = str(info.value)
     assert "statment" in message
     assert all(k in message for k in ("statement", "press_conference", "publish_info", "flash"))
-    with pytest.raises(UnknownStep):
-        act(svc, actions.complete_step, inc.id, "statement", "weibo", person(svc, 1002), POLICY, NOW)
+    with pytest.raises(ActionError, match="不认识的发布渠道「moon」"):
+        act(
+            svc,
+            actions.complete_step,
+            inc.id,
+            "statement",
+            "",
+            person(svc, 1002),
+            POLICY,
+            NOW,
+            outlets=["moon"],
+        )
+    with pytest.raises(UnknownIncident):  # a 30-digit number never reaches the database
+        act(svc, actions.acknowledge, 10**30, person(svc, 1002), None, NOW)
     assert all(s.done_at is None for s in steps(sqlite_engine, inc.id).values())
 
 

@@ -396,16 +396,20 @@ def test_an_earlier_report_re_times_open_steps() -> None:
 def test_an_own_outlet_item_completes_the_step_it_answers() -> None:
     s, _ = cycle(incident(acked_at=T0 + 11 * M, status="acknowledged"), T0 + 10 * M)
     item = OwnItem("https://yjt.ah.gov.cn/1.html", Channel.PORTAL, T0 + 2 * H, "安徽应急厅官网")
-    s, actions = cycle(dataclasses.replace(s, own_items=(item,)), T0 + 3 * H)
+    # The card went out at detection; the completion is shown on it (edited at once: no edit yet).
+    s = dataclasses.replace(s, own_items=(item,), cards_rendered_at=T0 + 10 * M)
+    s, actions = cycle(s, T0 + 3 * H)
     [completion] = [a for a in actions if isinstance(a, CompleteStep)]
-    assert completion == CompleteStep(step(s, "statement").ref, T0 + 2 * H, "安徽应急厅官网", item.link)
+    assert completion == CompleteStep(
+        step(s, "statement").ref, T0 + 2 * H, "安徽应急厅官网", item.link, Channel.PORTAL
+    )
     statement = step(s, "statement")
     assert (statement.done_at, statement.evidence_link, statement.breached_at) == (
         T0 + 2 * H,
         item.link,
         None,
     )
-    assert RefreshCards("cycle:" + (T0 + 3 * H).isoformat()) in actions
+    assert RefreshCards("cards:" + (T0 + 3 * H).isoformat(), T0 + 3 * H) in actions
     # Used up: the same item completes nothing else, however many cycles run.
     _, actions = cycle(s, T0 + 4 * H)
     assert not [a for a in actions if isinstance(a, CompleteStep)]

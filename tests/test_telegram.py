@@ -27,6 +27,7 @@ from telegram.ext import Application
 from responder.chat.commands import DoneArgs, UsageError, parse_dismiss, parse_done
 from responder.chat.table import COMMANDS
 from responder.chat.telegram import build_application, register_commands
+from responder.chat.throttle import ReplyLimiter
 from responder.engine.drain import drain_outbox
 from responder.env import TelegramEnv
 from responder.models import Incident, IncidentEvent, Outbox, Step
@@ -124,7 +125,10 @@ def world(
     for uid, name in ((DUTY_OFFICER, "甲"), (POLICY_OFFICE, "处长"), (HEAD, "局长"), (ADMIN_USER, "管理员")):
         botapi.add_user(uid, name)
     telegram = TelegramEnv.of(TOKEN, botapi.base_url, botapi.base_file_url)
-    app = build_application(svc.settings, sqlite_engine, telegram, clock=lambda: CLOCK)
+    # These tests type many commands into one group within a minute; the limiter's shares are
+    # tested on their own (test_chat_limits.py).
+    roomy = ReplyLimiter(group_replies=100, private_replies=100)
+    app = build_application(svc.settings, sqlite_engine, telegram, clock=lambda: CLOCK, limiter=roomy)
     yield World(svc, botapi, app)
     # Every update was handled: a handler that raised would have been logged here.
     failures = [
@@ -204,17 +208,29 @@ async def test_done_with_evidence_dismiss_usage_and_unknown_ids(world: World) ->
     iid = the_incident(world.engine).id
     link = "https://yjt.ah.gov.cn/xwdt/1.html"
     async with running(world.app):
-        published = next(b for row in alert.buttons for b in row if b["text"] == "已发布")
-        answer = await world.press(ADMIN_USER, DUTY, alert.message_id, published["callback_data"])
+        # The first open step is 公开事故情况: one button per outlet it may have been published on.
+        weibo = next(b for row in alert.buttons for b in row if b["text"] == "已发布·微博")
+        assert weibo["callback_data"] == f"done:{iid}:publish_info:weibo"
+        answer = await world.press(ADMIN_USER, DUTY, alert.message_id, weibo["callback_data"])
         assert "公开事故情况 已完成（管理员）" in str(answer["text"])
-        reply = await world.say(POLICY_OFFICE, POLICY, f"/done {iid} statement {link}")
+        assert "发布渠道：政务微博" in str(answer["text"])
+        reply = await world.say(POLICY_OFFICE, POLICY, f"/done {iid} statement 微信 {link}")
         assert "发布权威信息 已完成（法规处长）" in reply.text
+        assert "证据：发布渠道：微信公众号，链接：" in reply.text and link in reply.text
         reply = await world.say(POLICY_OFFICE, POLICY, f"/dismiss {iid}")
         assert reply.text.startswith("用法：/dismiss 编号 原因")
         reply = await world.say(POLICY_OFFICE, POLICY, "/ack 99")
         assert "没有编号为 #99 的事件" in reply.text
+        reply = await world.say(POLICY_OFFICE, POLICY, "/ack 123456789012345678901234567890")
+        assert reply.text.startswith("用法：/ack")
+        crafted = await world.press(
+            POLICY_OFFICE, DUTY, alert.message_id, "ack:123456789012345678901234567890"
+        )
+        assert str(crafted["text"]).startswith("用法：/ack") and crafted["show_alert"]
         reply = await world.say(POLICY_OFFICE, POLICY, f"/done {iid} statment")
         assert "可用的事项" in reply.text and "press_conference" in reply.text
+        reply = await world.say(POLICY_OFFICE, POLICY, f"/done {iid} flash 主要负责同志参加")
+        assert "不是新闻发布会" in reply.text
         reply = await world.say(POLICY_OFFICE, POLICY, "/ack")
         assert reply.text.startswith("用法：/ack")
         reply = await world.say(POLICY_OFFICE, POLICY, "/frobnicate")
@@ -225,6 +241,7 @@ async def test_done_with_evidence_dismiss_usage_and_unknown_ids(world: World) ->
     button, ev = log_of(world.engine, "step_done")
     assert (button.actor_id, button.chat_id, button.data["key"]) == (ADMIN_USER, DUTY, "publish_info")
     assert ev.actor_id == POLICY_OFFICE and ev.chat_id == POLICY and ev.data["evidence_link"] == link
+    assert (button.data["outlets"], ev.data["outlets"]) == (["weibo"], ["wechat"])
     # The command's own chat got the direct reply; the alerted chats get the confirmation.
     with Session(world.engine) as s:
         notes = s.exec(select(Outbox).where(col(Outbox.dedup_key).contains(f":step_done:{ev.id}@"))).all()
@@ -326,10 +343,26 @@ async def test_false_alarm_button_asks_for_the_reason_and_the_reply_dismisses(wo
         (["12", "repost:weibo"], DoneArgs(12, "repost", "weibo", None)),
         (
             ["12", "repost", "微信", "https://mp.weixin.qq.com/s/1"],
-            DoneArgs(12, "repost", "wechat", "https://mp.weixin.qq.com/s/1"),
+            DoneArgs(12, "repost", "", "https://mp.weixin.qq.com/s/1", ("wechat",)),
         ),
-        (["12", "门户网站"], DoneArgs(12, None, "portal", None)),
+        (["12", "门户网站"], DoneArgs(12, None, "", None, ("portal",))),
         (["12", "发布权威信息"], DoneArgs(12, "发布权威信息", "", None)),
+        (
+            ["12", "statement", "微博", "微信", "发布会"],
+            DoneArgs(12, "statement", "", None, ("weibo", "wechat", "press_conference")),
+        ),
+        (
+            ["12", "statement", "其他", "weibo", "微博"],
+            DoneArgs(12, "statement", "", None, ("other", "weibo")),
+        ),
+        (
+            ["12", "press_conference", "主要负责同志参加"],
+            DoneArgs(12, "press_conference", "", None, (), True),
+        ),
+        (
+            ["12", "press_conference", "nohead", "https://x.cn/a"],
+            DoneArgs(12, "press_conference", "", "https://x.cn/a", (), False),
+        ),
     ],
 )
 def test_done_arguments(args: list[str], expected: DoneArgs) -> None:
@@ -345,6 +378,9 @@ def test_done_arguments(args: list[str], expected: DoneArgs) -> None:
         ["12", "repost:moon"],
         ["12", "statement", "extra", "words"],
         ["12", "statement", "ftp://x"],
+        ["123456789012345678901234567890", "statement"],
+        ["2147483648"],
+        ["12", "press_conference", "head", "nohead"],
     ],
 )
 def test_bad_done_arguments_get_the_usage_line(args: list[str]) -> None:
@@ -383,3 +419,34 @@ async def test_extend_command_grants_the_longer_deadline_once(world: World) -> N
     assert "/extend" in helped.text and "延长时限" in helped.text
     [ev] = log_of(world.engine, "extended")
     assert (ev.actor_id, ev.chat_id) == (POLICY_OFFICE, POLICY)
+
+
+async def test_evidence_on_the_card_in_the_confirmation_and_in_status(world: World) -> None:
+    await world.drain(NOW)
+    [alert] = [m for m in world.botapi.messages(DUTY) if m.buttons]
+    iid = the_incident(world.engine).id
+    link = "https://www.ah.gov.example/xwfb/12.html"
+    proof = f"证据：发布渠道：政务微博、微信公众号，链接：{link}"
+    async with running(world.app):
+        reply = await world.say(POLICY_OFFICE, POLICY, f"/done {iid} statement 微博 微信 {link}")
+        status = await world.say(DUTY_OFFICER, DUTY, f"/status {iid}")
+        # The button a card shows when the press conference is the step due: did the head attend?
+        answer = await world.press(HEAD, DUTY, alert.message_id, f"done:{iid}:press_conference:head")
+        assert "不能执行「标记完成」" in str(answer["text"])  # the head may not mark steps done
+        answer = await world.press(ADMIN_USER, DUTY, alert.message_id, f"done:{iid}:press_conference:head")
+        assert "举行新闻发布会 已完成（管理员）" in str(answer["text"]) and "主要负责同志参加" in str(
+            answer["text"]
+        )
+    assert proof in reply.text
+    lines = status.text.splitlines()
+    statement = next(i for i, line in enumerate(lines) if "发布权威信息 已完成" in line)
+    assert lines[statement + 1].strip() == proof
+    assert "证据：主要负责同志参加" not in status.text  # the conference was marked after /status
+    # The alerted chats are told, and the card itself shows the proof, once delivered.
+    await world.drain(CLOCK)
+    told = [m.text for m in world.botapi.messages(DUTY) if "发布权威信息 已完成（法规处长）" in m.text]
+    assert told and proof in told[0]
+    card = next(m for m in world.botapi.messages(DUTY) if m.message_id == alert.message_id)
+    assert proof in card.text and "证据：主要负责同志参加" in card.text
+    [conference] = [e for e in log_of(world.engine, "step_done") if e.data["key"] == "press_conference"]
+    assert conference.data["attended_by_head"] is True and conference.actor_id == ADMIN_USER

@@ -168,20 +168,30 @@ def test_password_sign_in_board_ack_done_and_export(service: Running, browser: A
     assert "已确认" in page.locator("#status").inner_text()
     assert "确认" in page.locator(".flash").inner_text()
     page.select_option("#form-done select[name=step]", "statement")
+    page.check("#form-done input[name=outlet][value=weibo]")
+    page.check("#form-done input[name=outlet][value=wechat]")
     page.fill("#form-done input[name=evidence]", EVIDENCE)
     page.click("#form-done button")
     row = page.locator("tr[data-step='statement']")
     assert "法规处长" in row.inner_text() and row.locator(f"a[href='{EVIDENCE}']").count() == 1
     timeline = page.locator("ol.timeline").inner_text()
     assert "事项完成" in timeline and "法规处长（网页，127.0.0.1）" in timeline and EVIDENCE in timeline
+    # A press conference says whether the head attended (其中：主要负责同志参加 of the annual report).
+    page.select_option("#form-done select[name=step]", "press_conference")
+    page.select_option("#form-done select[name=head]", "yes")
+    page.click("#form-done button")
+    assert "法规处长" in page.locator("tr[data-step='press_conference']").inner_text()
 
     with Session(make_engine(service.url)) as s:
         logged = s.exec(select(IncidentEvent).where(IncidentEvent.incident_id == inc.id,
                                                     IncidentEvent.actor_name == "法规处长")).all()  # fmt: skip
-    assert sorted(e.kind for e in logged) == ["acknowledged", "step_done"]
+    assert sorted(e.kind for e in logged) == ["acknowledged", "step_done", "step_done"]
     assert all(
         e.data["source"] == "web" and e.data["address"] == "127.0.0.1" and e.actor_id == 1002 for e in logged
     )
+    statement, conference = sorted((e for e in logged if e.kind == "step_done"), key=lambda e: e.id)
+    assert statement.data["outlets"] == ["weibo", "wechat"] and "attended_by_head" not in statement.data
+    assert conference.data["attended_by_head"] is True
 
     page.goto(service.base + "/ledger")
     with page.expect_download() as download:
@@ -221,6 +231,9 @@ def test_one_time_link_and_a_refused_role(service: Running, browser: Any) -> Non
     assert "管理员" in page.inner_text("main")
     page.click("#use-link")
     assert page.url == service.base + "/" and "管理员（管理员）" in page.inner_text("header")
+    # A number no incident can have is a page that says so, not a server error.
+    response = page.goto(f"{service.base}/incidents/123456789012345678901234567890")
+    assert response.status == 404 and "123456789012345678901234567890" in page.inner_text("#error")
     again = browser.new_context().new_page()
     response = again.goto(service.admin_link)
     assert response.status == 410 and "无效" in again.inner_text("#error")

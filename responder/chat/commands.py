@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..engine.actions import MAX_INCIDENT_ID
 from ..i18n import t
-from ..vocab import Channel
+from ..vocab import Channel, Outlet
 
 __all__ = [
     "CHANNEL_ALIASES",
+    "HEAD_WORDS",
+    "OUTLET_ALIASES",
     "DoneArgs",
     "ExtendArgs",
     "UsageError",
@@ -24,6 +27,7 @@ __all__ = [
     "parse_optional_id",
     "parse_week",
     "parse_year",
+    "plausible_id",
 ]
 
 # What people type for an outlet: the config key, or its everyday Chinese name.
@@ -34,6 +38,22 @@ _OUTLET_WORDS: dict[Channel, tuple[str, ...]] = {
     Channel.APP: ("app", "客户端", "政务客户端"),
 }
 CHANNEL_ALIASES: dict[str, Channel] = {word: ch for ch, words in _OUTLET_WORDS.items() for word in words}
+# Where a statement may also have been published: at a press conference, or elsewhere.
+_MORE_OUTLETS: dict[Outlet, tuple[str, ...]] = {
+    Outlet.PRESS_CONFERENCE: ("press_conference", "press", "发布会", "新闻发布会"),
+    Outlet.OTHER: ("other", "其他", "其它", "其他渠道"),
+}
+OUTLET_ALIASES: dict[str, Outlet] = {w: Outlet(ch) for w, ch in CHANNEL_ALIASES.items()} | {
+    word: o for o, words in _MORE_OUTLETS.items() for word in words
+}
+# Whether the head attended a press conference (其中：主要负责同志参加).
+HEAD_WORDS: dict[str, bool] = {
+    **dict.fromkeys(("head", "主要负责同志参加", "主要负责同志出席", "负责人参加", "负责人出席"), True),
+    **dict.fromkeys(
+        ("nohead", "no-head", "主要负责同志未参加", "主要负责同志未出席", "负责人未参加", "负责人未出席"),
+        False,
+    ),
+}
 
 _USAGE: dict[str, str] = {
     "ack": "tg_usage_ack",
@@ -57,19 +77,33 @@ class UsageError(ValueError):
 
 @dataclass(frozen=True)
 class DoneArgs:
-    """`/done ID [STEP[:CHANNEL]] [CHANNEL] [link]`: step None means the earliest open one."""
+    """`/done ID [STEP[:CHANNEL]] [OUTLET…] [head|nohead] [link]`: step None means the earliest
+    open one; `outlets` say where it was published (one own outlet also picks a repost's
+    outlet); `head` whether the head attended a press conference (None: not said)."""
 
     incident_id: int
     step: str | None
     channel: str
     link: str | None
+    outlets: tuple[Outlet, ...] = ()
+    head: bool | None = None
+
+
+def plausible_id(word: str) -> int | None:
+    """The incident number `word` names (`12`, `#12`), or None when it cannot be one (not
+    digits, 0, or beyond the largest id there can be: a 30-digit number names nothing)."""
+    w = word.lstrip("#")
+    if not w.isascii() or not w.isdigit() or len(w) > len(str(MAX_INCIDENT_ID)):
+        return None
+    n = int(w)
+    return n if 0 < n <= MAX_INCIDENT_ID else None
 
 
 def _id(word: str, command: str) -> int:
-    w = word.lstrip("#")
-    if not w.isascii() or not w.isdigit() or int(w) <= 0:
+    n = plausible_id(word)
+    if n is None:
         raise UsageError(command)
-    return int(w)
+    return n
 
 
 def _is_link(word: str) -> bool:
@@ -91,7 +125,8 @@ def parse_optional_id(args: Sequence[str], command: str) -> int | None:
 
 
 def parse_done(args: Sequence[str]) -> DoneArgs:
-    """`ID [STEP | STEP:CHANNEL] [CHANNEL] [LINK]`, in that order, each optional after the id."""
+    """`ID [STEP | STEP:CHANNEL] [OUTLET…] [head|nohead] [LINK]`, in that order, each optional
+    after the id. A first word that is an own outlet (`/done 12 微博`) names no step."""
     if not args:
         raise UsageError("done")
     iid = _id(args[0], "done")
@@ -99,21 +134,24 @@ def parse_done(args: Sequence[str]) -> DoneArgs:
     link = rest.pop() if rest and _is_link(rest[-1]) else None
     step: str | None = None
     channel = ""
-    if rest:
-        word = rest.pop(0)
-        if word in CHANNEL_ALIASES:  # `/done 12 微博`: the open step on that outlet
-            channel = CHANNEL_ALIASES[word]
+    if rest and rest[0] not in CHANNEL_ALIASES and rest[0] not in HEAD_WORDS:
+        step, _, ch = rest.pop(0).partition(":")
+        if ch:
+            if ch not in CHANNEL_ALIASES:
+                raise UsageError("done")
+            channel = CHANNEL_ALIASES[ch]
+    outlets: list[Outlet] = []
+    head: bool | None = None
+    for word in rest:
+        if word in OUTLET_ALIASES:
+            outlets.append(OUTLET_ALIASES[word])
+        elif word in HEAD_WORDS and head is None:
+            head = HEAD_WORDS[word]
         else:
-            step, _, ch = word.partition(":")
-            if ch:
-                if ch not in CHANNEL_ALIASES:
-                    raise UsageError("done")
-                channel = CHANNEL_ALIASES[ch]
-    if rest and not channel and rest[0] in CHANNEL_ALIASES:
-        channel = CHANNEL_ALIASES[rest.pop(0)]
-    if rest or (step is not None and not step):
+            raise UsageError("done")
+    if step is not None and not step:
         raise UsageError("done")
-    return DoneArgs(iid, step, channel, link)
+    return DoneArgs(iid, step, channel, link, tuple(dict.fromkeys(outlets)), head)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from ..engine.holidays import ConfirmError, confirm_holidays
 from ..i18n import t
 from ..present.cards import Buttons
 from ..present.html import esc
-from ..reports.post import last_complete_week, weekly_post
+from ..reports.post import WeeklyPost, last_complete_week, weekly_post
 from ..reports.weekly import IsoWeek
 from ..runtime import Settings
 from . import views
@@ -39,6 +39,7 @@ from .commands import (
     parse_week,
     parse_year,
 )
+from .throttle import AnswerCache
 
 __all__ = ["ALIASES", "COMMANDS", "Answer", "Command", "Request", "run_action"]
 
@@ -65,6 +66,7 @@ class Request:
     actor: Actor
     chat_id: int
     now: datetime
+    answers: AnswerCache[Any] | None = None  # heavy answers kept a while (/summary)
 
     async def db(self, fn: Callable[[Session], T]) -> T:
         """Run `fn(session)` in one transaction, off the event loop (SQLite may wait on a lock)."""
@@ -112,7 +114,18 @@ async def _done(req: Request, a: DoneArgs) -> list[Answer]:
     return await run_action(
         req,
         lambda s: actions.complete_step(
-            s, st, a.incident_id, a.step, a.channel, who, chat, now, a.link, reply_in_chat=True
+            s,
+            st,
+            a.incident_id,
+            a.step,
+            a.channel,
+            who,
+            chat,
+            now,
+            a.link,
+            outlets=a.outlets,
+            head_attended=a.head,
+            reply_in_chat=True,
         ),
     )
 
@@ -164,7 +177,13 @@ async def _summary(req: Request, week: str | None) -> list[Answer]:
         wk = IsoWeek.parse(week) if week else last_complete_week(req.now, st.tz)
     except ValueError:
         return [Answer(t("tg_usage_summary"))]
-    post = await asyncio.to_thread(weekly_post, req.engine, wk, st.tz, st.playbooks, req.now)
+
+    async def compute() -> WeeklyPost:
+        return await asyncio.to_thread(weekly_post, req.engine, wk, st.tz, st.playbooks, req.now)
+
+    # Figures of a past week change only with late records: one computation serves everyone
+    # asking within a few minutes (20 /summary in a row used to take 30 s).
+    post: WeeklyPost = await (req.answers.get(f"summary:{wk.label}", compute) if req.answers else compute())
     # The chart first, as in the Monday post, then the figures.
     return [Answer(post.caption, html=False, photo=post.chart), Answer(post.text, html=False)]
 

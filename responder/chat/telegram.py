@@ -16,19 +16,24 @@ and in private chats of people in the roster; each action needs a role that allo
 (`actions.can`). Everyone else gets a polite refusal and a WARNING in the log with
 their user id and chat (never the bot token, which `protect_token` keeps out of logs).
 Each handler reads the clock once and passes that `now` down.
+
+Every message the handlers send goes through `responder.chat.throttle.ReplyLimiter`
+(each chat's share of Telegram's limits, refusals to one person at most once per few
+minutes), and `/summary` answers come from an `AnswerCache`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
-from telegram import BotCommand, Chat, ForceReply, Update
+from telegram import BotCommand, Chat, ForceReply, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
     Application,
@@ -41,16 +46,19 @@ from telegram.ext import (
 )
 
 from ..engine import actions
-from ..engine.actions import ActionResult, Actor
+from ..engine.actions import MAX_INCIDENT_ID, ActionResult, Actor
 from ..env import TelegramEnv
 from ..i18n import t
 from ..models import utcnow
+from ..present.cards import HEAD_NO, HEAD_YES
 from ..present.html import esc, strip_tags, truncate_html, truncate_text, unpack_callback
 from ..runtime import Settings
 from ..senders.redact import protect_token
 from ..senders.telegram import keyboard
+from ..vocab import Outlet
 from .commands import UsageError
 from .table import ALIASES, COMMANDS, Answer, Command, Request, run_action
+from .throttle import AnswerCache, ReplyLimiter
 
 __all__ = ["Clock", "build_application", "register_commands"]
 
@@ -68,12 +76,19 @@ async def register_commands(bot: Any) -> bool:
 
 
 def build_application(
-    settings: Settings, engine: Engine, telegram: TelegramEnv, *, clock: Clock = utcnow
+    settings: Settings,
+    engine: Engine,
+    telegram: TelegramEnv,
+    *,
+    clock: Clock = utcnow,
+    limiter: ReplyLimiter | None = None,
+    answers: AnswerCache[Any] | None = None,
 ) -> App:
     """The PTB Application with every command and button handler installed.
 
     `telegram` says where the Bot API is (api.telegram.org or a self-hosted server);
-    `clock` gives the business time (UTC), read once per update.
+    `clock` gives the business time (UTC), read once per update; `limiter` paces the
+    answers and `answers` keeps heavy ones a while (fresh ones by default).
     """
     protect_token(telegram.token)  # before the Bot exists: PTB logs its URL, token included
     # Handlers keep no state between updates and run their database work in threads, so
@@ -83,7 +98,7 @@ def build_application(
     if telegram.proxy:  # TELEGRAM_PROXY: the bot's requests and getUpdates alike
         builder = builder.proxy(telegram.proxy).get_updates_proxy(telegram.proxy)
     app = builder.build()
-    _Handlers(settings, engine, clock).install(app)
+    _Handlers(settings, engine, clock, limiter or ReplyLimiter(), answers or AnswerCache()).install(app)
     return app
 
 
@@ -98,10 +113,20 @@ def _prompt_pattern() -> re.Pattern[str]:
 class _Handlers:
     """The handlers, sharing settings, the database engine and the clock."""
 
-    def __init__(self, settings: Settings, engine: Engine, clock: Clock):
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        clock: Clock,
+        limiter: ReplyLimiter,
+        answers: AnswerCache[Any],
+    ):
         self.settings = settings
         self.engine = engine
         self.clock = clock
+        self.limiter = limiter
+        self.answers = answers
+        self._waiting: set[asyncio.Task[None]] = set()  # answers waiting for their slot
 
     def install(self, app: App) -> None:
         """One handler per command of the table (and its aliases), the buttons, the 误报 reply, the rest."""
@@ -156,30 +181,87 @@ class _Handlers:
             return None, actions.NotPermitted(actor, action).message
         return actor, ""
 
-    async def reply(self, update: Update, answer: Answer) -> None:
-        """Answer the person in the chat they wrote in."""
-        msg = update.effective_message
-        if msg is None:
+    def _book(self, chat_id: int, messages: int, what: str) -> float | None:
+        """Book the chat's next free answer slots: the seconds to wait, or None (logged) when
+        none comes within the limiter's wait."""
+        wait = self.limiter.reserve(chat_id, messages)
+        if wait is None:
+            log.warning(
+                "answer to %s in chat %d dropped: the chat's share of Telegram's limit is spent",
+                what,
+                chat_id,
+            )
+        return wait
+
+    def _later(self, wait: float, send: Coroutine[Any, Any, None]) -> None:
+        """Send after `wait` seconds without holding the handler (other chats' updates go on)."""
+
+        async def run() -> None:
+            try:
+                await asyncio.sleep(wait)
+            except asyncio.CancelledError:  # the application stops: the answer is not sent
+                send.close()
+                raise
+            try:
+                await send
+            except Exception as exc:  # the answer only matters while the person looks: logged
+                log.warning("a delayed answer could not be sent (%s)", type(exc).__name__)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._waiting.add(task)
+        task.add_done_callback(self._waiting.discard)
+
+    async def refuse(self, update: Update, text: str) -> None:
+        """A refusal, sent only when the limiter allows one to this person in this chat now."""
+        msg, user = update.effective_message, update.effective_user
+        if msg is None or user is None or not self.limiter.refusal(user.id, msg.chat_id):
             return
-        markup = keyboard(answer.buttons, "reply")
-        if answer.photo is not None:
-            await msg.reply_photo(answer.photo, caption=answer.text)
-        elif answer.html:
-            await msg.reply_text(truncate_html(answer.text), parse_mode=ParseMode.HTML, reply_markup=markup)
+        await msg.reply_text(truncate_html(text), parse_mode=ParseMode.HTML)
+
+    async def reply(self, update: Update, *answers: Answer) -> None:
+        """Answer the person in the chat they wrote in, in order, within the chat's share of the limit."""
+        msg = update.effective_message
+        if msg is None or not answers:
+            return
+        wait = self._book(msg.chat_id, len(answers), "a command")
+        if wait is None:
+            return
+        if wait > 0:
+            self._later(wait, self._send(msg, answers))
         else:
-            await msg.reply_text(truncate_text(answer.text), reply_markup=markup)
+            await self._send(msg, answers)
+
+    async def _send(self, msg: Message, answers: Sequence[Answer]) -> None:
+        for answer in answers:
+            markup = keyboard(answer.buttons, "reply")
+            if answer.photo is not None:
+                await msg.reply_photo(answer.photo, caption=answer.text)
+            elif answer.html:
+                text = truncate_html(answer.text)
+                await msg.reply_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+            else:
+                await msg.reply_text(truncate_text(answer.text), reply_markup=markup)
 
     async def _request(self, update: Update, action: str, what: str, now: datetime) -> Request | None:
         """The request when the person may take `action` here; else the refusal is sent and None returned."""
         actor, refusal = self.authorise(update, action, what)
         if actor is None:
-            if refusal:
+            user, chat = update.effective_user, update.effective_chat
+            colleague = (
+                user is not None
+                and chat is not None
+                and self.settings.roster.person(user.id) is not None
+                and self._chat_allowed(chat, user.id)
+            )
+            if colleague:  # a role that may not: told like any answer, each time
                 await self.reply(update, Answer(refusal))
+            elif refusal:  # a stranger, or a chat that is not ours: once per few minutes
+                await self.refuse(update, refusal)
             return None
         chat = update.effective_chat
         where = chat.id if chat else actor.id
         assert where is not None  # someone writing on Telegram has a user id
-        return Request(self.settings, self.engine, actor, where, now)
+        return Request(self.settings, self.engine, actor, where, now, self.answers)
 
     def handler(self, command: Command) -> Handler:
         """The handler of one table row: clock, permission, arguments, action, answer."""
@@ -194,8 +276,7 @@ class _Handlers:
             except UsageError as exc:
                 await self.reply(update, Answer(str(exc)))
                 return
-            for answer in await command.run(req, args):
-                await self.reply(update, answer)
+            await self.reply(update, *await command.run(req, args))
 
         return handle
 
@@ -208,11 +289,15 @@ class _Handlers:
         if query is None:
             return
         try:
-            action, iid, step, channel = unpack_callback(query.data or "")
+            action, iid, step, last = unpack_callback(query.data or "")
         except ValueError:
             action = ""
         if action not in ("ack", "done", "dismiss"):
             await query.answer(t("tg_button_invalid"), show_alert=True)
+            return
+        if not 0 < iid <= MAX_INCIDENT_ID:  # no incident has that number: the usage, not a traceback
+            usage = {"ack": "tg_usage_ack", "done": "tg_usage_done", "dismiss": "tg_usage_dismiss"}[action]
+            await query.answer(truncate_text(strip_tags(t(usage)), _CALLBACK_TEXT), show_alert=True)
             return
         actor, refusal = self.authorise(update, action, f"button {query.data}")
         if actor is None:
@@ -225,11 +310,16 @@ class _Handlers:
             await self._ask_reason(update, context, actor, iid, chat_id)
             return
         st = self.settings
+        # The last word says whether the head attended (a conference) or where it was published.
+        head = {HEAD_YES: True, HEAD_NO: False}.get(last)
+        outlets = (last,) if last in {o.value for o in Outlet} else ()
 
         def press(s: Session) -> ActionResult:
             if action == "ack":
                 return actions.acknowledge(s, st, iid, actor, chat_id, now)
-            return actions.complete_step(s, st, iid, step or None, channel, actor, chat_id, now)
+            return actions.complete_step(
+                s, st, iid, step or None, "", actor, chat_id, now, outlets=outlets, head_attended=head
+            )
 
         where = chat_id or actor.id
         assert where is not None  # someone pressing a button on Telegram has a user id
@@ -245,12 +335,20 @@ class _Handlers:
         query = update.callback_query
         if query is not None:
             await query.answer(truncate_text(t("tg_dismiss_how", id=iid), _CALLBACK_TEXT))
-        if chat_id is None:
+        wait = None if chat_id is None else self._book(chat_id, 1, "the false-alarm prompt")
+        if chat_id is None or wait is None:
             return
         mention = f'<a href="tg://user?id={actor.id}">{esc(actor.name)}</a>'
         placeholder = ForceReply(selective=True, input_field_placeholder=t("tg_dismiss_placeholder"))
         text = t("tg_dismiss_prompt", id=iid, who=mention)
-        await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=placeholder)
+
+        async def ask() -> None:
+            await context.bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=placeholder)
+
+        if wait > 0:
+            self._later(wait, ask())
+        else:
+            await ask()
 
     async def on_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A reply to the bot's 误报 prompt: its text is the reason, and the incident is dismissed."""
@@ -272,8 +370,7 @@ class _Handlers:
         def dismiss(s: Session) -> ActionResult:
             return actions.dismiss(s, st, iid, reason, req.actor, req.chat_id, now, reply_in_chat=True)
 
-        for answer in await run_action(req, dismiss):
-            await self.reply(update, answer)
+        await self.reply(update, *await run_action(req, dismiss))
 
     async def on_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A command the table does not have: say so (to people on the roster, in their chats)."""

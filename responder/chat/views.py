@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from ..engine.permissions import ACTIONS, Actor, action_label, can
-from ..engine.views import incident_view, load_steps, report_lines
+from ..engine.views import incident_view, load_steps, report_lines, step_evidence
 from ..models import Incident, Step
 from ..present import lists
 from ..present.cards import Buttons, card, card_buttons
@@ -29,7 +29,8 @@ def incident_card(
     inc = s.get(Incident, incident_id)
     if inc is None:
         return None
-    view = incident_view(inc, load_steps(s, inc.id), report_lines(s, inc.id), settings.playbooks)
+    steps = load_steps(s, inc.id)
+    view = incident_view(inc, steps, report_lines(s, inc.id), settings.playbooks, step_evidence(s, inc.id))
     return card(view, settings.tz, now), card_buttons(view)
 
 

@@ -10,6 +10,7 @@ message from the catalogue, ready to show to the person.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,8 @@ from typing import Any
 from sqlmodel import Session, select
 
 from ..channels.robots import Destination
-from ..models import Incident, IncidentEvent, Step
+from ..i18n import t
+from ..models import Incident, IncidentEvent
 from ..playbook import extended_due
 from ..policy import keys
 from ..policy.decide import first_receiver
@@ -25,8 +27,11 @@ from ..policy.state import StepState, complete
 from ..policy.steps import config_of
 from ..present import messages
 from ..present.formats import format_time, step_name
+from ..present.html import esc
+from ..present.views import Evidence
 from ..runtime import Settings
 from ..vocab import CLOSED_STATUSES, EventKind, IncidentStatus
+from .completion import choose_step, is_conference, parse_outlets, pick_step, published_on, step_label
 from .cycle import record_step
 from .incidentlog import log_event
 from .notify import CardText, audience, refresh_cards
@@ -49,6 +54,7 @@ from .views import load_steps
 # The permission names are re-exported: callers (the chat, the web console) act through this module.
 __all__ = [
     "ACTIONS",
+    "MAX_INCIDENT_ID",
     "PERMISSIONS",
     "ActionError",
     "ActionResult",
@@ -69,6 +75,11 @@ __all__ = [
 ]
 
 
+# The largest incident number there can be (the id column is a 32-bit integer on PostgreSQL):
+# anything larger names no incident and is never sent to the database.
+MAX_INCIDENT_ID = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class ActionResult:
     """What an action did. `changed` is False for a repeat (already acknowledged, step already
@@ -81,11 +92,6 @@ class ActionResult:
     event_id: int | None = None
     step_id: int | None = None
     late: bool = False
-
-
-def step_label(st: Step) -> str:
-    """How a person names a step in `/done`: `key`, or `key:channel` for per-outlet steps."""
-    return f"{st.key}:{st.channel}" if st.channel else st.key
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,8 @@ class _Act:
         so strangers learn nothing)."""
         if not can(self.actor.roles, action):
             raise NotPermitted(self.actor, action)
+        if not 0 < incident_id <= MAX_INCIDENT_ID:
+            raise UnknownIncident(incident_id)
         q = select(Incident).where(Incident.id == incident_id)
         if self.session.get_bind().dialect.name == "postgresql":
             # Wait for a cycle working on this incident, so the level recorded is the one reached.
@@ -181,33 +189,6 @@ def acknowledge(
     return act.done(inc, "ack", ev, messages.acknowledged(incident_id, actor.name))
 
 
-def _pick_step(incident_id: int, steps: list[Step], step_key: str, channel: str) -> Step:
-    """The step `step_key` (and `channel`) names; for a recurring step, its open occurrence."""
-    # Keys with the card's titles beside them, so the person sees which word to type.
-    labels = list(dict.fromkeys(step_label(s) + ("" if s.channel else f"({s.title})") for s in steps))
-    key = step_key.strip()
-    given = f"{key}:{channel}" if channel else key
-    # A person may type the key (statement) or the title shown on the card (发布权威信息).
-    same = [s for s in steps if key in (s.key, s.title)]
-    if channel:
-        same = [s for s in same if (s.channel or "") == channel]
-    if not same:
-        raise UnknownStep(incident_id, given, labels)
-    open_ = sorted((s for s in same if s.done_at is None), key=lambda s: (s.due_at, s.seq, s.id))
-    if not channel and len({s.channel for s in open_}) > 1:
-        raise UnknownStep(incident_id, given, [step_label(s) for s in open_], ambiguous=True)
-    if open_:
-        return open_[0]
-    return max(same, key=lambda s: (s.done_at or s.due_at, s.seq))  # all done: the latest, to report it
-
-
-def _earliest_open(incident_id: int, steps: list[Step], channel: str) -> Step:
-    open_ = [s for s in steps if s.done_at is None and (not channel or (s.channel or "") == channel)]
-    if not open_:
-        raise NothingToDo(incident_id)
-    return min(open_, key=lambda s: (s.due_at, s.seq, s.id))
-
-
 def complete_step(
     session: Session,
     settings: Settings,
@@ -219,45 +200,55 @@ def complete_step(
     now: datetime,
     evidence_link: str | None = None,
     *,
+    outlets: Sequence[str] = (),
+    head_attended: bool | None = None,
     reply_in_chat: bool = False,
 ) -> ActionResult:
     """Mark a step done now (`done_at = now`, by the actor, with an optional evidence link).
 
     `step_key` None or "" completes the earliest open step. `channel` is "" or the outlet of
     a per-outlet step (repost); for a recurring step (updates) the open occurrence is
-    completed. Done after `due_at` is late and the breach stays on record. An incident
-    still waiting for acknowledgement is acknowledged at the same time (someone is plainly
-    working on it), logged as such.
+    completed. `outlets` say where it was published (portal, weibo, wechat, app,
+    press_conference, other; a single own outlet also picks a per-outlet step), and
+    `head_attended` whether the head attended (a press conference only); both are logged
+    for the annual report. Done after `due_at` is late and the breach stays on record. An
+    incident still waiting for acknowledgement is acknowledged at the same time (someone is
+    plainly working on it), logged as such.
     """
     act = _Act(session, settings, actor, chat_id, now, reply_in_chat)
     inc = act.load("done", incident_id)
+    given = parse_outlets(incident_id, outlets)
     steps = load_steps(session, incident_id)
-    st = (
-        _pick_step(incident_id, steps, step_key, channel)
-        if step_key
-        else _earliest_open(incident_id, steps, channel)
-    )
+    st = choose_step(incident_id, steps, step_key, channel, given)
     if st.done_at is not None:
         at = format_time(st.done_at, settings.tz, now)
         msg = messages.already_done(incident_id, step_name(st), st.done_by, at)
         return ActionResult(incident_id, "done", False, msg, step_id=st.id)
+    if head_attended is not None and not is_conference(settings, st):
+        raise ActionError(t("act_head_only_conference", id=incident_id, step=esc(step_name(st))))
     if inc.status == IncidentStatus.OPEN:
         act.acknowledge(inc, implicit=True)
     record_step(st, complete(StepState.from_row(st), now, actor.name, evidence_link or None))
     session.add(st)
     late = now > st.due_at
+    where = published_on(st, channel, given, st.evidence_link)
+    head = {} if head_attended is None else {"attended_by_head": head_attended}
     ev = act.log(
         inc,
         EventKind.STEP_DONE,
         step_id=st.id,
         key=st.key,
         channel=st.channel or "",
+        outlets=[str(o) for o in where],
+        **head,
         evidence_link=st.evidence_link,
         done_at=now.isoformat(),
         late=late,
         auto=False,
     )
-    text = messages.step_done(incident_id, step_name(st), actor.name, now - st.due_at if late else None)
+    proof = Evidence(link=st.evidence_link, outlets=where, head_attended=head_attended)
+    late_by = now - st.due_at if late else None
+    text = messages.step_done(incident_id, step_name(st), actor.name, late_by, proof, settings.tz, now)
     return act.done(inc, "done", ev, text, step_id=st.id, late=late)
 
 
@@ -285,7 +276,7 @@ def extend_deadline(
     if not reason:
         raise ActionError(messages.extend_reason_required(incident_id))
     inc = act.load("extend", incident_id)
-    st = _pick_step(incident_id, load_steps(session, incident_id), step_key, "")
+    st = pick_step(incident_id, load_steps(session, incident_id), step_key, "")
     cfg = config_of(settings.playbooks, StepState.from_row(st))
     longer = extended_due(cfg, st.started_at, settings.calendar) if cfg is not None else None
     name = step_name(st)

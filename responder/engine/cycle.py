@@ -17,11 +17,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import sqlalchemy as sa
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ..db import insert_ignore, session_scope
-from ..models import Incident, IncidentEvent, Report, Step
+from ..models import FeedState, Incident, IncidentEvent, Outbox, Report, Step, table
+from ..policy import keys
+from ..policy.cards import CARD_CHANGES
 from ..policy.decide import decide
 from ..policy.state import (
     Action,
@@ -39,14 +43,15 @@ from ..policy.state import (
     StepState,
     apply,
 )
+from ..policy.weekly import weekly_post_due
 from ..runtime import Settings
-from ..vocab import LIVE_STATUSES, EventKind, Grade, SourceKind
+from ..vocab import LIVE_STATUSES, EventKind, Grade, OutboxKind, Role, SourceKind
 from .incidentlog import log_event
-from .notify import CardText, names_for, queue_notice, refresh_cards
-from .outbox import sent_keys
+from .notify import CardText, audience, names_for, queue_notice, refresh_cards
+from .outbox import queue
 from .views import load_steps
 
-__all__ = ["CycleStats", "record_step", "run_cycle"]
+__all__ = ["CycleStats", "queue_weekly_post", "record_step", "run_cycle"]
 
 log = logging.getLogger(__name__)
 
@@ -94,18 +99,58 @@ def load_state(s: Session, inc: Incident, steps: Sequence[Step]) -> IncidentStat
             IncidentEvent.incident_id == inc.id, IncidentEvent.kind == EventKind.GRADE_RAISED
         )
     ).all()
+    sent, cards = _outbox_state(s, inc.id)
     return IncidentState.from_rows(
         inc,
         steps,
-        sent_keys(s, inc.id),
-        [OwnItem(r.link, r.channel, r.published, r.source) for r in own],
+        sent,
+        [OwnItem(r.link, r.channel, r.published, r.source, r.title) for r in own],
         [_grade_change(ev) for ev in raised],
+        **cards,
     )
 
 
 def _grade_change(ev: IncidentEvent) -> GradeChange:
     before = ev.data.get("from")
-    return GradeChange(ev.id, Grade(before) if before else None, Grade(ev.data["to"]), ev.data.get("link"))
+    grade = Grade(ev.data["to"])
+    return GradeChange(ev.id, Grade(before) if before else None, grade, ev.data.get("link"), ev.at)
+
+
+# Built once: the cycle asks these of every live incident every few seconds, and building a
+# statement costs more than running it.
+_OUTBOX = table(Outbox)
+_OUTBOX_ROWS = sa.select(
+    _OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.dedup_key, _OUTBOX.c.created_at, _OUTBOX.c.edit_of
+).where(_OUTBOX.c.incident_id == sa.bindparam("incident_id"))
+_EVENTS = table(IncidentEvent)
+_LATEST_CARD_CHANGE = sa.select(sa.func.max(_EVENTS.c.at)).where(
+    _EVENTS.c.incident_id == sa.bindparam("incident_id"), _EVENTS.c.kind.in_(sorted(CARD_CHANGES))
+)
+
+
+def _outbox_state(s: Session, incident_id: int) -> tuple[set[str], dict[str, datetime | None]]:
+    """From the incident's outbox rows (one query): the message keys already queued, and what
+    `responder.policy.cards` decides on: when the stalest card was last rendered (its own
+    creation or its latest edit), when the cards were last edited, and (from the log) the
+    latest change a card shows."""
+    rows = s.execute(_OUTBOX_ROWS, {"incident_id": incident_id}).all()
+    sent = {keys.notice_of_row(key) for _, _, key, _, _ in rows}
+    prefix = keys.card_prefix(incident_id)
+    cards = {
+        rid: at for rid, kind, key, at, _ in rows if kind == OutboxKind.MESSAGE and key.startswith(prefix)
+    }
+    if not cards:
+        return sent, {}
+    last_edit: dict[int, datetime] = {}
+    for _, kind, _, at, of in rows:
+        if kind == OutboxKind.EDIT and of is not None:
+            last_edit[of] = max(at, last_edit.get(of, at))
+    changed = s.execute(_LATEST_CARD_CHANGE, {"incident_id": incident_id}).scalar_one()
+    return sent, {
+        "cards_rendered_at": min(max(at, last_edit.get(rid, at)) for rid, at in cards.items()),
+        "cards_edited_at": max(last_edit.values(), default=None),
+        "card_changed_at": changed,
+    }
 
 
 def _process(s: Session, settings: Settings, inc: Incident, now: datetime, stats: CycleStats) -> None:
@@ -222,5 +267,42 @@ def _log_step_action(
             done_at=a.at.isoformat(),
             late=late,
             auto=True,
+            # Which own-outlet item proved it (its source is the actor): on the cards, in the annual report.
+            outlets=[a.channel] if a.channel else [],
+            title=a.title,
         )
         stats.auto_done.append(row.id)
+
+
+def _in_service_since(s: Session) -> datetime | None:
+    """The service's first successful poll of a feed it still watches."""
+    return s.exec(select(func.min(FeedState.baselined_at))).one()
+
+
+def queue_weekly_post(engine: Engine, settings: Settings, now: datetime) -> str | None:
+    """Queue last week's post (the chart, then the figures) to the policy office and the head
+    when it is owed and not yet queued (`responder.policy.weekly`); returns its week or None.
+
+    Cheap when there is nothing to do (one indexed look-up); the summary is computed (and
+    matplotlib imported) only when the post is queued: call it off the event loop."""
+    from ..reports.post import weekly_post
+    from ..reports.weekly import IsoWeek
+
+    chats = audience(settings.roster, (Role.POLICY_OFFICE, Role.HEAD), now)
+    if not chats:
+        return None
+    with Session(engine) as s:
+        due = weekly_post_due(now, settings.tz, _in_service_since(s))
+        if due is None:
+            return None
+        week, _ = due
+        wanted = [keys.row_key(keys.weekly_summary(week, "text"), chat) for chat in chats]
+        queued = s.exec(select(func.count()).where(col(Outbox.dedup_key).in_(wanted))).one()
+    if queued == len(wanted):
+        return None
+    post = weekly_post(engine, IsoWeek.parse(week), settings.tz, settings.playbooks, now)
+    with session_scope(engine) as s:
+        queue(s, keys.weekly_summary(week, "chart"), chats, post.caption, now, photo=post.chart)
+        queue(s, keys.weekly_summary(week, "text"), chats, post.text, now)
+    log.info("weekly summary %s queued for %d chats", week, len(chats))
+    return week

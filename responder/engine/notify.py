@@ -32,7 +32,7 @@ from ..runtime import Settings
 from ..vocab import OutboxStatus, Role
 from .drain import FailedDelivery
 from .outbox import queue, queue_edits
-from .views import incident_view, report_lines, step_view
+from .views import incident_view, report_lines, step_evidence, step_view
 
 __all__ = ["CardText", "audience", "names_for", "queue_notice", "refresh_cards", "report_delivery_failures"]
 
@@ -65,7 +65,8 @@ class CardText:
     def view(self) -> IncidentView:
         """The incident as the card shows it."""
         lines = self.reports if self.reports is not None else report_lines(self.session, self.incident.id)
-        return incident_view(self.incident, self.steps, lines, self.settings.playbooks)
+        proof = step_evidence(self.session, self.incident.id) if any(s.done_at for s in self.steps) else {}
+        return incident_view(self.incident, self.steps, lines, self.settings.playbooks, proof)
 
     @cached_property
     def body(self) -> str:

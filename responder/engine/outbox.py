@@ -72,7 +72,7 @@ def queue_edits(
     """Queue an edit of every card already sent for the incident (keys under `keys.card_prefix`)
     to a Telegram chat (robots cannot edit: see the module docstring).
 
-    `change` names this change (`keys.event_change`, `keys.cycle_change`), so each change
+    `change` names this change (`keys.event_change`, `keys.card_refresh`), so each change
     edits each card once.
     """
     cards = session.exec(

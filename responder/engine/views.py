@@ -8,15 +8,17 @@ the chat's /status alike.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
-from ..models import Incident, Report, Step
+from ..models import Incident, IncidentEvent, Report, Step
 from ..playbook import Playbook
-from ..present.views import IncidentView, ReportLine, StepView
-from ..vocab import SourceKind
+from ..present.views import Evidence, IncidentView, ReportLine, StepView
+from ..vocab import EventKind, Outlet, SourceKind
 
-__all__ = ["incident_view", "load_steps", "report_lines", "step_view"]
+__all__ = ["evidence_of", "incident_view", "load_steps", "report_lines", "step_evidence", "step_view"]
 
 
 def load_steps(session: Session, incident_id: int) -> list[Step]:
@@ -36,10 +38,73 @@ def report_lines(session: Session, incident_id: int) -> list[ReportLine]:
     return [ReportLine(r.source, r.title, r.link) for r in rows]
 
 
-def step_view(row: Step, playbooks: Mapping[str, Playbook]) -> StepView:
-    """One step row as people see it, with the playbook's attendees where it names them."""
+def _outlets(words: Iterable[Any]) -> tuple[Outlet, ...]:
+    known = {o.value for o in Outlet}
+    return tuple(dict.fromkeys(Outlet(w) for w in words if isinstance(w, str) and w in known))
+
+
+def _published(data: dict[str, Any], item: Report | None) -> datetime | None:
+    text = data.get("published") or data.get("done_at")
+    if isinstance(text, str):
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass
+    return item.published if item is not None else None
+
+
+def evidence_of(data: dict[str, Any], actor: str | None, own: Mapping[str, Report]) -> Evidence:
+    """The proof one `step_done` log row records. An automatic completion names the own-outlet
+    item (read from the incident's own items by its link when the row predates `title`)."""
+    link = data.get("evidence_link") or None
+    outlets = _outlets(data.get("outlets") or [data.get("channel")])
+    head = data.get("attended_by_head")
+    if not data.get("auto"):
+        return Evidence(link=link, outlets=outlets, head_attended=head if isinstance(head, bool) else None)
+    item = own.get(link) if link else None
+    if not outlets and item is not None and item.channel is not None:
+        outlets = (Outlet(item.channel),)
+    return Evidence(
+        link=link,
+        outlets=outlets,
+        auto=True,
+        source=actor or (item.source if item is not None else None),
+        title=data.get("title") or (item.title if item is not None else None),
+        published=_published(data, item),
+    )
+
+
+def step_evidence(session: Session, incident_id: int) -> dict[int, Evidence]:
+    """Per step id, the proof its latest completion recorded (the incident's `step_done` rows)."""
+    rows = session.exec(
+        select(IncidentEvent)
+        .where(IncidentEvent.incident_id == incident_id, IncidentEvent.kind == EventKind.STEP_DONE)
+        .order_by(col(IncidentEvent.id))
+    ).all()
+    if not rows:
+        return {}
+    own = {
+        r.link: r
+        for r in session.exec(
+            select(Report).where(Report.incident_id == incident_id, Report.source_kind == SourceKind.OWN)
+        ).all()
+        if r.link
+    }
+    return {
+        ev.step_id: evidence_of(ev.data or {}, ev.actor_name, own) for ev in rows if ev.step_id is not None
+    }
+
+
+def step_view(
+    row: Step, playbooks: Mapping[str, Playbook], evidence: Mapping[int, Evidence] | None = None
+) -> StepView:
+    """One step row as people see it, with the playbook's attendees where it names them, what it
+    counts as, and (once done) the proof its completion recorded."""
     book = playbooks.get(row.playbook)
     cfg = next((c for c in book.steps if c.key == row.key), None) if book else None
+    proof = (evidence or {}).get(row.id) if row.done_at is not None else None
+    if proof is None and row.done_at is not None and row.evidence_link:
+        proof = Evidence(link=row.evidence_link)
     return StepView(
         key=row.key,
         title=row.title,
@@ -52,13 +117,19 @@ def step_view(row: Step, playbooks: Mapping[str, Playbook]) -> StepView:
         done_by=row.done_by,
         breached_at=row.breached_at,
         attendees=cfg.attendees if cfg else None,
+        obligation=str(cfg.report_as or cfg.key) if cfg else row.key,
+        evidence=proof,
     )
 
 
 def incident_view(
-    inc: Incident, steps: Iterable[Step], reports: Iterable[ReportLine], playbooks: Mapping[str, Playbook]
+    inc: Incident,
+    steps: Iterable[Step],
+    reports: Iterable[ReportLine],
+    playbooks: Mapping[str, Playbook],
+    evidence: Mapping[int, Evidence] | None = None,
 ) -> IncidentView:
-    """The incident as its card shows it."""
+    """The incident as its card shows it (`evidence`: `step_evidence` of its steps)."""
     return IncidentView(
         id=inc.id,
         kind=inc.kind,
@@ -77,6 +148,6 @@ def incident_view(
         closed_by=inc.closed_by,
         closed_at=inc.closed_at,
         dismissed_reason=inc.dismissed_reason,
-        steps=tuple(step_view(s, playbooks) for s in steps),
+        steps=tuple(step_view(s, playbooks, evidence) for s in steps),
         reports=tuple(reports),
     )

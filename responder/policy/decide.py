@@ -6,8 +6,9 @@ complete steps from the bureau's own-outlet items; mark breaches; escalate (a br
 straight to the top level, otherwise one level per unanswered `ack_timeout`); send
 reminders, due and overdue notices, the escalation card or its repeat, and the
 grade-raised notices, each to the role the governing playbook gives the level; and
-ask for the cards to be refreshed when a step changed. An incident no playbook
-applies to (grade 一般 or unknown) is announced once to the duty officer.
+ask for the cards to be edited when what they show changed (`responder.policy.cards`).
+An incident no playbook applies to (grade 一般 or unknown) is announced once to the
+duty officer.
 
 Pure: the same arguments always give the same actions; applying them (`state.apply`)
 and deciding again at the same `now` gives nothing new, because every notice's key is
@@ -26,6 +27,7 @@ from ..playbook import Escalation, Playbook, Reminders, select_playbooks
 from ..vocab import CLOSED_STATUSES, IncidentStatus, Role
 from ..workcal import WorkCalendar
 from . import keys
+from .cards import card_refresh
 from .state import (
     Action,
     CreateStep,
@@ -35,7 +37,6 @@ from .state import (
     MarkBreached,
     NoticeKind,
     Notify,
-    RefreshCards,
     StepRef,
     StepState,
     apply,
@@ -71,7 +72,8 @@ def decide(
     if not books:
         return _announce(state, now)
 
-    out: list[Action] = [*retimes(state, catalogue, calendar)]
+    retimed = retimes(state, catalogue, calendar)
+    out: list[Action] = [*retimed]
     created = [c for book in books for c in missing_steps(apply(state, out), book, calendar, now)]
     completions = own_outlet_completions(apply(state, [*out, *created]), catalogue)
     completed = {c.step for c in completions}
@@ -101,8 +103,11 @@ def decide(
         if n.dedup_key not in seen:
             seen.add(n.dedup_key)
             out.append(n)
-    if created or completions or marks:
-        out.append(RefreshCards(keys.cycle_change(now)))
+    refresh = card_refresh(
+        apply(state, out), now, changed_now=bool(completions or marks or retimed), new_step=bool(created)
+    )
+    if refresh is not None:
+        out.append(refresh)
     return out
 
 
@@ -122,7 +127,8 @@ def _announce(state: IncidentState, now: datetime) -> list[Action]:
     """No playbook applies (grade 一般 or unknown): the first receiver still sees the card, once."""
     key = keys.escalation(state.id, 1)
     if key in state.sent:
-        return []
+        refresh = card_refresh(state, now)  # a report joining changes its heat and reports
+        return [refresh] if refresh is not None else []
     out: list[Action] = []
     if state.escalation_level < 1:
         out.append(Escalate(1, EscalationReason.DETECTED, FIRST_RECEIVER, now))

@@ -15,10 +15,10 @@ from ..vocab import Channel, EventKind, FeedHealth
 __all__ = [
     "calendar_unknown_year",
     "card_prefix",
+    "card_refresh",
     "clock_jump",
     "config_reload_failed",
     "confirmation",
-    "cycle_change",
     "delivery_failed",
     "describe",
     "disk_full",
@@ -81,9 +81,10 @@ def event_change(event_id: int) -> str:
     return f"event:{event_id}"
 
 
-def cycle_change(now: datetime) -> str:
-    """Names the changes one cycle made to an incident."""
-    return f"cycle:{now.isoformat()}"
+def card_refresh(changed_at: datetime) -> str:
+    """Names the edit that shows every change up to `changed_at` (the latest one logged), so
+    deciding it again, after a restart or on another instance, edits each card once."""
+    return f"cards:{changed_at.isoformat()}"
 
 
 def edit(change: str, card_row_id: int) -> str:

@@ -120,22 +120,26 @@ class OwnItem:
     channel: Channel | None
     published: datetime | None
     source: str
+    title: str = ""
 
 
 @dataclass(frozen=True)
 class GradeChange:
-    """One `grade_raised` row of the incident's log."""
+    """One `grade_raised` row of the incident's log (`at`: when it was logged)."""
 
     event_id: int
     from_grade: Grade | None
     to_grade: Grade
     link: str | None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class IncidentState:
     """What decide() needs to know about one incident: its row, its steps, the message
-    keys already queued for it, its own-outlet items and its grade changes."""
+    keys already queued for it, its own-outlet items and its grade changes; and for the
+    cards already sent (`responder.policy.cards`): when the stalest one was last rendered,
+    when they were last edited, and the latest logged change a card shows."""
 
     id: int
     kind: IncidentKind
@@ -151,6 +155,9 @@ class IncidentState:
     sent: frozenset[str] = frozenset()
     own_items: tuple[OwnItem, ...] = ()
     grade_changes: tuple[GradeChange, ...] = ()
+    cards_rendered_at: datetime | None = None
+    cards_edited_at: datetime | None = None
+    card_changed_at: datetime | None = None
 
     @classmethod
     def from_rows(
@@ -160,8 +167,10 @@ class IncidentState:
         sent: Iterable[str],
         own_items: Iterable[OwnItem] = (),
         grade_changes: Iterable[GradeChange] = (),
+        **cards: datetime | None,
     ) -> IncidentState:
-        """From a `responder.models.Incident`, its `Step` rows and its queued message keys."""
+        """From a `responder.models.Incident`, its `Step` rows and its queued message keys
+        (`cards`: `cards_rendered_at`, `cards_edited_at`, `card_changed_at`)."""
         return cls(
             id=incident.id,
             kind=incident.kind,
@@ -177,6 +186,7 @@ class IncidentState:
             sent=frozenset(sent),
             own_items=tuple(own_items),
             grade_changes=tuple(grade_changes),
+            **cards,
         )
 
     def step(self, ref: StepRef) -> StepState:
@@ -214,6 +224,8 @@ class CompleteStep:
     at: datetime
     by: str  # the outlet's source name, recorded as who did it
     evidence_link: str | None
+    channel: Channel | None = None  # the outlet the item appeared on
+    title: str = ""  # the item's title: which item proved it
 
 
 @dataclass(frozen=True)
@@ -257,9 +269,11 @@ class Notify:
 
 @dataclass(frozen=True)
 class RefreshCards:
-    """The incident changed: edit the cards already sent so they show it (`change` names it)."""
+    """The incident changed: edit the cards already sent so they show it (`change` names it;
+    `at` is when, so the state after it knows the cards were rendered then)."""
 
     change: str
+    at: datetime | None = None
 
 
 Action = Retime | CreateStep | CompleteStep | MarkBreached | Escalate | Notify | RefreshCards
@@ -294,6 +308,7 @@ def apply(state: IncidentState, actions: Sequence[Action]) -> IncidentState:
     steps = list(state.steps)
     sent = set(state.sent)
     level, escalated_at = state.escalation_level, state.escalated_at
+    rendered, edited = state.cards_rendered_at, state.cards_edited_at
     for a in actions:
         if isinstance(a, CreateStep):
             steps.append(a)
@@ -303,6 +318,14 @@ def apply(state: IncidentState, actions: Sequence[Action]) -> IncidentState:
             level, escalated_at = a.to_level, a.at
         elif isinstance(a, Notify):
             sent.add(a.dedup_key)
+        elif isinstance(a, RefreshCards) and a.at is not None and rendered is not None:
+            rendered = edited = a.at
     return dataclasses.replace(
-        state, steps=tuple(steps), sent=frozenset(sent), escalation_level=level, escalated_at=escalated_at
+        state,
+        steps=tuple(steps),
+        sent=frozenset(sent),
+        escalation_level=level,
+        escalated_at=escalated_at,
+        cards_rendered_at=rendered,
+        cards_edited_at=edited,
     )

@@ -112,7 +112,7 @@ def own_outlet_completions(state: IncidentState, books: Mapping[str, Playbook]) 
         for i, st in enumerate(state.steps):
             if i in done or not _evidence_fits(item, published, st, config_of(books, st)):
                 continue
-            out.append(CompleteStep(st.ref, published, item.source, item.link))
+            out.append(CompleteStep(st.ref, published, item.source, item.link, item.channel, item.title))
             done.add(i)
             used.add(item.link)
             break

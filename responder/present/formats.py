@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 
 from ..i18n import Catalogue, catalogue
-from ..vocab import Channel, Grade, IncidentKind, Role
+from ..vocab import Channel, Grade, IncidentKind, Outlet, Role
 
 __all__ = [
     "channel_label",
@@ -20,6 +20,7 @@ __all__ = [
     "grade_label",
     "grade_tag",
     "kind_label",
+    "outlet_label",
     "person_role_label",
     "role_label",
     "step_name",
@@ -102,6 +103,22 @@ _CHANNELS: dict[str, str] = {
     Channel.WECHAT: "channel_wechat",
     Channel.APP: "channel_app",
 }
+_OUTLETS: dict[str, str] = {
+    Outlet.PORTAL: "outlet_portal",
+    Outlet.WEIBO: "outlet_weibo",
+    Outlet.WECHAT: "outlet_wechat",
+    Outlet.APP: "outlet_app",
+    Outlet.PRESS_CONFERENCE: "outlet_press_conference",
+    Outlet.OTHER: "outlet_other",
+}
+_OUTLETS_SHORT: dict[str, str] = {
+    Outlet.PORTAL: "outlet_short_portal",
+    Outlet.WEIBO: "outlet_short_weibo",
+    Outlet.WECHAT: "outlet_short_wechat",
+    Outlet.APP: "outlet_short_app",
+    Outlet.PRESS_CONFERENCE: "outlet_short_press_conference",
+    Outlet.OTHER: "outlet_short_other",
+}
 
 
 def grade_tag(kind: IncidentKind | str, grade: Grade | str | None) -> str:
@@ -129,6 +146,11 @@ def person_role_label(role: Role | str) -> str:
 def channel_label(channel: Channel | str) -> str:
     """An outlet's short name, as cards and buttons show it (微博, 微信 …)."""
     return catalogue()(_CHANNELS[channel])
+
+
+def outlet_label(outlet: Outlet | str, *, short: bool = False) -> str:
+    """Where a response was published, in words (政务微博, 新闻发布会 …; `short` for buttons: 微博)."""
+    return catalogue()((_OUTLETS_SHORT if short else _OUTLETS)[outlet])
 
 
 class _Step(Protocol):

@@ -12,9 +12,10 @@ from typing import Any, Protocol
 
 from ..i18n import t
 from ..vocab import Grade, Role
+from .evidence import evidence_text
 from .formats import format_span, format_time, grade_label, role_label, step_name
 from .html import esc, link
-from .views import IncidentView, StepView
+from .views import Evidence, IncidentView, StepView
 
 __all__ = [
     "acknowledged",
@@ -220,10 +221,22 @@ def already_acked(incident_id: int, who: str | None, at: str) -> str:
     return t("act_already_acked", id=incident_id, who=esc(who or ""), at=at)
 
 
-def step_done(incident_id: int, step: str, who: str, late_by: timedelta | None) -> str:
-    """Confirmation: a step is done (and by how much it was late, if it was)."""
+def step_done(
+    incident_id: int,
+    step: str,
+    who: str,
+    late_by: timedelta | None,
+    evidence: Evidence | None = None,
+    tz: tzinfo | None = None,
+    now: datetime | None = None,
+) -> str:
+    """Confirmation: a step is done (and by how much it was late, if it was), then its proof
+    (outlets, the head's attendance, the link) when `tz` and `now` are given."""
     late = t("step_done_late_suffix", over=format_span(late_by)) if late_by is not None else ""
-    return t("step_done_msg", id=incident_id, step=esc(step), who=esc(who), late=late)
+    text = t("step_done_msg", id=incident_id, step=esc(step), who=esc(who), late=late)
+    if tz is None or now is None:
+        return text
+    return text + "\n" + evidence_text(evidence, tz, now)
 
 
 def already_done(incident_id: int, step: str, who: str | None, at: str) -> str:

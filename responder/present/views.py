@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..vocab import Channel, Grade, IncidentKind, IncidentStatus
+from ..vocab import Channel, Grade, IncidentKind, IncidentStatus, Outlet
 
-__all__ = ["IncidentView", "ReportLine", "StepView"]
+__all__ = ["Evidence", "IncidentView", "ReportLine", "StepView"]
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,28 @@ class ReportLine:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What proves a step done, as its completion recorded it.
+
+    `outlets` are where it was published; `head_attended` whether the head attended (a
+    press conference, when recorded). An automatic completion (`auto`) names the item on
+    the bureau's own outlet that proved it: its `source`, `title` and `published` time.
+    """
+
+    link: str | None = None
+    outlets: tuple[Outlet, ...] = ()
+    head_attended: bool | None = None
+    auto: bool = False
+    source: str | None = None
+    title: str | None = None
+    published: datetime | None = None
+
+
+@dataclass(frozen=True)
 class StepView:
-    """One step as people see it. `attendees` comes from the playbook (who attends a conference)."""
+    """One step as people see it. `attendees` comes from the playbook (who attends a conference),
+    `obligation` is what the step counts as (`report_as`, else its key), `evidence` what proves
+    it done (None while open, or when nothing was recorded)."""
 
     key: str
     title: str
@@ -38,6 +58,8 @@ class StepView:
     done_by: str | None = None
     breached_at: datetime | None = None
     attendees: str | None = None
+    obligation: str | None = None
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True)

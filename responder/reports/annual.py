@@ -9,15 +9,21 @@ of incidents that were not dismissed, with details from their `step_done` events
   number of channels and steps;
 - (二)1 press conferences held: completed steps that count as the press conference
   (a playbook step's `report_as: press_conference`, else its key); of which attended
-  by the head: those whose step_done event says {"attended_by_head": true};
+  by the head: those whose step_done event says {"attended_by_head": true} (`/done N
+  press_conference 主要负责同志参加`, the card's button, the console's form);
 - (二)4 Weibo/WeChat responses: events with a completed step published on Weibo or
-  WeChat (the channel of the step_done event, else of the step);
+  WeChat (the `outlets` of the step_done event, else its channel, else the step's);
 - (二)5 responses by other means: events with a completed response step other than a
-  press conference whose channel is not Weibo/WeChat (portal, app, or not recorded).
+  press conference published on the portal, the app or another outlet.
 
-Rows the records cannot support (online interviews, policy-interpretation articles)
-are returned with `value=None` and the reason. Upstream policy items the bureau
-reposts are not responses to sentiment and count in none of these rows.
+Where the records leave a figure open, the row says how much: a conference whose
+step_done does not say whether the head attended, a response whose outlet was not
+recorded, is counted in `unrecorded` (and in no figure), and a row with nothing counted
+but something unrecorded has `value=None`: "the records cannot tell", never a 0 that
+reads like a figure. Rows the records cannot support at all (online interviews,
+policy-interpretation articles) are returned with `value=None` and the reason.
+Upstream policy items the bureau reposts are not responses to sentiment and count in
+none of these rows.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -48,9 +54,12 @@ __all__ = [
     "compute_annual",
     "render_annual_csv",
     "render_annual_text",
+    "value_text",
 ]
 
 SOCIAL = frozenset({"weibo", "wechat"})
+# Outlets of a response "by other means" (row 5): not Weibo/WeChat, not a press conference.
+OTHER_MEANS = frozenset({"portal", "app", "other"})
 
 # The rows of 二、回应解读情况 in the report's order, each with the catalogue keys of its
 # label, unit, short name and note ("channels" is the heading (二), no figure of its own).
@@ -118,13 +127,16 @@ UNSUPPORTED: frozenset[str] = frozenset(
 
 @dataclass(frozen=True)
 class AnnualRow:
-    """One row: `value` None when the records cannot support it (see `supported`)."""
+    """One row: `value` None when the records cannot support it (see `supported`).
+    `unrecorded` counts what the records leave open (events whose outlet, conferences whose
+    attendance was not recorded): not in `value`, and said beside it."""
 
     code: str
     value: int | None
     supported: bool
     heading: bool = False
     incident_ids: tuple[int, ...] = ()  # what was counted, for audit (steps' incidents)
+    unrecorded: int = 0
 
 
 @dataclass(frozen=True)
@@ -170,8 +182,8 @@ def _done_steps(session: Session, lo: datetime, hi: datetime) -> list[_Done]:
 
 
 def _done_details(session: Session, steps: list[_Done]) -> dict[int, dict[str, Any]]:
-    """Per step: the channel its `step_done` event names and whether the head attended
-    (read by incident, which is indexed)."""
+    """Per step: the outlets its `step_done` event names (its `outlets`, else its channel) and
+    whether the head attended, when said (read by incident, which is indexed)."""
     ev = table(IncidentEvent)
     details: dict[int, dict[str, Any]] = defaultdict(dict)
     step_ids = {sid for sid, *_ in steps}
@@ -182,40 +194,58 @@ def _done_details(session: Session, steps: list[_Done]) -> dict[int, dict[str, A
         for step_id, data in session.execute(query):
             if step_id in step_ids and data:
                 d = details[step_id]
-                if data.get("channel"):
-                    d["channel"] = data["channel"]
-                d["head"] = d.get("head", False) or bool(data.get("attended_by_head"))
+                outlets = [o for o in data.get("outlets") or [data.get("channel")] if o]
+                if outlets:
+                    d["outlets"] = set(outlets)
+                if isinstance(data.get("attended_by_head"), bool):
+                    d["head"] = d.get("head", False) or data["attended_by_head"]
     return details
 
 
 def _count(
     steps: list[_Done], details: dict[int, dict[str, Any]], obligations: Mapping[str, str]
-) -> dict[str, list[int] | set[int]]:
-    """The incidents each supported row counts (a list where one incident may count twice)."""
+) -> dict[str, tuple[Collection[int], Collection[int]]]:
+    """Per supported row: the incidents it counts (a list where one incident may count twice)
+    and what the records leave open for it."""
     hotspots: set[int] = set()
     social: set[int] = set()
     other: set[int] = set()
+    no_outlet: set[int] = set()
     conferences: list[int] = []
     with_head: list[int] = []
+    head_unsaid: list[int] = []
     for sid, iid, key, channel in steps:
         hotspots.add(iid)
-        where = details.get(sid, {}).get("channel") or channel or ""
-        conference = obligations.get(key, key) == Obligation.PRESS_CONFERENCE
-        if conference:
+        d = details.get(sid, {})
+        if obligations.get(key, key) == Obligation.PRESS_CONFERENCE:
             conferences.append(iid)
-            if details.get(sid, {}).get("head"):
+            head = d.get("head")
+            if head is None:
+                head_unsaid.append(iid)
+            elif head:
                 with_head.append(iid)
-        if where in SOCIAL:
+            continue
+        where = d.get("outlets") or ({str(channel)} if channel else set())
+        if not where:
+            no_outlet.add(iid)
+        if where & SOCIAL:
             social.add(iid)
-        elif not conference:
+        if where & OTHER_MEANS:
             other.add(iid)
     return {
-        "hotspots": hotspots,
-        "press_conferences": conferences,
-        "press_conferences_head": with_head,
-        "weibo_wechat": social,
-        "other_means": other,
+        "hotspots": (hotspots, set()),
+        "press_conferences": (conferences, set()),
+        "press_conferences_head": (with_head, head_unsaid),
+        "weibo_wechat": (social, no_outlet - social),
+        "other_means": (other, no_outlet - other),
     }
+
+
+def _row(code: str, counted: Collection[int], open_: Collection[int]) -> AnnualRow:
+    ids = tuple(sorted(counted))
+    if not counted and open_:
+        return AnnualRow(code, None, False, unrecorded=len(open_))  # the records cannot tell: no 0
+    return AnnualRow(code, len(counted), True, incident_ids=ids, unrecorded=len(open_))
 
 
 def compute_annual(
@@ -251,14 +281,30 @@ def compute_annual(
         elif code in UNSUPPORTED:
             rows.append(AnnualRow(code, None, False))
         else:
-            ids = counted[code]
-            rows.append(AnnualRow(code, len(ids), True, incident_ids=tuple(sorted(ids))))
+            rows.append(_row(code, *counted[code]))
     return AnnualFigures(
         year=year, tz=str(getattr(zone, "key", zone)), start=start, end=end, now=now, rows=rows
     )
 
 
 # --------------------------------------------------------------------------- rendering
+
+
+def value_text(row: AnnualRow, lang: str | None = None) -> str:
+    """A row's figure as the report shows it: the number; "记录不支持"; or, where the records
+    leave some open, the number with how many are open beside it, or only that."""
+    cat = catalogue(lang)
+    if row.heading:
+        return "——"
+    if not row.unrecorded:
+        return cat("annual_unsupported") if row.value is None else str(row.value)
+    what = cat(
+        "annual_unrecorded_head" if row.code == "press_conferences_head" else "annual_unrecorded_outlet",
+        n=row.unrecorded,
+    )
+    if row.value is None:
+        return cat("annual_value_unrecorded", what=what)
+    return cat("annual_value_partial", value=row.value, what=what)
 
 
 def render_annual_text(figures: AnnualFigures, lang: str | None = None) -> str:
@@ -275,33 +321,41 @@ def render_annual_text(figures: AnnualFigures, lang: str | None = None) -> str:
     ]
     for row in figures.rows:
         label, unit, _, _ = ROW_TEXTS[row.code]
-        if row.heading:
-            value, unit_text = "——", "——"
-        else:
-            value = cat("annual_unsupported") if row.value is None else str(row.value)
-            unit_text = cat(unit)
-        lines.append(f"{cat(label)} | {unit_text} | {value}")
+        unit_text = "——" if row.heading else cat(unit)
+        lines.append(f"{cat(label)} | {unit_text} | {value_text(row, lang)}")
     lines += ["", cat("annual_notes_head")]
     for row in figures.rows:
         if not row.heading:
             _, _, short, note = ROW_TEXTS[row.code]
-            lines.append(f"- {cat(short)}:{cat(note)}")
+            lines.append(cat("annual_note_line", short=cat(short), note=cat(note)))
     return "\n".join(lines) + "\n"
 
 
 def render_annual_csv(figures: AnnualFigures, lang: str | None = None) -> str:
-    """One row per report row: year, timezone, code, indicator, unit, value, supported, note
-    (after a UTF-8 byte-order mark, for Excel)."""
+    """One row per report row: year, timezone, code, indicator, unit, value, supported, note,
+    unrecorded (after a UTF-8 byte-order mark, for Excel)."""
     cat = catalogue(lang)
     out = io.StringIO()
     out.write(CSV_BOM)
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(["year", "timezone", "code", "indicator", "unit", "value", "supported", "note"])
+    w.writerow(["year", "timezone", "code", "indicator", "unit", "value", "supported", "note", "unrecorded"])
     for row in figures.rows:
         if row.heading:
             continue
         label, unit, _, note = ROW_TEXTS[row.code]
         value = "" if row.value is None else row.value
         supported = "yes" if row.supported else "no"
-        w.writerow([figures.year, figures.tz, row.code, cat(label), cat(unit), value, supported, cat(note)])
+        w.writerow(
+            [
+                figures.year,
+                figures.tz,
+                row.code,
+                cat(label),
+                cat(unit),
+                value,
+                supported,
+                cat(note),
+                row.unrecorded,
+            ]
+        )
     return out.getvalue()

@@ -22,7 +22,7 @@ from ..engine import actions
 from ..engine.actions import ActionError, ActionResult, Actor, NotPermitted, UnknownIncident
 from ..i18n import t
 from ..present.html import strip_tags
-from ..vocab import LIVE_STATUSES
+from ..vocab import LIVE_STATUSES, Outlet
 from .app import Console, client_address, route
 from .auth import SessionInfo
 from .board import load_board
@@ -47,12 +47,15 @@ async def incident(request: Request) -> Response:
     """One incident: what is owed, the whole timeline, and the actions the person may take."""
     console = _console(request)
     incident_id = request.path_params["id"]
+    if not 0 < incident_id <= actions.MAX_INCIDENT_ID:  # a 30-digit number names no incident
+        raise HTTPException(404, t("web_no_incident", id=incident_id))
     record = await console.db(load_incident, console.engine, console.settings.roster, console.tz, incident_id)
     if record is None:
         raise HTTPException(404, t("web_no_incident", id=incident_id))
     live = record.incident.status in LIVE_STATUSES
     open_steps = [s for s in record.steps if s.done_at is None]
-    return await console.page(request, "incident.html", {"r": record, "live": live, "open_steps": open_steps})
+    context = {"r": record, "live": live, "open_steps": open_steps, "outlets": tuple(Outlet)}
+    return await console.page(request, "incident.html", context)
 
 
 def _actor(user: SessionInfo, request: Request) -> Actor:
@@ -97,8 +100,21 @@ async def act(request: Request) -> Response:
     elif action == "done":
         key, channel = _step_choice(str(form.get("step") or ""))
         link = _evidence(str(form.get("evidence") or ""))
+        # Where it was published, and (a press conference) whether the head attended.
+        outlets = [str(o) for o in form.getlist("outlet")]
+        head = {"yes": True, "no": False}.get(str(form.get("head") or ""))
         do = lambda s, now: actions.complete_step(  # noqa: E731
-            s, st, incident_id, key or None, channel, actor, None, now, link
+            s,
+            st,
+            incident_id,
+            key or None,
+            channel,
+            actor,
+            None,
+            now,
+            link,
+            outlets=outlets,
+            head_attended=head,
         )
     elif action == "dismiss":
         reason = str(form.get("reason") or "")

@@ -21,10 +21,11 @@ from ..present.formats import (
     format_time,
     grade_tag,
     kind_label,
+    outlet_label,
     person_role_label,
     step_name,
 )
-from ..reports.annual import ROW_TEXTS
+from ..reports.annual import ROW_TEXTS, AnnualRow, value_text
 from ..roster import Roster
 from ..vocab import EventKind, IncidentStatus, OutboxStatus, Role
 
@@ -34,6 +35,7 @@ __all__ = [
     "annual_row",
     "annual_short",
     "annual_unit",
+    "annual_value",
     "channel_label",
     "chat_label",
     "delivery_label",
@@ -45,6 +47,7 @@ __all__ = [
     "late_label",
     "left_text",
     "message_kind",
+    "outlet_label",
     "reason_label",
     "roles_label",
     "status_label",
@@ -178,6 +181,11 @@ def annual_short(code: str) -> str:
     return t(ROW_TEXTS[code][2])
 
 
+def annual_value(row: AnnualRow) -> str:
+    """An annual-report row's figure (or why the records cannot give it)."""
+    return value_text(row)
+
+
 def annual_note(code: str) -> str:
     """How an annual-report row was counted."""
     return t(ROW_TEXTS[code][3])
@@ -236,9 +244,11 @@ def chat_label(roster: Roster, chat_id: int | str | None) -> str:
 
 
 def via_label(roster: Roster, chat_id: int | None, data: dict[str, object]) -> str:
-    """Where an action came from: 网页(127.0.0.1), a chat, or the engine itself."""
+    """Where an action came from: 网页(127.0.0.1), the command line (user@host), a chat, or the engine itself."""
     if data.get("source") == "web":
         return t("web_via_web", address=data.get("address") or "?")
+    if data.get("source") == "cli":
+        return t("web_via_cli", address=data.get("address") or "?")
     if chat_id is not None:
         return t("web_via_chat", chat=chat_label(roster, chat_id))
     return t("web_via_system")

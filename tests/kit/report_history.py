@@ -128,7 +128,8 @@ def fill(engine: Engine) -> None:
         g = h.incident("某矿透水", L(11, 15, 20), L(11, 15, 19), grade="较大")
         h.ack(g, L(11, 15, 20, 30), 0, "张三")  # 30 min
         # Due exactly at W47's first instant: it belongs to W47, not W46.
-        h.step(g, "flash", L(11, 15, 19), L(11, 16, 0), L(11, 15, 23), by="张三")  # on time, 4h
+        h.step(g, "flash", L(11, 15, 19), L(11, 16, 0), L(11, 15, 23), by="张三",
+               data={"outlets": ["portal", "weibo"]})  # fmt: skip  # on time, 4h; on the portal and Weibo
         h.outage("省政府门户", L(11, 14, 10), L(11, 16, 2), "HTTP 503")  # 38h in W46, 2h in W47
         h.outage("人民网", L(11, 10, 0), L(11, 11, 0), "timeout")  # W46 only
 
