@@ -31,7 +31,7 @@ from .engine.drain import DrainStats, drain_outbox
 from .engine.grouper import Grouper
 from .engine.notify import audience
 from .engine.outbox import queue
-from .engine.poll import poll_due, sync_feed_states
+from .engine.poll import ItemKeys, PollStats, poll_due, sync_feed_states
 from .feeds.fetch import Fetcher
 from .feeds.isolate import ParsePool
 from .i18n import t
@@ -67,6 +67,7 @@ class Service:
         instance: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         cycle_every: float = 5.0,
+        poll_every: float = 1.0,
         application: Any = None,
     ):
         self.settings = settings
@@ -75,6 +76,9 @@ class Service:
         self.instance = instance or instance_name()
         self.clock = clock
         self.cycle_every = cycle_every
+        # Polls are looked for every second (a cheap indexed query when none is due), so a
+        # feed is fetched within about a second of when it is due, whatever the cycle's pace.
+        self.poll_every = min(poll_every, cycle_every)
         self.application = application
         self.grouper = Grouper(settings.feeds.grouping, settings.intake.region_words)
         self.fetcher = Fetcher(settings.feeds.polling)
@@ -83,7 +87,8 @@ class Service:
             workers=p.parse_workers, timeout=p.parse_timeout.total_seconds(), memory_mb=p.parse_memory_mb
         )
         self._rng = random.Random()
-        self._item_keys: dict[str, frozenset[str]] = {}  # per source: items already parsed
+        self._item_keys: ItemKeys = {}  # per source: items already parsed
+        self._cycles: set[asyncio.Task[None]] = set()
         self._cycle_lock = asyncio.Lock()
         self._poll_lock = asyncio.Lock()
         self._polling_updates = False
@@ -93,12 +98,12 @@ class Service:
     # -- jobs -------------------------------------------------------------------------------
 
     async def poll_job(self) -> None:
-        """Fetch the feeds that are due; run a cycle at once when something opened or rose."""
+        """Fetch the feeds that are due; run a cycle as soon as a write opened or raised something."""
         async with self._poll_lock:
             if self._stop.is_set():
                 return  # stopping: claim no feed that nobody would poll
             now = self.clock()
-            stats = await poll_due(
+            await poll_due(
                 self.engine,
                 self.settings,
                 self.fetcher,
@@ -108,9 +113,33 @@ class Service:
                 rng=self._rng,
                 item_keys=self._item_keys,
                 parser=self.parser,
+                written=self._cycle_soon,
             )
-        if stats.opened or stats.raised:
-            await self.cycle_job()
+
+    async def _poll_loop(self) -> None:
+        """Poll every `poll_every` seconds until stopped; a run that takes longer delays the next.
+
+        A loop of its own rather than a scheduler job: a run longer than the tick is normal
+        under load and is not a missed run worth a warning.
+        """
+        loop = asyncio.get_running_loop()
+        while not self._stop.is_set():
+            started = loop.time()
+            try:
+                await self.poll_job()
+            except Exception:  # one bad run must not end polling; the next run starts afresh
+                log.exception("polling run failed")
+            pause = self.poll_every - (loop.time() - started)
+            if pause > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), pause)
+
+    def _cycle_soon(self, _stats: PollStats) -> None:
+        """Run a cycle now (after the one in progress, if any): a new incident's card goes out
+        without waiting for the rest of the polling run or the next cycle tick."""
+        task = asyncio.get_running_loop().create_task(self.cycle_job())
+        self._cycles.add(task)
+        task.add_done_callback(self._cycles.discard)
 
     async def cycle_job(self) -> None:
         """Decide what is due, then send what is queued. One at a time."""
@@ -215,9 +244,6 @@ class Service:
         scheduler = AsyncIOScheduler(timezone=self.settings.tz)
         every = {"seconds": self.cycle_every}
         scheduler.add_job(
-            self.poll_job, "interval", **every, id="poll", max_instances=1, coalesce=True, next_run_time=now
-        )
-        scheduler.add_job(
             self.cycle_job, "interval", **every, id="cycle", max_instances=1, coalesce=True, next_run_time=now
         )
         scheduler.add_job(
@@ -234,6 +260,7 @@ class Service:
             len(self.settings.feeds.sources),
             len(self.settings.playbooks),
         )
+        polling = asyncio.create_task(self._poll_loop())
         try:
             await self._stop.wait()
         finally:
@@ -242,8 +269,10 @@ class Service:
             # now return at once); unsent rows stay in the outbox. Only then shut the scheduler
             # down: its shutdown cancels the jobs still running (claims left, errors logged).
             scheduler.pause()
+            await polling
             async with self._poll_lock, self._cycle_lock:
                 pass
+            await asyncio.gather(*self._cycles, return_exceptions=True)
             scheduler.shutdown(wait=False)
             if self.application is not None and self._app_started:
                 if self._polling_updates and self.application.updater is not None:
