@@ -55,6 +55,37 @@ def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class PollLog:
+    """Once a minute, one log line: how many polls, how many failed, how late they started."""
+
+    def __init__(self, every: float = 60.0):
+        self.every = every
+        self._since: float | None = None
+        self._polled = self._failed = 0
+        self._late: list[float] = []
+
+    def add(self, stats: PollStats, at: float) -> None:
+        """Count one polling run (`at`: time.monotonic()); log when a minute is full."""
+        if self._since is None:
+            self._since = at
+        self._polled += stats.polled
+        self._failed += stats.failed
+        self._late += stats.late
+        if at - self._since < self.every:
+            return
+        if self._polled or self._failed:
+            late = sorted(self._late)
+            p98 = late[min(len(late) - 1, int(0.98 * len(late)))] if late else 0.0
+            log.info(
+                "polled %d feeds in %.0f s (%d failed); fetches started at most %.1f s after due for 98%%",
+                self._polled,
+                at - self._since,
+                self._failed,
+                p98,
+            )
+        self._since, self._polled, self._failed, self._late = at, 0, 0, []
+
+
 class Service:
     """The running service. `clock` is the only place the wall clock is read (once per job run)."""
 
@@ -89,6 +120,7 @@ class Service:
         self._rng = random.Random()
         self._item_keys: ItemKeys = {}  # per source: items already parsed
         self._cycles: set[asyncio.Task[None]] = set()
+        self._poll_log = PollLog()
         self._cycle_lock = asyncio.Lock()
         self._poll_lock = asyncio.Lock()
         self._polling_updates = False
@@ -103,7 +135,7 @@ class Service:
             if self._stop.is_set():
                 return  # stopping: claim no feed that nobody would poll
             now = self.clock()
-            await poll_due(
+            stats = await poll_due(
                 self.engine,
                 self.settings,
                 self.fetcher,
@@ -115,6 +147,7 @@ class Service:
                 parser=self.parser,
                 written=self._cycle_soon,
             )
+        self._poll_log.add(stats, time.monotonic())
 
     async def _poll_loop(self) -> None:
         """Poll every `poll_every` seconds until stopped; a run that takes longer delays the next.

@@ -25,6 +25,7 @@ from ..config import Source
 from ..db import session_scope
 from ..feeds.fetch import Fetcher, FetchResult, Validators
 from ..feeds.isolate import ParsePool
+from ..feeds.itemsplit import pack_keys, unpack_keys
 from ..feeds.parse import FeedParseError, ParsedFeed, parse_feed
 from ..identity import guids_unique
 from ..models import FeedOutage, FeedState
@@ -60,20 +61,8 @@ _DIGEST_LINES = 20
 _FUTURE_SLACK = timedelta(minutes=10)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-# Per source, the keys of the items parsed last time, packed (see `pack_keys`).
+# Per source, the keys of the items parsed last time, packed (see `feeds.itemsplit.pack_keys`).
 ItemKeys = dict[str, bytes]
-
-
-def pack_keys(keys: frozenset[str]) -> bytes:
-    """Item keys (hex digests) as one bytes object: 100,000 feeds of 50 items fit in a few dozen MB."""
-    return b"".join(sorted(bytes.fromhex(k) for k in keys))
-
-
-def unpack_keys(packed: bytes | None, width: int = 12) -> frozenset[str]:
-    """The inverse of `pack_keys`."""
-    if not packed:
-        return frozenset()
-    return frozenset(packed[i : i + width].hex() for i in range(0, len(packed), width))
 
 
 @dataclass

@@ -25,10 +25,11 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from lxml import etree
 
-__all__ = ["RawDocument", "RawEntry", "read_fast"]
+__all__ = ["LAZY", "RawDocument", "RawEntry", "read_fast"]
 
 _RSS1 = "http://purl.org/rss/1.0/"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -75,6 +76,8 @@ _ATOM_LINK = f"{{{_ATOM}}}link"
 # Link types feedparser takes for the alternate (HTML) link, after its own short names.
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 _LATIN1_HIGH = re.compile("[\x80-\xff]")
+_ATOM_TEXT = frozenset({"text", "html", "text/plain", "text/html"})
+_COMMENT = (None, True)  # a comment or processing instruction between fields
 _URIFIXER = re.compile("^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")
 _LINK_REF = re.compile("&([A-Za-z0-9_]+);")
 _C1 = re.compile("[\x80-\x9f]")
@@ -92,16 +95,23 @@ class _Unsure(Exception):
     """Something feedparser may read differently: let it read the document."""
 
 
-@dataclass(frozen=True, slots=True)
-class RawEntry:
-    """One item's fields as feedparser gives them; `dates` in the order published, updated, created."""
+# The reading of a date that feedparser has not been asked for (`RawEntry.dates`).
+LAZY: Any = object()
+
+
+class RawEntry(NamedTuple):
+    """One item's fields as feedparser gives them (either parser's reading).
+
+    `summary` is the longer of description and content; `dates` are (raw string, reading)
+    pairs in the order published, updated, created, the reading being feedparser's
+    struct_time or `LAZY` when the fast parser read the document.
+    """
 
     guid: str | None
     link: str | None
     title: str | None
-    summary: str | None
-    content: str | None
-    dates: tuple[tuple[str, str], ...]
+    summary: str
+    dates: tuple[tuple[str, Any], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +166,7 @@ _KINDS: dict[int, dict[str, tuple[str | None, bool]]] = {}
 
 def _kind(fields: dict[tuple[str, str], str], tag: str) -> tuple[str | None, bool]:
     ns, local = _split_tag(tag)
-    field = fields.get((ns, local))
+    field = "atomlink" if tag == _ATOM_LINK and fields is _ATOM_FIELDS else fields.get((ns, local))
     odd = field is None and local in _FIELD_NAMES and ns not in (_CONTENT, _DC, _DCTERMS)
     kinds = _KINDS.setdefault(id(fields), {})
     if len(kinds) > 1024:  # hostile feeds may invent tags without end
@@ -168,58 +178,68 @@ def _kind(fields: dict[tuple[str, str], str], tag: str) -> tuple[str | None, boo
 def _item(el: etree._Element, fields: dict[tuple[str, str], str], atom: bool, plain: bool) -> RawEntry:
     """One item's fields; `plain`: the document holds no character in U+0080..U+00FF, so no
     value needs feedparser's Latin-1 or Windows-1252 repairs (stripping is all)."""
+    kinds = _KINDS.get(id(fields)) or {}
     got: dict[str, str] = {}
     link: str | None = None
-    links_seen = False
     permalink = True
-    kinds = _KINDS.get(id(fields)) or {}
     for child in el:
         tag = child.tag
-        if not isinstance(tag, str):
-            raise _Unsure  # a comment or processing instruction between fields
-        if atom and tag == _ATOM_LINK:
-            if len(child):
-                raise _Unsure
-            rel = child.get("rel", "alternate").lower()
-            kind = child.get("type", "text/html").lower()
-            href = child.get("href")
-            if href is None:
-                raise _Unsure
-            if rel == "alternate" and kind in _HTML_TYPES:
-                link = _uri(href.strip())
-            continue
-        field, odd = kinds.get(tag) or _kind(fields, tag)
+        kind = kinds.get(tag) if isinstance(tag, str) else _COMMENT
+        if kind is None:
+            kind = _kind(fields, tag)
+        field = kind[0]
         if field is None:
-            if odd:
+            if kind[1]:
                 raise _Unsure
+            continue
+        if len(child):  # child elements, comments or processing instructions: feedparser keeps markup
+            raise _Unsure
+        if field == "atomlink":
+            link = _atom_link(child, link)
             continue
         if field in got:
             raise _Unsure  # twice: feedparser keeps the first title but the last of the others
-        if atom and field in ("title", "summary", "content"):
-            if child.get("type", "text") not in ("text", "html", "text/plain", "text/html"):
+        if atom:
+            if field in ("title", "summary", "content") and (
+                child.get("type", "text") not in _ATOM_TEXT or child.get("mode") or child.get("src")
+            ):
                 raise _Unsure
-            if child.get("mode") is not None or child.get("src") is not None:
-                raise _Unsure
-        if field == "guid":
+        elif field == "guid":
             permalink = child.get("isPermaLink", child.get("ispermalink", "true")) == "true"
-        if field == "link":
-            links_seen = True
-        if len(child):  # child elements, comments or processing instructions: feedparser keeps markup
-            raise _Unsure
-        got[field] = (child.text or "").strip() if plain else _value(child.text or "")
+        text = child.text
+        got[field] = (text.strip() if text else "") if plain else _value(text or "")
     guid = got.get("guid")
-    if guid is not None and (permalink or atom):
-        guid = _uri(guid) if guid else guid
+    if guid and (permalink or atom):
+        guid = _uri(guid)
     if atom:
-        if link is None and guid is not None:
+        if link is None:
             link = guid
-    elif links_seen:
+    elif "link" in got:
         raw = got["link"]
-        link = _LINK_REF.sub(r"&\1", _uri(raw).replace("&amp;", "&")) if raw else raw
+        link = _LINK_REF.sub(r"&\1", _uri(raw).replace("&amp;", "&")) if "&" in raw else _uri(raw)
     elif guid is not None and permalink:
         link = guid
-    dates = tuple((got[k], k) for k in _DATE_FIELDS if got.get(k))
-    return RawEntry(guid, link, got.get("title"), got.get("summary"), got.get("content"), dates)
+    summary = got.get("summary") or ""
+    content = got.get("content")
+    if content and len(content) > len(summary):
+        summary = content
+    published, updated, created = got.get("published"), got.get("updated"), got.get("created")
+    dates: tuple[tuple[str, Any], ...] = ()
+    if published or updated or created:
+        dates = tuple((d, LAZY) for d in (published, updated, created) if d)
+    return RawEntry(guid, link, got.get("title"), summary, dates)
+
+
+def _atom_link(el: etree._Element, link: str | None) -> str | None:
+    """The entry's link after this `<link>`: feedparser keeps the last alternate HTML one."""
+    rel = el.get("rel", "alternate").lower()
+    kind = el.get("type", "text/html").lower()
+    href = el.get("href")
+    if href is None:
+        raise _Unsure
+    if rel == "alternate" and kind in _HTML_TYPES:
+        return _uri(href.strip())
+    return link
 
 
 def _channel_text(channel: etree._Element, tag: str) -> str | None:

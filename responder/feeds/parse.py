@@ -17,9 +17,8 @@ field loses control, zero-width and bidirectional-override characters (`text.cle
 from __future__ import annotations
 
 import calendar
-import hashlib
 import re
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
@@ -34,7 +33,9 @@ from ..text import clean_text
 from .dates import parse_pubtime
 from .decode import strip_xml_encoding
 from .doctype import EntityExpansion, drop_forbidden_chars, neutralise
-from .fastparse import read_fast
+from .fastparse import LAZY as _LAZY
+from .fastparse import RawEntry, read_fast
+from .itemsplit import Split, item_key, split_items
 from .rsshub import rsshub_error
 
 __all__ = ["FeedEntry", "FeedParseError", "ParsedFeed", "parse_feed"]
@@ -46,9 +47,6 @@ _HAS_ZONE = re.compile(r"([+-]\d{2}:?\d{2}|Z|\b(?:GMT|UT|UTC|[A-Z]{3,4}))\s*$")
 # we hand it UTF-8 bytes and say so, so it never guesses.
 _HEADERS = {"content-type": "application/xml; charset=utf-8"}
 # One RSS <item> or Atom <entry>, shortest match; checked for safety in _split.
-_ITEM_START = re.compile(r"<(item|entry)(?=[\s>/])")
-_ITEM_END = {name: re.compile(rf"</{name}\s*>") for name in ("item", "entry")}
-_ONLY_CLOSING_TAGS = re.compile(r"(?:\s*</[\w:.-]+\s*>)*\s*")
 # feedparser invents dates from Chinese ones it cannot read (it keeps the year): never trust
 # its value for a string holding CJK characters that our own reader could not place.
 _CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
@@ -68,8 +66,6 @@ _MONTHS = {
 _ZONE_OFFSETS = {"GMT": 0, "UTC": 0, "UT": 0, "Z": 0}
 _WEB = ("http", "https")
 _DATE_KEYS = ("published", "updated", "created")
-# feedparser's reading of a date not asked for yet (the fast parser read the document).
-_LAZY = object()
 
 
 class FeedParseError(ValueError):
@@ -110,23 +106,13 @@ class ParsedFeed:
     skipped: int = 0
 
 
-class _Item(NamedTuple):
-    """One item's fields as feedparser gives them, from either parser; `dates` are (raw, reading)."""
-
-    guid: str | None
-    link: str | None
-    title: str | None
-    summary: str
-    dates: tuple[tuple[str, Any], ...]
-
-
 class _Document(NamedTuple):
     """A read document: its version ('' when not a feed), title, channel link, items, defect."""
 
     version: str
     title: str
     link: str | None
-    entries: list[_Item]
+    entries: list[RawEntry]
     bozo: str | None
 
 
@@ -144,18 +130,28 @@ def _explicit(raw: str, parsed: Any) -> datetime | None:
         return datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed is not None else None
     try:  # what feedparser's reader gives for these shapes, at a twentieth of its cost
         m = _RFC822.fullmatch(raw)
-        if m is not None:
-            day, month, year, hour, minute, second, zone = m.groups()
-            offset = _ZONE_OFFSETS.get(zone)
-            if offset is None:
-                sign = -1 if zone[0] == "-" else 1
-                offset = sign * (int(zone[1:3]) * 60 + int(zone[3:5]))
-            local = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second or 0))
-            return (local - timedelta(minutes=offset)).replace(tzinfo=UTC)
-        when = datetime.fromisoformat(raw)
+        when = (
+            _rfc822(m)
+            if m is not None
+            else datetime.fromisoformat(raw).astimezone(UTC).replace(microsecond=0)
+        )
     except (TypeError, ValueError, KeyError):
-        return _explicit(raw, _feedparser_date(raw))
-    return when.astimezone(UTC).replace(microsecond=0)
+        when = None
+    return when if when is not None else _explicit(raw, _feedparser_date(raw))
+
+
+def _rfc822(m: re.Match[str]) -> datetime | None:
+    """An RFC 822 date with a numeric offset or GMT/UTC (`_RFC822`), in UTC; None when impossible."""
+    day, month, year, hour, minute, second, zone = m.groups()
+    offset = _ZONE_OFFSETS.get(zone)
+    if offset is None:
+        sign = -1 if zone[0] == "-" else 1
+        offset = sign * (int(zone[1:3]) * 60 + int(zone[3:5]))
+    try:
+        local = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second or 0))
+    except (ValueError, KeyError):
+        return None
+    return (local - timedelta(minutes=offset)).replace(tzinfo=UTC)
 
 
 def _published(dates: Iterable[tuple[str, Any]], ctx: _Context) -> datetime | None:
@@ -168,6 +164,8 @@ def _published(dates: Iterable[tuple[str, Any]], ctx: _Context) -> datetime | No
         raw = value.strip()
         if not raw:
             continue
+        if parsed is _LAZY and (m := _RFC822.fullmatch(raw)) is not None and (fast := _rfc822(m)) is not None:
+            return fast
         if _EXPLICIT_ZONE.fullmatch(raw):
             # RFC 822 or ISO 8601 with a numeric offset or GMT/UTC: feedparser read it right already.
             exact = _explicit(raw, parsed)
@@ -224,62 +222,10 @@ def _summary(entry: Any) -> str:
 
 
 def _clean(value: object) -> str | None:
+    if isinstance(value, str) and value.isascii() and value.isprintable():
+        return value.strip() or None  # no control character: nothing for clean_text to remove
     text = clean_text(str(value)).strip() if value is not None else ""
     return text or None
-
-
-def _item_key(chunk: str) -> str:
-    return hashlib.blake2b(chunk.encode("utf-8"), digest_size=12).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class _Split:
-    head: str
-    items: list[str]
-    tail: str
-
-
-def _item_spans(text: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, tag) of each RSS item or Atom entry: the matches of `_ITEM`, found with
-    str.find and two small patterns instead of a lazy scan of the whole document."""
-    pos = 0
-    while (m := _ITEM_START.search(text, pos)) is not None:
-        name, after = m.group(1), m.end()
-        gt = text.find(">", after)
-        if gt > after and text[gt - 1] == "/":  # <item .../>
-            yield m.start(), gt + 1, name
-            pos = gt + 1
-            continue
-        close = _ITEM_END[name].search(text, after)
-        if close is None:
-            pos = m.start() + 1
-            continue
-        yield m.start(), close.end(), name
-        pos = close.end()
-
-
-def _split(text: str) -> _Split | None:
-    """The document as header, items, footer; None unless the cut is certainly right."""
-    spans = list(_item_spans(text))
-    if not spans:
-        return None
-    first, _, tag = spans[0]
-    items: list[str] = []
-    end = first
-    for start, stop, name in spans:
-        chunk = text[start:stop]
-        if name != tag or (start > end and text[end:start].strip()):
-            return None  # other elements between items: keep the document whole
-        # A closing tag inside CDATA or a nested item would have cut the item short.
-        if chunk.count("<![CDATA[") != chunk.count("]]>") or chunk.find(f"<{tag}", 1) != -1:
-            return None
-        items.append(chunk)
-        end = stop
-    head, tail = text[:first], text[end:]
-    unbalanced_head = head.count("<![CDATA[") != head.count("]]>")
-    if unbalanced_head or f"<{tag}" in head or not _ONLY_CLOSING_TAGS.fullmatch(tail):
-        return None
-    return _Split(head, items, tail)
 
 
 def _feedparser(text: str) -> Any:
@@ -298,7 +244,7 @@ def _by_feedparser(text: str) -> _Document:
         problem = d.get("bozo_exception")
         bozo = f"{type(problem).__name__}: {problem}" if problem is not None else "malformed feed"
     entries = [
-        _Item(
+        RawEntry(
             guid=e.get("id"),
             link=e.get("link"),
             title=e.get("title"),
@@ -320,17 +266,7 @@ def _read(text: str, reference: bool) -> _Document:
     raw = None if reference else read_fast(text)
     if raw is None:
         return _by_feedparser(text)
-    entries = [
-        _Item(
-            guid=e.guid,
-            link=e.link,
-            title=e.title,
-            summary=e.content if e.content and len(e.content) > len(e.summary or "") else e.summary or "",
-            dates=tuple((value, _LAZY) for value, _ in e.dates),
-        )
-        for e in raw.entries
-    ]
-    return _Document(raw.version, raw.title, raw.link, entries, None)
+    return _Document(raw.version, raw.title, raw.link, raw.entries, None)
 
 
 def _entries(doc: _Document, ctx: _Context) -> list[FeedEntry]:
@@ -347,9 +283,9 @@ def _entries(doc: _Document, ctx: _Context) -> list[FeedEntry]:
     ]
 
 
-def _incremental(split: _Split, skip: Collection[str], ctx: _Context, reference: bool) -> ParsedFeed | None:
+def _incremental(split: Split, skip: Collection[str], ctx: _Context, reference: bool) -> ParsedFeed | None:
     """Parse only the items not in `skip`; None when the result cannot be trusted."""
-    keys = [_item_key(chunk) for chunk in split.items]
+    keys = [item_key(chunk) for chunk in split.items]
     fresh = [chunk for chunk, key in zip(split.items, keys, strict=True) if key not in skip]
     doc = _read(split.head + "".join(fresh) + split.tail, reference)
     entries = _entries(doc, ctx)
@@ -393,7 +329,7 @@ def parse_feed(
     except EntityExpansion as exc:
         raise FeedParseError(str(exc)) from None
     ctx = _Context(naive_tz, now, base_url)
-    split = _split(text)
+    split = split_items(text)
     if split is not None and skip_items:
         fast = _incremental(split, skip_items, ctx, reference)
         if fast is not None:
@@ -402,7 +338,7 @@ def parse_feed(
     doc = _read(text, reference)
     if doc.bozo and (cleaned := drop_forbidden_chars(text)) is not None:
         # A CMS that writes control characters breaks strict XML parsing: parse without them.
-        text, split = cleaned, _split(cleaned)
+        text, split = cleaned, split_items(cleaned)
         doc = _read(text, reference)
     bozo = doc.bozo
     if not doc.version and not doc.entries:
@@ -413,7 +349,7 @@ def parse_feed(
     entries = _entries(doc, ctx)
     keys: frozenset[str] = frozenset()
     if split is not None and not bozo and len(entries) == len(split.items):
-        keys = frozenset(_item_key(chunk) for chunk in split.items)
+        keys = frozenset(item_key(chunk) for chunk in split.items)
     entries = [e for e in entries if e.guid or e.link or e.title or e.summary_html]
     # In a cut-off document the last item may be cut too: without a guid or link
     # it is a fragment (half a title) that would become a bogus report.
