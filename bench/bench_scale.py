@@ -3,6 +3,7 @@
 Run: .venv/bin/python bench/bench_scale.py                       (100,000 feeds, 300 s, SQLite)
      .venv/bin/python bench/bench_scale.py --feeds 20000 --seconds 120
      .venv/bin/python bench/bench_scale.py --db postgresql
+     .venv/bin/python bench/bench_scale.py --db postgresql --instances 3 --feeds 60000
 
 What runs:
 - a loop server (bench/loopserver.py, aiohttp) in its own process pinned to the second core,
@@ -21,6 +22,11 @@ those due, the share of polls on time (started within `--on-time` s of due, defa
 lateness median / p98 / max, the service's CPU (share of its one core) and peak RSS
 (VmHWM), and the server's CPU. Targets (issue 13): >= 98% on time, peak RSS <= 400 MB.
 Exit status 1 when one is missed.
+
+With `--instances N` (PostgreSQL), N service processes share the feeds (all on the first
+core, the server on the second): printed per instance, its CPU and the polls it made (from
+its once-a-minute polling summary in the log), and how many feeds were polled twice within
+half an interval (none should be).
 """
 
 from __future__ import annotations
@@ -138,6 +144,22 @@ class RssSampler(threading.Thread):
         return max((mb for at, mb in self.samples if start <= at <= end), default=float("nan"))
 
 
+def polled_in_log(path: Path, start: float, end: float) -> int:
+    """Polls an instance made between `start` and `end`, from its once-a-minute summary lines."""
+    total = 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if "polled " not in line or " feeds in " not in line:
+            continue
+        try:
+            at = datetime.strptime(line[:19], "%Y-%m-%d %H:%M:%S").astimezone().timestamp()
+            count = int(line.split("polled ", 1)[1].split(" ", 1)[0])
+        except ValueError:
+            continue
+        if start + 30 <= at <= end + 30:  # a line sums the minute before it
+            total += count
+    return total
+
+
 def percentile(bins: list[int], q: float) -> float:
     total = sum(bins)
     seen = 0
@@ -168,35 +190,42 @@ def run(args: argparse.Namespace, workdir: Path, db_url: str) -> dict[str, Any]:
         seed(db_url, urls, t0, args.interval)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_URL"))}
         env |= {"DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1"}
-        log = (workdir / "run.log").open("wb")
         cmd = ["taskset", "-c", str(service_cpu), sys.executable, "main.py", "run", "--config", str(cfg)]
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        sampler = RssSampler(proc.pid)
+        logs = [workdir / f"run{k}.log" for k in range(args.instances)]
+        procs = [
+            subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=path.open("wb"), stderr=subprocess.STDOUT)
+            for path in logs
+        ]
+        sampler = RssSampler(procs[0].pid)
         sampler.start()
         try:
             while time.time() < t0 + args.warm:
-                if proc.poll() is not None:
-                    raise SystemExit(f"the service exited: {(workdir / 'run.log').read_text()[-3000:]}")
+                for proc, path in zip(procs, logs, strict=True):
+                    if proc.poll() is not None:
+                        raise SystemExit(f"a service exited: {path.read_text()[-3000:]}")
                 time.sleep(0.5)
             server.stats(reset=True)
-            cpu0, _ = proc_stat(proc.pid)
+            cpu0 = [proc_stat(p.pid)[0] for p in procs]
             server0 = server.cpu_seconds()
             started = time.time()
             time.sleep(args.seconds)
             stats = server.stats()
             elapsed = time.time() - started
-            cpu1, hwm = proc_stat(proc.pid)
+            cpu1 = [proc_stat(p.pid)[0] for p in procs]
+            hwm = max(proc_stat(p.pid)[1] for p in procs)
             server_cpu_s = server.cpu_seconds() - server0
         finally:
             sampler.stop.set()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log.close()
+            for proc in procs:
+                proc.send_signal(signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
     finally:
         server.stop()
+    shares = [polled_in_log(path, started, started + elapsed) for path in logs]
     late: list[int] = stats["late"]  # type: ignore[assignment]
     polls = sum(late)
     on_time_bins = int(args.on_time / BIN)
@@ -210,7 +239,10 @@ def run(args: argparse.Namespace, workdir: Path, db_url: str) -> dict[str, Any]:
         "p50": percentile(late, 0.5),
         "p98": percentile(late, 0.98),
         "max": max((k + 1) * BIN for k, n in enumerate(late) if n) if polls else 0.0,
-        "cpu_share": (cpu1 - cpu0) / elapsed,
+        "cpu_share": (cpu1[0] - cpu0[0]) / elapsed,
+        "instance_cpu": [(b - a) / elapsed for a, b in zip(cpu0, cpu1, strict=True)],
+        "instance_polls": shares,
+        "twice": stats.get("twice", 0),
         "rss_mb": hwm,
         "rss_start_mb": sampler.peak(0, t0),
         "rss_polling_mb": sampler.peak(t0 + args.warm, time.time()),
@@ -231,6 +263,7 @@ def main() -> int:
     )
     parser.add_argument("--on-time", type=float, default=5.0)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--instances", type=int, default=1, help="service processes sharing the feeds")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-scale-"))
@@ -269,6 +302,11 @@ def main() -> int:
           f"target <= {TARGET_RSS_MB} MB: {'met' if ok_rss else 'MISSED'} (RSS sampled: at most "
           f"{r['rss_start_mb']:.0f} MB while starting, {r['rss_polling_mb']:.0f} MB while polling)")  # fmt: skip
     print(f"  loop server: {r['server_cpu_share']:.0%} of the other core")
+    if args.instances > 1:
+        total = sum(r["instance_polls"]) or 1
+        for k, (cpu, polls) in enumerate(zip(r["instance_cpu"], r["instance_polls"], strict=True)):
+            print(f"  instance {k + 1}: {cpu:.0%} of a core, about {polls:,} polls ({polls / total:.0%})")
+        print(f"  feeds polled twice within half an interval: {r['twice']}")
     return 0 if ok_time and ok_rss else 1
 
 

@@ -20,7 +20,8 @@ client's per-host limit, as many feeds on many sites are.
 With a schedule (`t0`, `interval`), feed i is due at t0 + (phase(i) + k) · interval
 (k = 0, 1, …), as bench_scale.py seeds the poller's state without jitter, and every
 request's lateness (arrival minus the latest due time) is counted in 0.25 s bins;
-`GET /stats` answers the counts since `GET /stats/reset`, as JSON.
+a request for a feed less than half an interval after its previous one is counted as
+"twice"; `GET /stats` answers the counts since `GET /stats/reset`, as JSON.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ async def serve(first_port: int, ports: int, change_every: float, t0: float, int
     from aiohttp import web
 
     start = time.time()
-    stats = {"requests": 0, "bodies": 0, "late": [0] * BINS}
+    stats = {"requests": 0, "bodies": 0, "twice": 0, "late": [0] * BINS}
+    last: dict[int, float] = {}
 
     def version(i: int) -> int:
         if change_every <= 0:
@@ -100,6 +102,10 @@ async def serve(first_port: int, ports: int, change_every: float, t0: float, int
 
     def count(i: int) -> None:
         stats["requests"] += 1  # type: ignore[operator]
+        now = time.time()
+        if interval > 0 and now - last.get(i, 0.0) < interval / 2:
+            stats["twice"] += 1  # type: ignore[operator]  # polled again within half an interval
+        last[i] = now
         if interval > 0:
             late = ((time.time() - t0) - phase(i) * interval) % interval
             stats["late"][min(int(late / BIN), BINS - 1)] += 1  # type: ignore[index]
@@ -109,7 +115,7 @@ async def serve(first_port: int, ports: int, change_every: float, t0: float, int
         if request.path == "/stats":
             return web.Response(text=json.dumps(stats), content_type="application/json")
         if request.path == "/stats/reset":
-            stats.update(requests=0, bodies=0, late=[0] * BINS)
+            stats.update(requests=0, bodies=0, twice=0, late=[0] * BINS)
             return web.Response(text="ok")
         if len(parts) != 3 or not parts[2].isdigit():
             return web.Response(status=404)

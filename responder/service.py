@@ -150,7 +150,7 @@ class Service:
         self._poll_log.add(stats, time.monotonic())
 
     async def _poll_loop(self) -> None:
-        """Poll every `poll_every` seconds until stopped; a run that takes longer delays the next.
+        """Poll about every `poll_every` seconds until stopped; a run that takes longer delays the next.
 
         A loop of its own rather than a scheduler job: a run longer than the tick is normal
         under load and is not a missed run worth a warning.
@@ -162,7 +162,10 @@ class Service:
                 await self.poll_job()
             except Exception:  # one bad run must not end polling; the next run starts afresh
                 log.exception("polling run failed")
-            pause = self.poll_every - (loop.time() - started)
+            # The pace varies by ±50% around poll_every: instances sharing a database then
+            # take turns at the feeds that fall due, instead of the one whose tick happens to
+            # come first after the others' always finding the most.
+            pause = self.poll_every * self._rng.uniform(0.5, 1.5) - (loop.time() - started)
             if pause > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), pause)
