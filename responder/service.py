@@ -43,7 +43,7 @@ from .engine.grouper import Grouper
 from .engine.holidays import CalendarWatch, calendar_job
 from .engine.notify import report_delivery_failures
 from .engine.outbox import queue
-from .engine.poll import poll_due, sync_feed_states
+from .engine.poll import ItemKeys, PollStats, poll_due, sync_feed_states
 from .faults import disk_error_text, is_disk_full, open_fault, update_fault
 from .feeds.fetch import Fetcher
 from .feeds.isolate import ParsePool
@@ -79,6 +79,37 @@ def instance_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class PollLog:
+    """Once a minute, one log line: how many polls, how many failed, how late they started."""
+
+    def __init__(self, every: float = 60.0):
+        self.every = every
+        self._since: float | None = None
+        self._polled = self._failed = 0
+        self._late: list[float] = []
+
+    def add(self, stats: PollStats, at: float) -> None:
+        """Count one polling run (`at`: time.monotonic()); log when a minute is full."""
+        if self._since is None:
+            self._since = at
+        self._polled += stats.polled
+        self._failed += stats.failed
+        self._late += stats.late
+        if at - self._since < self.every:
+            return
+        if self._polled or self._failed:
+            late = sorted(self._late)
+            p98 = late[min(len(late) - 1, int(0.98 * len(late)))] if late else 0.0
+            log.info(
+                "polled %d feeds in %.0f s (%d failed); fetches started at most %.1f s after due for 98%%",
+                self._polled,
+                at - self._since,
+                self._failed,
+                p98,
+            )
+        self._since, self._polled, self._failed, self._late = at, 0, 0, []
+
+
 class Service:
     """The running service. `clock` is the only place the wall clock is read (once per job run);
     `steady` is a clock that never jumps, against which each reading is checked."""
@@ -93,6 +124,7 @@ class Service:
         clock: Callable[[], datetime] = utcnow,
         steady: Callable[[], float] = steady_seconds,
         cycle_every: float = 5.0,
+        poll_every: float = 1.0,
         application: Any = None,
         guard: ClockGuard | None = None,
     ):
@@ -107,6 +139,9 @@ class Service:
         self.disk: DiskEpisode | None = None
         self._disk_room_at = -DISK_REARM_SECONDS  # steady time the last full-disk episode ended
         self.cycle_every = cycle_every
+        # Polls are looked for every second (a cheap indexed query when none is due), so a
+        # feed is fetched within about a second of when it is due, whatever the cycle's pace.
+        self.poll_every = min(poll_every, cycle_every)
         self.application = application
         self.grouper = Grouper(settings.feeds.grouping, settings.intake.region_words)
         self.fetcher = Fetcher(settings.feeds.polling)
@@ -115,7 +150,9 @@ class Service:
             workers=p.parse_workers, timeout=p.parse_timeout.total_seconds(), memory_mb=p.parse_memory_mb
         )
         self._rng = random.Random()
-        self._item_keys: dict[str, frozenset[str]] = {}  # per source: items already parsed
+        self._item_keys: ItemKeys = {}  # per source: items already parsed
+        self._cycles: set[asyncio.Task[None]] = set()
+        self._poll_log = PollLog()
         self._cycle_lock = asyncio.Lock()
         self._poll_lock = asyncio.Lock()
         self._polling_updates = False
@@ -127,7 +164,7 @@ class Service:
     # -- jobs -------------------------------------------------------------------------------
 
     async def poll_job(self) -> None:
-        """Fetch the feeds that are due; run a cycle at once when something opened or rose."""
+        """Fetch the feeds that are due; run a cycle as soon as a write opened or raised something."""
         async with self._poll_lock:
             if self._stop.is_set():
                 return  # stopping: claim no feed that nobody would poll
@@ -146,14 +183,42 @@ class Service:
                     rng=self._rng,
                     item_keys=self._item_keys,
                     parser=self.parser,
+                    written=self._cycle_soon,
                 )
             except Exception as exc:
                 if not is_disk_full(exc):
                     raise
                 await self._disk_full(exc, now)
                 return
-        if stats.opened or stats.raised:
-            await self.cycle_job()
+        self._poll_log.add(stats, time.monotonic())
+
+    async def _poll_loop(self) -> None:
+        """Poll about every `poll_every` seconds until stopped; a run that takes longer delays the next.
+
+        A loop of its own rather than a scheduler job: a run longer than the tick is normal
+        under load and is not a missed run worth a warning.
+        """
+        loop = asyncio.get_running_loop()
+        while not self._stop.is_set():
+            started = loop.time()
+            try:
+                await self.poll_job()
+            except Exception:  # one bad run must not end polling; the next run starts afresh
+                log.exception("polling run failed")
+            # The pace varies by ±50% around poll_every: instances sharing a database then
+            # take turns at the feeds that fall due, instead of the one whose tick happens to
+            # come first after the others' always finding the most.
+            pause = self.poll_every * self._rng.uniform(0.5, 1.5) - (loop.time() - started)
+            if pause > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), pause)
+
+    def _cycle_soon(self, _stats: PollStats) -> None:
+        """Run a cycle now (after the one in progress, if any): a new incident's card goes out
+        without waiting for the rest of the polling run or the next cycle tick."""
+        task = asyncio.get_running_loop().create_task(self.cycle_job())
+        self._cycles.add(task)
+        task.add_done_callback(self._cycles.discard)
 
     async def cycle_job(self) -> None:
         """Decide what is due, then send what is queued. One at a time."""
@@ -377,9 +442,6 @@ class Service:
         scheduler = AsyncIOScheduler(timezone=self.settings.tz)
         every = {"seconds": self.cycle_every}
         scheduler.add_job(
-            self.poll_job, "interval", **every, id="poll", max_instances=1, coalesce=True, next_run_time=now
-        )
-        scheduler.add_job(
             self.cycle_job, "interval", **every, id="cycle", max_instances=1, coalesce=True, next_run_time=now
         )
         scheduler.add_job(
@@ -398,6 +460,7 @@ class Service:
         scheduler.start()
         sizes = {"sources": len(self.settings.feeds.sources), "playbooks": len(self.settings.playbooks)}
         log.info(t("log_running", instance=self.instance, **sizes))
+        polling = asyncio.create_task(self._poll_loop())
         try:
             await self._stop.wait()
         finally:
@@ -406,8 +469,10 @@ class Service:
             # now return at once); unsent rows stay in the outbox. Only then shut the scheduler
             # down: its shutdown cancels the jobs still running (claims left, errors logged).
             scheduler.pause()
+            await polling
             async with self._poll_lock, self._cycle_lock:
                 pass
+            await asyncio.gather(*self._cycles, return_exceptions=True)
             scheduler.shutdown(wait=False)
             if self.application is not None and self._app_started:
                 if self._polling_updates and self.application.updater is not None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 from kit.botapi import parse_html, utf16_len
 
@@ -118,3 +121,73 @@ def test_truncate_text_counts_utf16_units() -> None:
     cut = truncate_text("<b>" * 3000)
     assert utf16_len(cut) == 4096 and cut.endswith("…")
     assert truncate_text("😀" * 10, limit=6) == "😀😀…"
+
+
+# --- the bulk helpers against a character-by-character reading --------------------------------
+
+_REF_TOKEN = re.compile(
+    r"(?P<tag><(?P<close>/?)(?P<name>[a-zA-Z][a-zA-Z0-9-]*)(?:\s[^>]*)?>)"
+    r"|(?P<entity>&(?:(?P<named>lt|gt|amp|quot)|#(?P<dec>[0-9]{1,7})|#x(?P<hex>[0-9a-fA-F]{1,6}));?)"
+    r"|(?P<char>.)",
+    re.DOTALL,
+)
+
+
+def _ref_visible(m: re.Match[str]) -> str:
+    if not m.group("entity"):
+        return m.group(0)
+    if m.group("named"):
+        return {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}[m.group("named")]
+    code = int(m.group("dec")) if m.group("dec") else int(m.group("hex"), 16)
+    return m.group(0) if code == 0 or code >= 0x10FFFF or 0xD800 <= code <= 0xDFFF else chr(code)
+
+
+def _ref_units(text: str) -> int:
+    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+
+
+def _ref_truncate(html: str, limit: int) -> str:
+    """The character-by-character truncation the bulk one must equal."""
+    if sum(_ref_units(_ref_visible(m)) for m in _REF_TOKEN.finditer(html) if not m.group("tag")) <= limit:
+        return html
+    budget, out, open_tags, used = limit - 1, [], [], 0
+    for m in _REF_TOKEN.finditer(html):
+        if m.group("tag"):
+            opening = not m.group("close")
+            if opening:
+                open_tags.append(m.group("name").lower())
+            elif open_tags and open_tags[-1] == m.group("name").lower():
+                open_tags.pop()
+            out.append((m.group(0), opening))
+            continue
+        width = _ref_units(_ref_visible(m))
+        if used + width > budget:
+            break
+        used += width
+        out.append((m.group(0), False))
+    while out and out[-1][1]:
+        out.pop()
+        open_tags.pop()
+    return "".join(t for t, _ in out) + "…" + "".join(f"</{n}>" for n in reversed(open_tags))
+
+
+def _samples() -> list[str]:
+    rng = random.Random(13)
+    parts = ["安徽", "x", "😀", "🚒🚑", "&amp;", "&lt;", "&#128512;", "&#x1F692;", "&#0;", "& ", "&foo;",
+             "<b>", "</b>", "<i>", "</i>", '<a href="https://e.example/?a=1&amp;b=2">', "</a>", "\n", "A&B"]  # fmt: skip
+    return ["".join(rng.choice(parts) for _ in range(rng.randint(0, 60))) for _ in range(400)]
+
+
+def test_lengths_and_cuts_equal_a_character_by_character_reading() -> None:
+    for html in _samples():
+        visible = [_ref_visible(m) for m in _REF_TOKEN.finditer(html) if not m.group("tag")]
+        assert visible_len(html) == sum(_ref_units(v) for v in visible), html
+        assert strip_tags(html) == "".join(visible), html
+        for limit in (1, 2, 5, 17, 40):
+            assert truncate_html(html, limit) == _ref_truncate(html, limit), (html, limit)
+        plain = strip_tags(html)
+        for limit in (1, 2, 3, 9, 30):
+            cut = truncate_text(plain, limit)
+            assert _ref_units(cut) <= limit or cut == plain
+            if cut != plain:
+                assert plain.startswith(cut[:-1]) and _ref_units(plain[: len(cut)]) > limit - 1

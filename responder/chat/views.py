@@ -5,19 +5,17 @@ Each function runs in the caller's session and returns the answer's text (and bu
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from ..engine.permissions import ACTIONS, Actor, action_label, can
-from ..engine.views import incident_view, load_steps, report_lines, step_evidence
-from ..models import Incident, Step
+from ..engine.views import incident_view, live_views, load_steps, report_lines, step_evidence
+from ..models import Incident
 from ..present import lists
 from ..present.cards import Buttons, card, card_buttons
-from ..present.views import IncidentView
 from ..runtime import Settings
-from ..vocab import LIVE_STATUSES, Role
+from ..vocab import Role
 
 __all__ = ["help_text", "incident_card", "on_call", "open_incidents", "overview"]
 
@@ -34,28 +32,14 @@ def incident_card(
     return card(view, settings.tz, now), card_buttons(view)
 
 
-def _live(s: Session, settings: Settings, *, with_open_steps: bool) -> list[IncidentView]:
-    rows = s.exec(
-        select(Incident).where(col(Incident.status).in_(LIVE_STATUSES)).order_by(col(Incident.id))
-    ).all()
-    steps: dict[int, list[Step]] = defaultdict(list)
-    if with_open_steps and rows:
-        ids = [inc.id for inc in rows]
-        for st in s.exec(
-            select(Step).where(col(Step.incident_id).in_(ids), col(Step.done_at).is_(None))
-        ).all():
-            steps[st.incident_id].append(st)
-    return [incident_view(inc, steps[inc.id], (), settings.playbooks) for inc in rows]
-
-
 def overview(s: Session, settings: Settings, now: datetime) -> str:
     """/status without an id."""
-    return lists.overview(_live(s, settings, with_open_steps=False), settings.tz, now)
+    return lists.overview(live_views(s, settings.playbooks, with_open_steps=False), settings.tz, now)
 
 
 def open_incidents(s: Session, settings: Settings, now: datetime) -> str:
     """/list."""
-    return lists.open_incidents(_live(s, settings, with_open_steps=True), settings.tz, now)
+    return lists.open_incidents(live_views(s, settings.playbooks, with_open_steps=True), settings.tz, now)
 
 
 def on_call(settings: Settings, now: datetime) -> str:

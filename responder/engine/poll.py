@@ -1,9 +1,11 @@
-"""Feed polling: claim the feeds that are due, fetch them, ingest what is new, schedule the next poll.
+"""Feed polling as a pipeline: claim due feeds in bounded batches, fetch them concurrently,
+parse off the event loop, write each round's results in batched transactions.
 
 Feed state (validators, failures, backoff, outages) lives in `feed_state` rows, so a
 restart neither hammers a failing feed nor forgets its ETag. A feed is claimed before
-it is fetched (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so with several instances each
-feed is polled by one of them per interval.
+it is fetched (`FOR UPDATE SKIP LOCKED` on PostgreSQL, `engine/feedstate.py`), so with
+several instances each feed is polled by one of them per interval. At most `batch` feeds
+are in flight at once, so memory is bounded by the batch, not by the number of feeds.
 """
 
 from __future__ import annotations
@@ -11,19 +13,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from ..channels.robots import Destination
 from ..config import Source
-from ..db import insert_ignore, session_scope
+from ..db import session_scope
 from ..faults import is_disk_full
-from ..feeds.backoff import first_poll_offset, next_poll
 from ..feeds.fetch import Fetcher, FetchResult, Validators
 from ..feeds.isolate import ParsePool
+from ..feeds.itemsplit import pack_keys, unpack_keys
 from ..feeds.parse import FeedParseError, ParsedFeed, parse_feed
 from ..i18n import t
 from ..identity import guids_unique
@@ -33,89 +37,59 @@ from ..policy import keys
 from ..present import messages
 from ..runtime import Settings
 from ..vocab import FeedHealth, Role
+from .feedstate import (
+    Quiet,
+    claim_due,
+    next_poll_at,
+    quiet_poll,
+    sync_feed_states,
+    take_write_lock,
+    write_quiet_polls,
+)
 from .grouper import Grouper
 from .ingest import IngestStats, ingest
 from .outbox import queue
 
-__all__ = ["PollStats", "poll_due", "sync_feed_states"]
+__all__ = ["BATCH", "ItemKeys", "PollStats", "poll_due", "sync_feed_states"]
 
 log = logging.getLogger(__name__)
 
+# Feeds in flight at most (fetched, parsed, waiting to be written): the bound on memory.
+BATCH = 500
+# Results written in one transaction at most.
+_WRITE_MAX = 1000
 # Items listed by name in a baseline digest; the rest are counted.
 _DIGEST_LINES = 20
 # Publication times this far ahead still count as the feed's newest (clocks disagree a little).
 _FUTURE_SLACK = timedelta(minutes=10)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# The Fetcher's default cap on Retry-After and Cache-Control max-age.
-_SERVER_HINT_CAP = timedelta(days=1)
+
+# Per source, the keys of the items parsed last time, packed (see `feeds.itemsplit.pack_keys`).
+ItemKeys = dict[str, bytes]
 
 
 @dataclass
 class PollStats:
-    """What one polling round did."""
+    """What one polling run did. `late` holds, per poll, how long after it was due its fetch started."""
 
     polled: int = 0
     failed: int = 0
     new_reports: int = 0
     opened: list[int] = field(default_factory=list)
     raised: list[int] = field(default_factory=list)
+    late: list[float] = field(default_factory=list)
+    writes: int = 0
 
 
-def sync_feed_states(engine: Engine, settings: Settings, now: datetime) -> None:
-    """Make sure every configured source has a state row; new ones start at a stable offset."""
-    with session_scope(engine) as s:
-        have = {f.source: f for f in s.exec(select(FeedState)).all()}
-        for src in settings.feeds.sources:
-            url = settings.feeds.url_of(src, settings.base_dir)
-            st = have.get(src.name)
-            if st is None:
-                interval = settings.feeds.interval_of(src)
-                # Instances started together all see the row missing: the first insert wins,
-                # the others' are no-ops instead of a unique violation that stops them.
-                row = FeedState(
-                    source=src.name, url=url, next_poll_at=now + first_poll_offset(src.name, interval)
-                )
-                insert_ignore(s, row, ["source"])
-            elif st.url != url:
-                # The address changed: old validators belong to the old address, and what the
-                # new one already holds is a new baseline (its first poll is a first start).
-                st.url, st.etag, st.last_modified, st.body_hash = url, None, None, None
-                st.baselined_at = st.stale_since = None
-                s.add(st)
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """One feed's fetch (and parse), waiting to be written."""
 
-
-def _longest_wait(settings: Settings) -> timedelta:
-    """The furthest ahead a poll is ever scheduled: the backoff ceiling, the longest jittered
-    interval, or a server's Retry-After / max-age (capped by the fetcher at a day)."""
-    p = settings.feeds.polling
-    longest = max((settings.feeds.interval_of(s) for s in settings.feeds.sources), default=p.interval)
-    return max(p.max_backoff, longest * (1 + p.jitter), _SERVER_HINT_CAP)
-
-
-def _claim(engine: Engine, settings: Settings, now: datetime, instance: str) -> list[FeedState]:
-    names = [s.name for s in settings.feeds.sources if s.enabled]
-    lease = settings.feeds.polling.timeout * 3 + timedelta(seconds=30)
-    # A date further ahead than this code ever sets, or a last poll in the future, was written
-    # by a clock that was ahead (responder.clock): poll now rather than wait for that date.
-    due = or_(
-        col(FeedState.next_poll_at) <= now,
-        col(FeedState.next_poll_at) > now + _longest_wait(settings),
-        col(FeedState.last_attempt_at) > now + _FUTURE_SLACK,
-    )
-    free = or_(
-        col(FeedState.claimed_until).is_(None),
-        col(FeedState.claimed_until) < now,
-        col(FeedState.claimed_until) > now + lease,
-    )
-    with session_scope(engine) as s:
-        q = select(FeedState).where(col(FeedState.source).in_(names), due, free)
-        if s.get_bind().dialect.name == "postgresql":
-            q = q.with_for_update(skip_locked=True)
-        rows = list(s.exec(q).all())
-        for r in rows:
-            r.claimed_by, r.claimed_until = instance, now + lease
-            s.add(r)
-    return rows
+    src: Source
+    st: FeedState
+    res: FetchResult
+    parsed: ParsedFeed | str | None
+    rand: float
 
 
 async def poll_due(
@@ -127,46 +101,109 @@ async def poll_due(
     instance: str,
     *,
     rng: random.Random | None = None,
-    item_keys: dict[str, frozenset[str]] | None = None,
+    item_keys: ItemKeys | None = None,
     parser: ParsePool | None = None,
+    batch: int = BATCH,
+    written: Callable[[PollStats], None] | None = None,
 ) -> PollStats:
-    """Fetch every due feed concurrently; parse each off the event loop; store each in its own transaction.
+    """Poll every feed due by `now`: claimed `batch` at a time, fetched concurrently, parsed off
+    the event loop, written in batched transactions as results come in.
 
     `parser` bounds every parse in time and memory (worker processes; the service always
-    passes one); without it feeds are parsed in a thread, unbounded. Each feed is stored as
-    soon as it is parsed, one at a time and off the event loop, so a slow feed delays
-    nobody. `item_keys` (kept by the caller between rounds) lets a changed feed be parsed
-    for its changed items only; without it every item is parsed and deduplication does the rest.
+    passes one); without it feeds are parsed in a thread, unbounded. `item_keys` (kept by
+    the caller between runs) lets a changed feed be parsed for its changed items only.
+    `written` is called after each committed write that opened or raised an incident, so
+    the caller can run the engine cycle at once instead of after the whole run.
     """
     item_keys = {} if item_keys is None else item_keys
     rng = rng or random.Random()
     stats = PollStats()
-    claimed = _claim(engine, settings, now, instance)
-    if not claimed:
-        return stats
     sources = {s.name: s for s in settings.feeds.sources}
-    storing = asyncio.Lock()
+    results: asyncio.Queue[_Outcome | None] = asyncio.Queue()
+    writer = asyncio.create_task(
+        _write_loop(engine, settings, grouper, results, now, stats, item_keys, written)
+    )
+    started = time.monotonic()
+    in_flight: set[asyncio.Task[None]] = set()
+    room = asyncio.Event()
 
     async def one(st: FeedState) -> None:
         src = sources[st.source]
-        res = await fetcher.fetch(st.url, Validators(st.etag, st.last_modified, st.body_hash))
-        parsed = await _parse(settings, parser, src, res, now, item_keys.get(src.name, ()))
-        rand = rng.random()
-        async with storing:
-            try:
-                await asyncio.to_thread(
-                    _record, engine, settings, grouper, src, res, parsed, now, rand, stats, item_keys
-                )
-            except Exception as exc:
-                if is_disk_full(exc):
-                    raise  # the service says so once per episode, not once per feed
-                # One feed's bad data must not stop the others; its claim expires and it is retried.
-                log.exception("ingest of feed %s failed", src.name)
-                grouper.reset()  # what it grouped in memory was rolled back with the transaction
-                stats.failed += 1
+        if st.next_poll_at is not None:
+            stats.late.append((now - st.next_poll_at).total_seconds() + time.monotonic() - started)
+        try:
+            res = await fetcher.fetch(st.url, Validators(st.etag, st.last_modified, st.body_hash))
+            skip = unpack_keys(item_keys.get(src.name))
+            parsed = await _parse(settings, parser, src, res, now, skip)
+        except Exception:  # a bug, not a feed's failure: its claim expires and it is polled again
+            log.exception("poll of feed %s failed", src.name)
+            stats.failed += 1
+            return
+        await results.put(_Outcome(src, st, res, parsed, rng.random()))
 
-    await asyncio.gather(*(one(st) for st in claimed))
+    def finished(task: asyncio.Task[None]) -> None:
+        in_flight.discard(task)
+        if len(in_flight) <= batch // 2:
+            room.set()
+
+    try:
+        more = True
+        while more or in_flight:
+            if more and len(in_flight) <= batch // 2:
+                want = batch - len(in_flight)
+                claimed = await asyncio.to_thread(claim_due, engine, settings, now, instance, want)
+                more = len(claimed) == want
+                for st in claimed:
+                    task = asyncio.create_task(one(st))
+                    in_flight.add(task)
+                    task.add_done_callback(finished)
+            if in_flight:
+                room.clear()
+                await room.wait()
+    finally:
+        await asyncio.gather(*in_flight, return_exceptions=True)
+        await results.put(None)
+        await writer
     return stats
+
+
+async def _write_loop(
+    engine: Engine,
+    settings: Settings,
+    grouper: Grouper,
+    results: asyncio.Queue[_Outcome | None],
+    now: datetime,
+    stats: PollStats,
+    item_keys: ItemKeys,
+    written: Callable[[PollStats], None] | None,
+) -> None:
+    """Write results as they come: whatever arrived while the last write ran goes in the next."""
+    done = False
+    while not done:
+        first = await results.get()
+        if first is None:
+            return
+        outcomes = [first]
+        while not results.empty() and len(outcomes) < _WRITE_MAX:
+            nxt = results.get_nowait()
+            if nxt is None:
+                done = True
+                break
+            outcomes.append(nxt)
+        before = (len(stats.opened), len(stats.raised))
+        try:
+            await asyncio.to_thread(_record_batch, engine, settings, grouper, outcomes, now, stats, item_keys)
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise  # the service says so once per episode, not once per feed
+            # The transaction rolled back: these feeds stay claimed until the claim expires and
+            # are polled again then; nothing they brought is lost.
+            log.exception("writing %d polls failed", len(outcomes))
+            grouper.reset()  # what it grouped in memory was rolled back with the transaction
+            stats.failed += len(outcomes)
+            continue
+        if written is not None and (len(stats.opened), len(stats.raised)) != before:
+            written(stats)
 
 
 async def _parse(
@@ -175,7 +212,7 @@ async def _parse(
     src: Source,
     res: FetchResult,
     now: datetime,
-    skip: frozenset[str] | tuple[()],
+    skip: frozenset[str],
 ) -> ParsedFeed | str | None:
     """The parsed feed of a fetch that brought a body; the reason it was refused; None for no body."""
     if res.status != "ok" or res.text is None:
@@ -191,55 +228,88 @@ async def _parse(
         return str(exc)
 
 
-def _record(
+def _record_batch(
     engine: Engine,
     settings: Settings,
     grouper: Grouper,
-    src: Source,
-    res: FetchResult,
-    parsed: ParsedFeed | str | None,
+    outcomes: list[_Outcome],
     now: datetime,
-    rand: float,
     stats: PollStats,
-    item_keys: dict[str, frozenset[str]],
+    item_keys: ItemKeys,
 ) -> None:
+    """Write a batch of polls in one transaction: quiet ones in one statement, the others one by
+    one, each in a savepoint so that one feed's bad data rolls back that feed alone."""
+    tally = PollStats()
+    keys_after: ItemKeys = {}
+    quiet: list[Quiet] = []
+    with session_scope(engine) as s:
+        take_write_lock(s)
+        for o in outcomes:
+            q = quiet_poll(settings, o.src, o.st, o.res, now, o.rand) if o.parsed is None else None
+            if q is not None:
+                quiet.append(q)
+                tally.polled += 1
+                continue
+            try:
+                with s.begin_nested():
+                    _record_one(s, settings, grouper, o, now, tally, keys_after)
+            except Exception as exc:
+                if is_disk_full(exc):
+                    raise  # nothing more can be written; the whole batch rolls back
+                # Its claim expires and it is polled again; the other feeds of the batch are written.
+                log.exception("ingest of feed %s failed", o.src.name)
+                grouper.reset()  # what it grouped in memory was rolled back with the savepoint
+                tally.failed += 1
+        write_quiet_polls(s, quiet, now)
+    # Committed: only now do the parsed items count as stored.
+    item_keys.update(keys_after)
+    stats.polled += tally.polled
+    stats.failed += tally.failed
+    stats.new_reports += tally.new_reports
+    stats.opened += tally.opened
+    stats.raised += tally.raised
+    stats.writes += 1
+
+
+def _record_one(
+    s: Session,
+    settings: Settings,
+    grouper: Grouper,
+    o: _Outcome,
+    now: datetime,
+    stats: PollStats,
+    keys_after: ItemKeys,
+) -> None:
+    """One poll that brought a body, failed, or changes the feed's health, in the caller's transaction."""
+    src, res, parsed = o.src, o.res, o.parsed
     error = res.error if res.status == "error" else (parsed if isinstance(parsed, str) else None)
     feed = parsed if isinstance(parsed, ParsedFeed) else None
     ingested = IngestStats()
-    with session_scope(engine) as s:
-        st = s.get(FeedState, src.name)
-        assert st is not None
-        if feed is not None:
-            if feed.bozo:
-                log.warning("feed %s is malformed but readable: %s", src.name, feed.bozo)
-            ingested = _ingest(s, settings, grouper, src, feed, st, now)
-        stats.polled += 1
-        st.polls += 1
-        st.last_attempt_at = now
-        st.claimed_by = st.claimed_until = None
-        if error is None:
-            _succeeded(s, settings, st, src, res, feed, ingested, now)
-        else:
-            stats.failed += 1
-            st.consecutive_failures += 1
-            st.last_error = error
-            log.warning(t("log_feed_failed", source=src.name, n=st.consecutive_failures, error=error))
-        p = settings.feeds.polling
-        st.next_poll_at = next_poll(
-            now,
-            settings.feeds.interval_of(src),
-            st.consecutive_failures,
-            res.retry_after,
-            res.max_age,
-            p.max_backoff,
-            p.jitter,
-            rand,
-        )
-        if error is not None:
-            _failed(s, settings, st, error, now)
-        s.add(st)
+    st = s.get(FeedState, src.name)
+    assert st is not None
+    due = st.next_poll_at
+    if feed is not None:
+        if feed.bozo:
+            log.warning("feed %s is malformed but readable: %s", src.name, feed.bozo)
+        ingested = _ingest(s, settings, grouper, src, feed, st, now)
+    stats.polled += 1
+    st.polls += 1
+    st.last_attempt_at = now
+    st.claimed_by = st.claimed_until = None
+    if error is None:
+        _succeeded(s, settings, st, src, res, feed, ingested, now)
+    else:
+        stats.failed += 1
+        st.consecutive_failures += 1
+        st.last_error = error
+        log.warning(t("log_feed_failed", source=src.name, n=st.consecutive_failures, error=error))
+    st.next_poll_at = next_poll_at(settings, src, due, st.consecutive_failures, res, now, o.rand)
+    if error is not None:
+        _failed(s, settings, st, error, now)
+    s.add(st)
+    s.flush()
     if feed is not None and not ingested.failed:  # only once every item is safely stored
-        item_keys[src.name] = feed.item_keys
+        keys_after[src.name] = pack_keys(feed.item_keys)
     stats.new_reports += ingested.new
     stats.opened += ingested.opened
     stats.raised += ingested.raised

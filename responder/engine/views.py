@@ -7,18 +7,69 @@ the chat's /status alike.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from ..models import Incident, IncidentEvent, Report, Step
 from ..playbook import Playbook
 from ..present.views import Evidence, IncidentView, ReportLine, StepView
-from ..vocab import EventKind, Outlet, SourceKind
+from ..vocab import LIVE_STATUSES, EventKind, Outlet, SourceKind
 
-__all__ = ["evidence_of", "incident_view", "load_steps", "report_lines", "step_evidence", "step_view"]
+__all__ = [
+    "evidence_of",
+    "incident_view",
+    "live_views",
+    "load_steps",
+    "report_lines",
+    "step_evidence",
+    "step_view",
+]
+
+# What an overview shows of an incident and of a step: read as plain rows, not as ORM objects.
+_INCIDENT_COLUMNS = tuple(
+    col(c)
+    for c in (
+        Incident.id,
+        Incident.kind,
+        Incident.title,
+        Incident.grade,
+        Incident.status,
+        Incident.heat,
+        Incident.deaths,
+        Incident.serious_injuries,
+        Incident.loss_cny,
+        Incident.first_published,
+        Incident.detected_at,
+        Incident.escalation_level,
+        Incident.acked_by,
+        Incident.acked_at,
+        Incident.closed_by,
+        Incident.closed_at,
+        Incident.dismissed_reason,
+    )
+)
+_STEP_COLUMNS = tuple(
+    col(c)
+    for c in (
+        Step.incident_id,
+        Step.playbook,
+        Step.key,
+        Step.title,
+        Step.channel,
+        Step.seq,
+        Step.started_at,
+        Step.target_at,
+        Step.due_at,
+        Step.done_at,
+        Step.done_by,
+        Step.breached_at,
+    )
+)
 
 
 def load_steps(session: Session, incident_id: int) -> list[Step]:
@@ -96,10 +147,11 @@ def step_evidence(session: Session, incident_id: int) -> dict[int, Evidence]:
 
 
 def step_view(
-    row: Step, playbooks: Mapping[str, Playbook], evidence: Mapping[int, Evidence] | None = None
+    row: Step | Any, playbooks: Mapping[str, Playbook], evidence: Mapping[int, Evidence] | None = None
 ) -> StepView:
-    """One step row as people see it, with the playbook's attendees where it names them, what it
-    counts as, and (once done) the proof its completion recorded."""
+    """One step row (a `Step`, or a row of `_STEP_COLUMNS` for an open step) as people see it,
+    with the playbook's attendees where it names them, what it counts as, and (once done) the
+    proof its completion recorded."""
     book = playbooks.get(row.playbook)
     cfg = next((c for c in book.steps if c.key == row.key), None) if book else None
     proof = (evidence or {}).get(row.id) if row.done_at is not None else None
@@ -151,3 +203,45 @@ def incident_view(
         steps=tuple(step_view(s, playbooks, evidence) for s in steps),
         reports=tuple(reports),
     )
+
+
+def live_views(
+    session: Session, playbooks: Mapping[str, Playbook], *, with_open_steps: bool
+) -> list[IncidentView]:
+    """Every live incident as the chat's overviews show it (no reports), by id; with its open
+    steps when asked. Two narrow queries, whatever the number of incidents."""
+    live = col(Incident.status).in_(LIVE_STATUSES)
+    rows = session.execute(sa.select(*_INCIDENT_COLUMNS).where(live).order_by(col(Incident.id))).all()
+    steps: dict[int, list[StepView]] = defaultdict(list)
+    if with_open_steps and rows:
+        open_steps = (
+            sa.select(*_STEP_COLUMNS)
+            .join(Incident, col(Incident.id) == col(Step.incident_id))
+            .where(live, col(Step.done_at).is_(None))
+            .order_by(col(Step.id))
+        )
+        for st in session.execute(open_steps).all():
+            steps[st.incident_id].append(step_view(st, playbooks))
+    return [
+        IncidentView(
+            id=r.id,
+            kind=r.kind,
+            title=r.title,
+            grade=r.grade,
+            status=r.status,
+            heat=r.heat,
+            deaths=r.deaths,
+            serious_injuries=r.serious_injuries,
+            loss_cny=r.loss_cny,
+            first_published=r.first_published,
+            detected_at=r.detected_at,
+            escalation_level=r.escalation_level,
+            acked_by=r.acked_by,
+            acked_at=r.acked_at,
+            closed_by=r.closed_by,
+            closed_at=r.closed_at,
+            dismissed_reason=r.dismissed_reason,
+            steps=tuple(steps[r.id]),
+        )
+        for r in rows
+    ]

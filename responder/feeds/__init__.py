@@ -14,10 +14,27 @@ Typical use by the poller::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from .backoff import first_poll_offset, next_poll
 from .decode import decode_feed
-from .fetch import Fetcher, FetchResult, FetchStatus, Validators, body_hash
 from .parse import FeedEntry, FeedParseError, ParsedFeed, parse_feed
+
+if TYPE_CHECKING:
+    from .fetch import Fetcher, FetchResult, FetchStatus, Validators, body_hash
+
+# The fetcher (and its HTTP client) is imported on first use: the parse workers import this
+# package too, and need no HTTP client in their memory.
+_FETCH_NAMES = frozenset({"Fetcher", "FetchResult", "FetchStatus", "Validators", "body_hash"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FETCH_NAMES:
+        from . import fetch
+
+        return getattr(fetch, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FeedEntry",

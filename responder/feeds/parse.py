@@ -17,22 +17,25 @@ field loses control, zero-width and bidirectional-override characters (`text.cle
 from __future__ import annotations
 
 import calendar
-import hashlib
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import feedparser
+from feedparser.datetimes import _parse_date as _feedparser_date
 
 from ..i18n import t
 from ..text import clean_text
 from .dates import parse_pubtime
 from .decode import strip_xml_encoding
 from .doctype import EntityExpansion, drop_forbidden_chars, neutralise
+from .fastparse import LAZY as _LAZY
+from .fastparse import RawEntry, read_fast
+from .itemsplit import Split, item_key, split_items
 from .rsshub import rsshub_error
 
 __all__ = ["FeedEntry", "FeedParseError", "ParsedFeed", "parse_feed"]
@@ -44,8 +47,6 @@ _HAS_ZONE = re.compile(r"([+-]\d{2}:?\d{2}|Z|\b(?:GMT|UT|UTC|[A-Z]{3,4}))\s*$")
 # we hand it UTF-8 bytes and say so, so it never guesses.
 _HEADERS = {"content-type": "application/xml; charset=utf-8"}
 # One RSS <item> or Atom <entry>, shortest match; checked for safety in _split.
-_ITEM = re.compile(r"<(item|entry)(?=[\s>/])(?:[^>]*/>|.*?</\1\s*>)", re.S)
-_ONLY_CLOSING_TAGS = re.compile(r"(?:\s*</[\w:.-]+\s*>)*\s*")
 # feedparser invents dates from Chinese ones it cannot read (it keeps the year): never trust
 # its value for a string holding CJK characters that our own reader could not place.
 _CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
@@ -53,7 +54,18 @@ _EXPLICIT_ZONE = re.compile(
     r"(?:[A-Z][a-z]{2}, )?\d{1,2} [A-Z][a-z]{2} (?:19|20)\d\d \d\d:\d\d(?::\d\d)? (?:[+-]\d{4}|GMT|UTC|UT|Z)"
     r"|(?:19|20)\d\d-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)"
 )
+_RFC822 = re.compile(
+    r"(?:[A-Z][a-z]{2}, )?(\d{1,2}) ([A-Z][a-z]{2}) ((?:19|20)\d\d) (\d\d):(\d\d)(?::(\d\d))? ([+-]\d{4}|GMT|UTC|UT|Z)"
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
+_ZONE_OFFSETS = {"GMT": 0, "UTC": 0, "UT": 0, "Z": 0}
 _WEB = ("http", "https")
+_DATE_KEYS = ("published", "updated", "created")
 
 
 class FeedParseError(ValueError):
@@ -94,6 +106,16 @@ class ParsedFeed:
     skipped: int = 0
 
 
+class _Document(NamedTuple):
+    """A read document: its version ('' when not a feed), title, channel link, items, defect."""
+
+    version: str
+    title: str
+    link: str | None
+    entries: list[RawEntry]
+    bozo: str | None
+
+
 class _Context(NamedTuple):
     """What reading entries needs besides the document: the source's zone, now, the feed's address."""
 
@@ -102,19 +124,59 @@ class _Context(NamedTuple):
     base_url: str | None
 
 
-def _published(entry: Any, ctx: _Context) -> datetime | None:
-    for key in ("published", "updated", "created"):
-        # dict.get: FeedParserDict.get("updated") falls back to "published" with a warning.
-        raw = str(dict.get(entry, key) or "").strip()
+def _explicit(raw: str, parsed: Any) -> datetime | None:
+    """A date that names its zone (RFC 822 or ISO 8601 with an offset, GMT or UTC), to the second."""
+    if parsed is not _LAZY:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed is not None else None
+    try:  # what feedparser's reader gives for these shapes, at a twentieth of its cost
+        m = _RFC822.fullmatch(raw)
+        when = (
+            _rfc822(m)
+            if m is not None
+            else datetime.fromisoformat(raw).astimezone(UTC).replace(microsecond=0)
+        )
+    except (TypeError, ValueError, KeyError):
+        when = None
+    return when if when is not None else _explicit(raw, _feedparser_date(raw))
+
+
+def _rfc822(m: re.Match[str]) -> datetime | None:
+    """An RFC 822 date with a numeric offset or GMT/UTC (`_RFC822`), in UTC; None when impossible."""
+    day, month, year, hour, minute, second, zone = m.groups()
+    offset = _ZONE_OFFSETS.get(zone)
+    if offset is None:
+        sign = -1 if zone[0] == "-" else 1
+        offset = sign * (int(zone[1:3]) * 60 + int(zone[3:5]))
+    try:
+        local = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second or 0))
+    except (ValueError, KeyError):
+        return None
+    return (local - timedelta(minutes=offset)).replace(tzinfo=UTC)
+
+
+def _published(dates: Iterable[tuple[str, Any]], ctx: _Context) -> datetime | None:
+    """The first readable of an item's (raw date, feedparser's reading) pairs: published, updated, created.
+
+    The reading is `_LAZY` when the fast parser read the document: feedparser's date reader
+    is asked only for a shape our own reader does not know.
+    """
+    for value, parsed in dates:
+        raw = value.strip()
         if not raw:
             continue
-        parsed = dict.get(entry, f"{key}_parsed")
-        if parsed is not None and _EXPLICIT_ZONE.fullmatch(raw):
+        if parsed is _LAZY and (m := _RFC822.fullmatch(raw)) is not None and (fast := _rfc822(m)) is not None:
+            return fast
+        if _EXPLICIT_ZONE.fullmatch(raw):
             # RFC 822 or ISO 8601 with a numeric offset or GMT/UTC: feedparser read it right already.
-            return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+            exact = _explicit(raw, parsed)
+            if exact is not None:
+                return exact
+            parsed = None
         when = parse_pubtime(raw, ctx.zone, ctx.now)
         if when is not None:
             return when
+        if parsed is _LAZY:
+            parsed = None if _CJK.search(raw) else _feedparser_date(raw)
         if parsed is None or _CJK.search(raw):
             continue
         # A shape only feedparser knows. It returns UTC and reads a date without a zone
@@ -126,7 +188,7 @@ def _published(entry: Any, ctx: _Context) -> datetime | None:
     return None
 
 
-def _link_base(d: Any, base_url: str | None) -> str | None:
+def _link_base(doc: _Document, base_url: str | None) -> str | None:
     """What relative item links are relative to.
 
     RSS has no rule; CMSs (and miniflux's reader) mean the channel's `<link>`, the page
@@ -135,8 +197,8 @@ def _link_base(d: Any, base_url: str | None) -> str | None:
     """
     if not base_url or urlsplit(base_url).scheme not in _WEB:
         return None
-    channel = str(d.feed.get("link") or "").strip()
-    if channel and not str(d.get("version") or "").startswith("atom"):
+    channel = str(doc.link or "").strip()
+    if channel and not doc.version.startswith("atom"):
         site = urljoin(base_url, channel)
         if urlsplit(site).scheme in _WEB:
             return site
@@ -160,43 +222,10 @@ def _summary(entry: Any) -> str:
 
 
 def _clean(value: object) -> str | None:
+    if isinstance(value, str) and value.isascii() and value.isprintable():
+        return value.strip() or None  # no control character: nothing for clean_text to remove
     text = clean_text(str(value)).strip() if value is not None else ""
     return text or None
-
-
-def _item_key(chunk: str) -> str:
-    return hashlib.blake2b(chunk.encode("utf-8"), digest_size=12).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class _Split:
-    head: str
-    items: list[str]
-    tail: str
-
-
-def _split(text: str) -> _Split | None:
-    """The document as header, items, footer; None unless the cut is certainly right."""
-    matches = list(_ITEM.finditer(text))
-    if not matches:
-        return None
-    tag = matches[0].group(1)
-    items: list[str] = []
-    end = matches[0].start()
-    for m in matches:
-        chunk = m.group(0)
-        if m.group(1) != tag or text[end : m.start()].strip():
-            return None  # other elements between items: keep the document whole
-        # A closing tag inside CDATA or a nested item would have cut the item short.
-        if chunk.count("<![CDATA[") != chunk.count("]]>") or chunk.find(f"<{tag}", 1) != -1:
-            return None
-        items.append(chunk)
-        end = m.end()
-    head, tail = text[: matches[0].start()], text[end:]
-    unbalanced_head = head.count("<![CDATA[") != head.count("]]>")
-    if unbalanced_head or f"<{tag}" in head or not _ONLY_CLOSING_TAGS.fullmatch(tail):
-        return None
-    return _Split(head, items, tail)
 
 
 def _feedparser(text: str) -> Any:
@@ -208,30 +237,62 @@ def _feedparser(text: str) -> Any:
     )
 
 
-def _entries(d: Any, ctx: _Context) -> list[FeedEntry]:
-    base = _link_base(d, ctx.base_url)
-    return [
-        FeedEntry(
-            guid=_clean(e.get("id")),
-            link=_absolute(_clean(e.get("link")), base),
-            title=clean_text(e.get("title") or "").strip(),
-            summary_html=clean_text(_summary(e)),
-            published=_published(e, ctx),
+def _by_feedparser(text: str) -> _Document:
+    d = _feedparser(text)
+    bozo = None
+    if d.get("bozo"):
+        problem = d.get("bozo_exception")
+        bozo = f"{type(problem).__name__}: {problem}" if problem is not None else "malformed feed"
+    entries = [
+        RawEntry(
+            guid=e.get("id"),
+            link=e.get("link"),
+            title=e.get("title"),
+            summary=_summary(e),
+            # dict.get: FeedParserDict.get("updated") falls back to "published" with a warning.
+            dates=tuple(
+                (str(dict.get(e, k)), dict.get(e, f"{k}_parsed")) for k in _DATE_KEYS if dict.get(e, k)
+            ),
         )
         for e in d.entries
     ]
+    return _Document(
+        str(d.get("version") or ""), d.feed.get("title") or "", d.feed.get("link"), entries, bozo
+    )
 
 
-def _incremental(split: _Split, skip: Collection[str], ctx: _Context) -> ParsedFeed | None:
+def _read(text: str, reference: bool) -> _Document:
+    """The document read by the fast parser, or by feedparser when it cannot (or `reference`)."""
+    raw = None if reference else read_fast(text)
+    if raw is None:
+        return _by_feedparser(text)
+    return _Document(raw.version, raw.title, raw.link, raw.entries, None)
+
+
+def _entries(doc: _Document, ctx: _Context) -> list[FeedEntry]:
+    base = _link_base(doc, ctx.base_url)
+    return [
+        FeedEntry(
+            guid=_clean(e.guid),
+            link=_absolute(_clean(e.link), base),
+            title=clean_text(e.title or "").strip(),
+            summary_html=clean_text(e.summary),
+            published=_published(e.dates, ctx),
+        )
+        for e in doc.entries
+    ]
+
+
+def _incremental(split: Split, skip: Collection[str], ctx: _Context, reference: bool) -> ParsedFeed | None:
     """Parse only the items not in `skip`; None when the result cannot be trusted."""
-    keys = [_item_key(chunk) for chunk in split.items]
+    keys = [item_key(chunk) for chunk in split.items]
     fresh = [chunk for chunk, key in zip(split.items, keys, strict=True) if key not in skip]
-    d = _feedparser(split.head + "".join(fresh) + split.tail)
-    entries = _entries(d, ctx)
-    if d.get("bozo") or not d.get("version") or len(entries) != len(fresh):
+    doc = _read(split.head + "".join(fresh) + split.tail, reference)
+    entries = _entries(doc, ctx)
+    if doc.bozo or not doc.version or len(entries) != len(fresh):
         return None
     return ParsedFeed(
-        title=clean_text(d.feed.get("title") or "").strip(),
+        title=clean_text(doc.title).strip(),
         entries=entries,
         bozo=None,
         item_keys=frozenset(keys),
@@ -246,6 +307,7 @@ def parse_feed(
     skip_items: Collection[str] = (),
     base_url: str | None = None,
     now: datetime | None = None,
+    reference: bool = False,
 ) -> ParsedFeed:
     """Parse decoded feed text (see decode.decode_feed) into plain dataclasses.
 
@@ -255,6 +317,9 @@ def parse_feed(
     relative item links are made absolute against it (see `_link_base`).
     `skip_items`: the `item_keys` of this feed's previous parse; items whose XML is
     unchanged since are left out of `entries` and counted in `skipped`.
+    A well-formed RSS or Atom document is read by the fast parser (`fastparse.read_fast`),
+    anything else by feedparser; `reference=True` has feedparser read everything (the
+    reference the fast parser is compared with).
     A broken or truncated document yields the entries that could be recovered and a
     `bozo` message; a body that is not a feed at all (RSSHub's error page included, named
     as such) or that defines nested entities raises FeedParseError.
@@ -264,34 +329,31 @@ def parse_feed(
     except EntityExpansion as exc:
         raise FeedParseError(str(exc)) from None
     ctx = _Context(naive_tz, now, base_url)
-    split = _split(text)
+    split = split_items(text)
     if split is not None and skip_items:
-        fast = _incremental(split, skip_items, ctx)
+        fast = _incremental(split, skip_items, ctx, reference)
         if fast is not None:
             return fast
 
-    d = _feedparser(text)
-    if d.get("bozo") and (cleaned := drop_forbidden_chars(text)) is not None:
+    doc = _read(text, reference)
+    if doc.bozo and (cleaned := drop_forbidden_chars(text)) is not None:
         # A CMS that writes control characters breaks strict XML parsing: parse without them.
-        text, split = cleaned, _split(cleaned)
-        d = _feedparser(text)
-    bozo = None
-    if d.get("bozo"):
-        problem = d.get("bozo_exception")
-        bozo = f"{type(problem).__name__}: {problem}" if problem is not None else "malformed feed"
-    if not d.get("version") and not d.entries:
+        text, split = cleaned, split_items(cleaned)
+        doc = _read(text, reference)
+    bozo = doc.bozo
+    if not doc.version and not doc.entries:
         start = " ".join(text[:80].split())
         raise FeedParseError(
             rsshub_error(text) or t("feed_error_not_a_feed", start=start, detail=bozo or "-")
         )
-    entries = _entries(d, ctx)
+    entries = _entries(doc, ctx)
     keys: frozenset[str] = frozenset()
     if split is not None and not bozo and len(entries) == len(split.items):
-        keys = frozenset(_item_key(chunk) for chunk in split.items)
+        keys = frozenset(item_key(chunk) for chunk in split.items)
     entries = [e for e in entries if e.guid or e.link or e.title or e.summary_html]
     # In a cut-off document the last item may be cut too: without a guid or link
     # it is a fragment (half a title) that would become a bogus report.
     if bozo and entries and not (entries[-1].guid or entries[-1].link):
         entries.pop()
-    title = clean_text(d.feed.get("title") or "").strip()
+    title = clean_text(doc.title).strip()
     return ParsedFeed(title=title, entries=entries, bozo=bozo, item_keys=keys)

@@ -37,15 +37,16 @@ TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 CALLBACK_MAX_BYTES = 64
 
-# A tag, an entity Telegram decodes (the four named ones and numeric references, the
-# `;` being optional as in tdlib), or one character. Any other `&` is literal there too.
-_TOKEN = re.compile(
+# A tag, or an entity Telegram decodes (the four named ones and numeric references, the
+# `;` being optional as in tdlib). Any other `&` is literal there too, and everything
+# between two such tokens is plain text, measured and cut in bulk.
+_MARKUP = re.compile(
     r"(?P<tag><(?P<close>/?)(?P<name>[a-zA-Z][a-zA-Z0-9-]*)(?:\s[^>]*)?>)"
-    r"|(?P<entity>&(?:(?P<named>lt|gt|amp|quot)|#(?P<dec>[0-9]{1,7})|#x(?P<hex>[0-9a-fA-F]{1,6}));?)"
-    r"|(?P<char>.)",
-    re.DOTALL,
+    r"|(?P<entity>&(?:(?P<named>lt|gt|amp|quot)|#(?P<dec>[0-9]{1,7})|#x(?P<hex>[0-9a-fA-F]{1,6}));?)",
 )
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+# Characters outside the Basic Multilingual Plane: two UTF-16 code units each.
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
 def esc(text: object) -> str:
@@ -64,7 +65,37 @@ def link(url: str, label: str) -> str:
 
 
 def _u16(text: str) -> int:
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    """Length in UTF-16 code units: one per character, two for one beyond U+FFFF."""
+    if text.isascii():
+        return len(text)
+    return len(text) + len(_ASTRAL.findall(text))
+
+
+def _prefix(text: str, budget: int) -> str:
+    """The longest start of `text` at most `budget` UTF-16 code units long (never half a pair)."""
+    extra = 0  # astral characters in the prefix so far
+    for m in _ASTRAL.finditer(text):
+        at = m.start()
+        if at + extra >= budget:
+            break
+        if at + extra + 2 > budget:
+            return text[:at]
+        extra += 1
+    return text[: max(budget - extra, 0)]
+
+
+def _pieces(html: str) -> list[tuple[str, re.Match[str] | None]]:
+    """`html` as (text, None) runs of plain text and (source, match) tags and entities, in order."""
+    out: list[tuple[str, re.Match[str] | None]] = []
+    at = 0
+    for m in _MARKUP.finditer(html):
+        if m.start() > at:
+            out.append((html[at : m.start()], None))
+        out.append((m.group(0), m))
+        at = m.end()
+    if at < len(html):
+        out.append((html[at:], None))
+    return out
 
 
 def _decoded(m: re.Match[str]) -> str | None:
@@ -77,22 +108,26 @@ def _decoded(m: re.Match[str]) -> str | None:
     return chr(code)
 
 
-def _visible(m: re.Match[str]) -> str:
-    """What a non-tag token shows once Telegram has parsed it."""
-    if m.group("entity"):
-        ch = _decoded(m)
-        return m.group(0) if ch is None else ch
-    return m.group(0)
+def _visible(text: str, m: re.Match[str] | None) -> str:
+    """What a piece shows once Telegram has parsed it ('' for a tag)."""
+    if m is None:
+        return text
+    if m.group("tag"):
+        return ""
+    ch = _decoded(m)
+    return text if ch is None else ch
 
 
 def visible_len(html: str) -> int:
     """Length Telegram checks against its limits: visible text, in UTF-16 code units."""
-    return sum(_u16(_visible(m)) for m in _TOKEN.finditer(html) if not m.group("tag"))
+    if "<" not in html and "&" not in html:
+        return _u16(html)
+    return sum(_u16(_visible(text, m)) for text, m in _pieces(html))
 
 
 def strip_tags(html: str) -> str:
     """The plain text a reader would see: tags dropped, entities decoded."""
-    return "".join(_visible(m) for m in _TOKEN.finditer(html) if not m.group("tag"))
+    return "".join(_visible(text, m) for text, m in _pieces(html))
 
 
 def truncate_html(html: str, limit: int = TEXT_LIMIT, ellipsis: str = "…") -> str:
@@ -109,21 +144,25 @@ def truncate_html(html: str, limit: int = TEXT_LIMIT, ellipsis: str = "…") -> 
     out: list[tuple[str, bool]] = []  # (source text, is an opening tag)
     open_tags: list[str] = []
     used = 0
-    for m in _TOKEN.finditer(html):
-        if m.group("tag"):
+    for text, m in _pieces(html):
+        if m is not None and m.group("tag"):
             name = m.group("name").lower()
             opening = not m.group("close")
             if opening:
                 open_tags.append(name)
             elif open_tags and open_tags[-1] == name:
                 open_tags.pop()
-            out.append((m.group(0), opening))
+            out.append((text, opening))
             continue
-        width = _u16(_visible(m))
+        width = _u16(_visible(text, m))
         if used + width > budget:
+            # Plain text is cut between characters; an entity is kept or dropped whole.
+            head = _prefix(text, budget - used) if m is None else ""
+            if head:
+                out.append((head, False))
             break
         used += width
-        out.append((m.group(0), False))
+        out.append((text, False))
     # Tags opened right before the cut would close empty: drop them rather than send <b></b>.
     while out and out[-1][1]:
         out.pop()
@@ -139,12 +178,7 @@ def truncate_text(text: str, limit: int = TEXT_LIMIT, ellipsis: str = "…") -> 
     budget = limit - _u16(ellipsis)
     if budget < 0:
         raise ValueError(f"limit {limit} is shorter than the ellipsis {ellipsis!r}")
-    used = 0
-    for i, ch in enumerate(text):
-        used += 2 if ord(ch) > 0xFFFF else 1
-        if used > budget:
-            return text[:i] + ellipsis
-    return text
+    return _prefix(text, budget) + ellipsis
 
 
 def pack_callback(action: str, incident_id: int, step: str = "", channel: str = "") -> str:

@@ -85,7 +85,7 @@ class Service:
     engine: Engine
     settings: Settings
     grouper: Grouper
-    item_keys: dict[str, frozenset[str]] = field(default_factory=dict)
+    item_keys: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
     def start(cls, engine: Engine, config: Path, now: datetime) -> Service:
