@@ -12,7 +12,8 @@ What runs:
   overdue marks and escalations fall due during the run (their first cards and notices
   are delivered before the run starts: see `preseed`);
 - a Bot API emulator (tests/kit/botapi.py) in this process; 20 chat commands a second
-  (/status and /list in turn, from the admin in the admin chat) injected once the service
+  (/status and /list, from 100 people on the roster, each in their private chat, one
+  command every 5 s each) injected once the service
   polls for updates;
 - PROBES new reports put on random feeds at random moments; each opens an incident whose
   card the emulator receives (poisonings, numbers 80-95 of `incident_report`: no open
@@ -52,7 +53,6 @@ from kit.botapi import TOKEN  # noqa: E402
 from kit.enginekit import Service, rss  # noqa: E402
 from kit.feedserver import FeedServer  # noqa: E402
 from kit.servicekit import (  # noqa: E402
-    ADMIN,
     DUTY,
     ControlledBotApi,
     ServiceProcess,
@@ -74,6 +74,12 @@ N_OPEN = 50
 PROBES = 16
 INTERVAL = 60  # seconds between two polls of one feed
 COMMANDS_PER_SECOND = 20
+# The commands come from this many people on the roster, each in their private chat with the
+# bot: one command every 5 s each, within what Telegram lets a bot answer in one private
+# chat (and within the service's own answer share, responder.chat.throttle). 20 commands a
+# second into one group chat could not be answered on Telegram (20 messages a minute).
+ASKERS = 100
+ASKER_BASE = 20_000  # their Telegram ids (and private chat ids)
 # Probes appear over this many seconds once the service is warm: 15 a minute, under Telegram's
 # 20 messages a minute to one group, which the sender's flood pacing keeps to.
 PROBE_WINDOW = 64.0
@@ -220,6 +226,14 @@ def run_once(db: str, workdir: Path, pg_url: str | None) -> dict[str, Any]:
         workdir, [(f"feed{i:04d}", feeds.url(f"/f{i}.xml")) for i in range(N_FEEDS)], interval=f"{INTERVAL}s",
         polling_extra="jitter: 0.1",
     )  # fmt: skip
+    roster = workdir / "roster.yaml"
+    askers = "".join(
+        f"  - {{name: 查询员{k:03d}, telegram_id: {ASKER_BASE + k}, roles: [spokesperson]}}\n"
+        for k in range(ASKERS)
+    )
+    roster.write_text(
+        roster.read_text(encoding="utf-8").replace("chats:\n", askers + "chats:\n", 1), encoding="utf-8"
+    )
     url = pg_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
     migrate(url)
     engine = make_engine(url)
@@ -237,7 +251,8 @@ def run_once(db: str, workdir: Path, pg_url: str | None) -> dict[str, Any]:
         started = time.monotonic()
         while not stop_commands.is_set():
             injected.append(time.time())
-            api.inject_message(1004, ADMIN, "/status" if len(injected) % 2 else "/list")
+            who = ASKER_BASE + len(injected) % ASKERS
+            api.inject_message(who, who, "/status" if (len(injected) // ASKERS) % 2 else "/list")
             pause = started + len(injected) / COMMANDS_PER_SECOND - time.monotonic()
             if pause > 0:
                 stop_commands.wait(pause)
@@ -307,9 +322,18 @@ def run_once(db: str, workdir: Path, pg_url: str | None) -> dict[str, Any]:
                 arrival[title] = at
     total = [arrival[t] - probes[t] for t in probes]
     beyond = [arrival[t] - fetched[t].timestamp() for t in probes]
-    # Commands are answered one after another, in order: the k-th answer is the k-th command's.
-    answered = [at for at, chat, _ in api.arrivals if chat == ADMIN and at <= commands_stopped]
-    answer_delay = [at - sent for at, sent in zip(answered, injected, strict=False)]
+    # In each asker's chat the answers come in order: the k-th answer there is the k-th command's.
+    asked: dict[int, list[float]] = {}
+    for n, sent_at in enumerate(injected):
+        asked.setdefault(ASKER_BASE + n % ASKERS, []).append(sent_at)
+    answers: dict[int, list[float]] = {}
+    for at, chat, _ in api.arrivals:
+        if chat in asked and at <= commands_stopped:
+            answers.setdefault(chat, []).append(at)
+    answered = [at for chat in answers for at in answers[chat]]
+    answer_delay = [
+        at - sent_at for chat, ats in answers.items() for at, sent_at in zip(ats, asked[chat], strict=False)
+    ]
     return {
         "db": db,
         "exit": code,
