@@ -101,8 +101,8 @@ def clean_text(s: str) -> str:
     C1 control characters that Windows-1252 assigns (`don\x92t`, a CMS storing cp1252
     bytes as code points): they become the punctuation meant (`don’t`), as browsers do.
     """
-    if not s:
-        return s
+    if not s or _INVISIBLE.search(s) is None:
+        return s  # the usual case: one scan, the text returned as it is
     if _C1_PRINTABLE.search(s):
         s = _C1_PRINTABLE.sub(_windows_1252, s)
     return _INVISIBLE.sub("", s)
