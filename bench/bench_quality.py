@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/bench_quality.py [CORPUS] [--check] [--baseline REF]
 
 CORPUS defaults to ../shared/real-news/items.json relative to the repository root
 (its README says how the labels were decided); any corpus in that format can be scored,
-such as a held-out set kept outside the repository (README, "Quality on real news"). Every item becomes an RSS entry (title
+such as a held-out set kept outside the repository (docs/design.md, "Quality on real news"). Every item becomes an RSS entry (title
 + summary, its address as link, `published` as given: a date is read as 12:00 Beijing
 time, a month as its first day, a missing date as the scan time) and goes through
 `responder.scan.scan_entries`, the pipeline `scan` and the service share. The scan time
@@ -65,7 +65,7 @@ ANHUI = "安徽省"
 ANHUI_REGION = ["安徽", "合肥", "芜湖", "蚌埠", "淮南", "马鞍山", "淮北", "铜陵", "安庆", "黄山", "滁州",
                 "阜阳", "宿州", "六安", "亳州", "池州", "宣城"]  # fmt: skip
 
-# --check floors: the figures reached minus a small margin (see README, "Quality on real news").
+# --check floors: the figures reached minus a small margin (see docs/design.md, "Quality on real news").
 FLOORS: dict[str, float] = {
     "anhui.precision": 0.95,  # reached 1.000
     "anhui.recall": 0.88,  # 0.917: the two 马钢 items name no place of the province

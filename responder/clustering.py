@@ -5,7 +5,7 @@ a `Clusterer` once, asks `match` for every new report's `ReportKey`, and tells t
 clusterer what it decided (`add` for a new incident, `update` when a report joined one).
 
 Reports of one event are written independently by different outlets: they share the
-facts, not the wording. The rule (README, "Grouping reports into incidents") weighs
+facts, not the wording. The rule (docs/design.md, "Grouping reports into incidents") weighs
 what both reports say and joins the best live candidate that reaches
 `grouping.join_score` points without a contradiction:
 

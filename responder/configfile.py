@@ -36,7 +36,7 @@ M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
 
 # The shipped feeds.yaml is about 10 KB; 100,000 sources (what one process polls every
-# 5 minutes, see README "Feed fetching") are about 7 MB; a config larger than that is a mistake.
+# 5 minutes, see docs/design.md "Feed fetching") are about 7 MB; a config larger than that is a mistake.
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 _FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Builds plain values from scalar nodes (no anchors are possible: aliases are refused first).

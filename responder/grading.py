@@ -1,7 +1,7 @@
 """Pure: report text -> casualties and loss -> accident grade.
 
 The grades and their thresholds are those of the 生产安全事故报告和调查处理条例,
-article 3 (see README, "Accident grades"). "以上" includes the number itself and
+article 3 (see docs/design.md, "Grading reports"). "以上" includes the number itself and
 "以下" excludes it, so 10 deaths is 重大 and 30 deaths is 特别重大.
 
 `extract_figures` (in `responder.analysis.figures`, re-exported here) reads deaths,

@@ -169,7 +169,7 @@ class Reminders(StrictModel):
 
 
 class StepConfig(StrictModel):
-    """One obligation of a playbook (see README, "Playbooks and the duty roster")."""
+    """One obligation of a playbook (see docs/reference.md, "Playbooks and the duty roster")."""
 
     key: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     title: str = Field(min_length=1)

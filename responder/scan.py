@@ -154,7 +154,7 @@ def _report_json(a: Analysed, key: str | None) -> dict[str, Any]:
 
 
 def render_json(result: ScanResult) -> str:
-    """The stable JSON document of the README."""
+    """The stable JSON document of docs/reference.md ("`scan --json`")."""
     doc: dict[str, Any] = {
         "reports": [_report_json(a, key) for a, key in result.reports],
         "incidents": [

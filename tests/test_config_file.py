@@ -125,7 +125,9 @@ def _problems(tmp_path: Path, feeds: str, roster: str = ROSTER, playbook: str | 
 
 def test_a_misspelt_block_key_is_reported_at_its_own_line(tmp_path: Path) -> None:
     text = GOOD + "poling:\n  interval: 5m\n"
-    assert _problems(tmp_path, text) == ["feeds.yaml:14: poling: 未知字段（请对照 README 检查拼写）"]
+    assert _problems(tmp_path, text) == [
+        "feeds.yaml:14: poling: 未知字段（请对照 docs/reference.md 检查拼写）"
+    ]
 
 
 def test_every_problem_of_all_three_files_at_once(tmp_path: Path) -> None:
@@ -136,7 +138,7 @@ def test_every_problem_of_all_three_files_at_once(tmp_path: Path) -> None:
     found = _problems(tmp_path, GOOD.replace("event: [爆炸, 坍塌]", "event: []"), roster, playbook)
     assert "feeds.yaml:10: schemes[0]: 请同时写 region（地区）和 event（事件）词" in found[0]
     # The misspelt chat and the rotation naming someone who is not on the roster, each at its line.
-    assert "roster.yaml:10: chats.admn: 未知字段（请对照 README 检查拼写）" in found
+    assert "roster.yaml:10: chats.admn: 未知字段（请对照 docs/reference.md 检查拼写）" in found
     assert any(
         p.startswith("roster.yaml:15: rotation.order[1]: 值班表中的 “值班员乙” 不在 people 名单中")
         for p in found

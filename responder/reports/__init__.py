@@ -6,5 +6,5 @@
 - `annual.compute_annual(engine_or_session, 2026, "Asia/Shanghai", now=...)` → `AnnualFigures`
 - `annual.render_annual_text / render_annual_csv(figures)` → str
 
-Definitions of every figure: README, "Weekly summary and annual figures".
+Definitions of every figure: docs/reference.md, "Weekly summary and annual figures".
 """

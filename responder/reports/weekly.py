@@ -3,7 +3,7 @@
 A week is an ISO week, Monday 00:00 to the next Monday 00:00 in the bureau's time
 zone (Asia/Shanghai by default). Every figure is recomputed from `step`,
 `incident`, `incident_event` and `feed_outage` rows as of `now`, so it cannot drift
-and a past week can be recomputed at any time. Definitions (also in the README,
+and a past week can be recomputed at any time. Definitions (also in docs/reference.md,
 "Weekly summary and annual figures"):
 
 - An obligation is *due in the week* when its hard deadline (`Step.due_at`) falls in
