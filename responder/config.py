@@ -190,7 +190,7 @@ class Polling(StrictModel):
 
 
 class Grouping(StrictModel):
-    """When a new report joins an existing incident (see docs/design.md, 'Grouping reports into incidents')."""
+    """When a new report joins an existing incident (docs/design.md, 'Grouping reports into incidents')."""
 
     window: Duration = timedelta(hours=72)
     near_duplicate_distance: int = Field(default=12, ge=0, le=64)
