@@ -136,6 +136,7 @@ class Service:
         self._poll_lock = asyncio.Lock()
         self._polling_updates = False
         self._app_started = False
+        self._lease_watch = lease.Watch()  # a poller lease left with an impossible expiry
         self._weekly_retry_at: datetime | None = None  # after a failed weekly summary
         self._stop = asyncio.Event()
         self.calendar_watch = CalendarWatch.of(settings)
@@ -246,7 +247,9 @@ class Service:
             return
         now = self.read_clock().now
         try:
-            held = lease.acquire(self.engine, POLLER_LEASE, self.instance, now, timedelta(seconds=45))
+            held = lease.acquire(
+                self.engine, POLLER_LEASE, self.instance, now, timedelta(seconds=45), self._lease_watch
+            )
         except Exception as exc:
             if not is_disk_full(exc):
                 raise
