@@ -1,5 +1,7 @@
-"""`python main.py scan`: the operator's dry run. Fetch every source once, then run the
-service's own intake (analyse → kind → figures → group, `engine.ingest`) on a scratch
+"""`python main.py scan`: the operator's dry run. Fetch every source once, parse each body
+in worker processes bounded in time and memory as the service does (`feeds/isolate.py`: a
+hostile body fails its own source, with the reason, and the others still print), then run
+the service's own intake (analyse → kind → figures → group, `engine.ingest`) on a scratch
 SQLite database in a temporary directory, and print a table or one JSON document. The
 service's database is never touched and nothing is sent.
 
@@ -24,7 +26,8 @@ from .db import create_all, make_engine, session_scope
 from .engine.grouper import Grouper
 from .engine.ingest import ingest
 from .feeds.fetch import Fetcher, FetchResult, Validators
-from .feeds.parse import FeedEntry, FeedParseError, parse_feed
+from .feeds.isolate import ParsePool
+from .feeds.parse import FeedEntry, FeedParseError
 from .i18n import t
 from .identity import guids_unique
 from .models import Incident, Report
@@ -64,19 +67,44 @@ async def _fetch_all(settings: Settings) -> list[tuple[Source, FetchResult]]:
     return list(zip(sources, results, strict=True))
 
 
+async def _parse(
+    pool: ParsePool, settings: Settings, src: Source, res: FetchResult, now: datetime
+) -> list[FeedEntry] | str:
+    """One source's entries, or what went wrong with it (in the catalogue's words)."""
+    if res.text is None:
+        return res.error or t("feed_error_empty_body")
+    zone = settings.feeds.tz_of(src).key
+    try:
+        return (await pool.parse(res.text, zone=zone, base_url=res.url, now=now)).entries
+    except FeedParseError as exc:
+        return str(exc)
+
+
+async def _fetch_and_parse(settings: Settings, now: datetime) -> list[tuple[Source, list[FeedEntry] | str]]:
+    """Fetch every enabled source, then parse each body as the service does: in worker
+    processes bounded in time and memory (`polling.parse_*`), so a hostile body fails its own
+    source and the others still come through."""
+    p = settings.feeds.polling
+    pool = ParsePool(
+        workers=p.parse_workers, timeout=p.parse_timeout.total_seconds(), memory_mb=p.parse_memory_mb
+    )
+    try:
+        fetched = await _fetch_all(settings)
+        parsed = await asyncio.gather(*(_parse(pool, settings, src, res, now) for src, res in fetched))
+    finally:
+        await asyncio.to_thread(pool.close)
+    return [(src, entries) for (src, _), entries in zip(fetched, parsed, strict=True)]
+
+
 def scan(settings: Settings, now: datetime) -> ScanResult:
     """Fetch every enabled source once and preview intake; nothing is stored or sent."""
     batches: list[tuple[Source, list[FeedEntry]]] = []
     errors: list[tuple[str, str]] = []
-    for src, res in asyncio.run(_fetch_all(settings)):
-        if res.text is None:
-            errors.append((src.name, res.error or t("feed_error_empty_body")))
-            continue
-        try:
-            parsed = parse_feed(res.text, naive_tz=settings.feeds.tz_of(src), base_url=res.url, now=now)
-            batches.append((src, parsed.entries))
-        except FeedParseError as exc:
-            errors.append((src.name, str(exc)))
+    for src, entries in asyncio.run(_fetch_and_parse(settings, now)):
+        if isinstance(entries, str):
+            errors.append((src.name, entries))
+        else:
+            batches.append((src, entries))
     result = scan_entries(settings.intake, batches, now)
     result.errors = errors
     return result

@@ -5,13 +5,10 @@ until SIGINT/SIGTERM.
 APScheduler only triggers work; every deadline, claim and message lives in the database,
 so a restart resumes where the last process stopped.
 
-Two faults of the host are handled here, each with one log line and one admin notice per
-episode rather than an error per cycle:
-- the wall clock jumps (`responder.clock.ClockGuard`): polls and decisions (breaches,
-  escalations, reminders) are held until the clock has been steady for a while; the
-  outbox still delivers what was queued;
-- the disk is full (the database cannot be written): polls and decisions pause, each
-  cycle tries one small write (the episode's record), and work resumes when it succeeds.
+Two faults of the host pause the jobs here (`responder.hostfaults` says so once per
+episode): while the wall clock is held after a jump, polls and decisions (breaches,
+escalations, reminders) wait and the outbox still delivers what was queued; while the
+disk is full, polls and decisions pause and each cycle tries one small write first.
 """
 
 from __future__ import annotations
@@ -25,7 +22,6 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,36 +38,22 @@ from .engine.drain import DrainStats, drain_outbox
 from .engine.grouper import Grouper
 from .engine.holidays import CalendarWatch, calendar_job
 from .engine.notify import report_delivery_failures
-from .engine.outbox import queue
 from .engine.poll import ItemKeys, PollStats, poll_due, sync_feed_states
-from .faults import disk_error_text, is_disk_full, open_fault, update_fault
+from .faults import is_disk_full
 from .feeds.fetch import Fetcher
 from .feeds.isolate import ParsePool
+from .hostfaults import DiskEpisode, HostFaults
 from .i18n import t
 from .models import Outbox, utcnow
-from .policy import keys
-from .present import messages
-from .present.formats import format_span
 from .runtime import Settings
-from .senders.base import Outgoing, Sender
-from .vocab import UNSENT_STATUSES, FaultKind, OutboxKind, Role
+from .senders.base import Sender
+from .vocab import UNSENT_STATUSES
 
 __all__ = ["Service", "instance_name"]
 
 log = logging.getLogger("responder.service")
 
 POLLER_LEASE = "telegram-poller"
-# A full disk seen again this soon after it had room is the same episode: no second alert.
-DISK_REARM_SECONDS = 600.0
-
-
-@dataclass
-class DiskEpisode:
-    """The database could not be written since `since` (the wall clock then)."""
-
-    since: datetime
-    error: str
-    told: bool  # the admins' notice was queued (else it was sent past the outbox, or not at all)
 
 
 def instance_name() -> str:
@@ -134,10 +116,7 @@ class Service:
         self.instance = instance or instance_name()
         self.clock = clock
         self.steady = steady
-        self.guard = guard or ClockGuard()
-        self._clock_fault: int | None = None  # the `fault` row of the clock episode under way
-        self.disk: DiskEpisode | None = None
-        self._disk_room_at = -DISK_REARM_SECONDS  # steady time the last full-disk episode ended
+        self.faults = HostFaults(engine, sender, self.instance, steady, guard or ClockGuard())
         self.cycle_every = cycle_every
         # Polls are looked for every second (a cheap indexed query when none is due), so a
         # feed is fetched within about a second of when it is due, whatever the cycle's pace.
@@ -157,6 +136,7 @@ class Service:
         self._poll_lock = asyncio.Lock()
         self._polling_updates = False
         self._app_started = False
+        self._lease_watch = lease.Watch()  # a poller lease left with an impossible expiry
         self._weekly_retry_at: datetime | None = None  # after a failed weekly summary
         self._stop = asyncio.Event()
         self.calendar_watch = CalendarWatch.of(settings)
@@ -267,7 +247,9 @@ class Service:
             return
         now = self.read_clock().now
         try:
-            held = lease.acquire(self.engine, POLLER_LEASE, self.instance, now, timedelta(seconds=45))
+            held = lease.acquire(
+                self.engine, POLLER_LEASE, self.instance, now, timedelta(seconds=45), self._lease_watch
+            )
         except Exception as exc:
             if not is_disk_full(exc):
                 raise
@@ -311,102 +293,23 @@ class Service:
 
     # -- watching ourselves -------------------------------------------------------------
 
+    @property
+    def guard(self) -> ClockGuard:
+        return self.faults.guard
+
+    @property
+    def disk(self) -> DiskEpisode | None:
+        return self.faults.disk
+
     def read_clock(self, *, cycle: bool = False) -> ClockReading:
         """Read the wall clock once (and the steady clock beside it); log and report a jump."""
-        reading = self.guard.read(self.clock(), self.steady(), cycle=cycle)
-        try:
-            if reading.jump is not None:
-                self._clock_jumped(reading, reading.jump)
-            elif reading.settled and reading.episode_start is not None:
-                log.info(t("clock_settled_log", since=reading.episode_start.isoformat(timespec="seconds")))
-                if self._clock_fault is not None:
-                    update_fault(self.engine, self._clock_fault, ended_at=reading.now)
-                self._clock_fault = None
-        except Exception as exc:  # recording the fault must not stop the job that read the clock
-            log.warning("could not record the clock's trouble: %s", disk_error_text(exc))
-        return reading
-
-    def _clock_jumped(self, reading: ClockReading, jump: timedelta) -> None:
-        start = reading.episode_start or reading.now
-        log.warning(
-            t(
-                "clock_jump_log",
-                jump=messages.jump_span(jump),
-                expected=(reading.now - jump).isoformat(timespec="seconds"),
-                wall=reading.now.isoformat(timespec="seconds"),
-            )
-        )
-        jumps = [round(j.total_seconds()) for j in self.guard.jumps]
-        if self._clock_fault is not None:
-            update_fault(self.engine, self._clock_fault, data={"jumps": jumps})
-            return
-        self._clock_fault = open_fault(
-            self.engine, FaultKind.CLOCK_JUMP, self.instance, start, {"jumps": jumps}
-        )
-        text = messages.clock_jumped(self.instance, jump, reading.now - jump, reading.now, self.settings.tz)
-        admins = self.settings.roster.chats_for_role(Role.ADMIN)
-        # Stamped with the earlier of the two readings, so neither a clock ahead nor one behind
-        # makes the notice wait.
-        with session_scope(self.engine) as s:
-            queue(s, keys.clock_jump(self.instance, start), admins, text, min(start, reading.now))
+        return self.faults.read_clock(self.clock(), self.settings, cycle=cycle)
 
     async def _disk_full(self, exc: BaseException, now: datetime) -> None:
-        """A write failed for want of room: say so once per episode, and tell the admins."""
-        if self.disk is not None:
-            return  # said already
-        error = disk_error_text(exc)
-        again = self.steady() - self._disk_room_at < DISK_REARM_SECONDS
-        self.disk = DiskEpisode(now, error, told=again)
-        if again:
-            log.info("database full again shortly after it had room: %s", error)
-            return
-        log.error(t("disk_full_log", error=error))
-        text = messages.disk_full(self.instance, now, error, self.settings.tz)
-        admins = self.settings.roster.chats_for_role(Role.ADMIN)
-        try:
-            with session_scope(self.engine) as s:
-                queue(s, keys.disk_full(self.instance, now, "full"), admins, text, now)
-            self.disk.told = True
-            return
-        except Exception as again_exc:
-            if not is_disk_full(again_exc):
-                log.warning(t("disk_full_unsent", error=disk_error_text(again_exc)))
-        # The outbox cannot take it: straight through the sender, unrecorded (the record follows
-        # with the notice that there is room again). Telegram down too: the log line stands.
-        for chat in admins:
-            try:
-                await self.sender.send(Outgoing(0, OutboxKind.MESSAGE, chat, text))
-                self.disk.told = True
-            except Exception as send_exc:
-                log.warning(t("disk_full_unsent", error=type(send_exc).__name__))
+        await self.faults.disk_full(exc, now, self.settings)
 
     def _disk_has_room(self, now: datetime) -> bool:
-        """Try the episode's record as the one small write; True (episode over) when it went in."""
-        episode = self.disk
-        assert episode is not None
-        lasted = now - episode.since
-        data = {"error": episode.error, "told": episode.told}
-        try:
-            fault = open_fault(self.engine, FaultKind.DISK_FULL, self.instance, episode.since, data)
-            update_fault(self.engine, fault, ended_at=now)
-        except Exception as exc:
-            if not is_disk_full(exc):
-                raise
-            return False
-        self.disk = None
-        self._disk_room_at = self.steady()
-        since = episode.since.isoformat(timespec="seconds")
-        log.warning(t("disk_room_log", since=since, lasted=format_span(lasted)))
-        text = messages.disk_room_again(self.instance, episode.since, lasted, self.settings.tz)
-        with session_scope(self.engine) as s:
-            queue(
-                s,
-                keys.disk_full(self.instance, episode.since, "room"),
-                self.settings.roster.chats_for_role(Role.ADMIN),
-                text,
-                now,
-            )
-        return True
+        return self.faults.disk_has_room(now, self.settings)
 
     def _report_failures(self, drained: DrainStats, now: datetime) -> None:
         if not drained.permanent_failures:

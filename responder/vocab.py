@@ -29,6 +29,7 @@ __all__ = [
     "ReportKind",
     "Role",
     "SourceKind",
+    "channel_rank",
 ]
 
 
@@ -148,6 +149,15 @@ class Channel(StrEnum):
     WEIBO = "weibo"
     WECHAT = "wechat"
     APP = "app"
+
+
+_CHANNEL_RANK = {c.value: i for i, c in enumerate(Channel)}
+
+
+def channel_rank(channel: str | None) -> int:
+    """Where an outlet stands in lists people read: the order of `Channel` (portal, Weibo,
+    WeChat, app, as the rules name them), a step without an outlet first."""
+    return -1 if channel is None else _CHANNEL_RANK.get(channel, len(_CHANNEL_RANK))
 
 
 class Outlet(StrEnum):

@@ -203,3 +203,25 @@ def test_the_step_due_decides_the_buttons() -> None:
     ]
     # A completion with nothing recorded says so on the card.
     assert "证据：未登记链接或发布渠道" in card(dataclasses.replace(inc, steps=(done,)), SH, T0 + 2 * M)
+
+
+def test_a_repost_card_lists_the_outlets_in_the_order_the_rules_name_them() -> None:
+    """门户网站、政务微博、微信、政务客户端: the card's lines and its buttons, whatever order the rows came in."""
+    due = T0 + 24 * 60 * M
+    steps = tuple(
+        StepView("repost", "转载、链接上级政策信息", channel, 0, T0, T0 + 60 * M, due, obligation="repost")
+        for channel in ("app", "wechat", "portal", "weibo")
+    )
+    inc = IncidentView(
+        3, IncidentKind.POLICY, TITLE, None, IncidentStatus.OPEN, 1, None, None, None, T0, T0, steps=steps
+    )
+    lines = [line for line in strip_tags(card(inc, SH, T0 + M)).splitlines() if "转载、链接" in line]
+    assert [line.split("·")[1].split()[0] for line in lines] == ["门户网站", "政务微博", "微信", "客户端"]
+    buttons = card_buttons(inc)
+    assert buttons is not None
+    assert [b["callback_data"].rsplit(":", 1)[1] for row in buttons[1:] for b in row] == [
+        "portal",
+        "weibo",
+        "wechat",
+        "app",
+    ]

@@ -132,7 +132,7 @@ def test_each_reminder_point_once_then_overdue_and_top_level() -> None:
         (T0 + 150 * M, ["incident:42:statement::reminder:50pct"]),
         (T0 + 240 * M, ["incident:42:statement::reminder:80pct"]),
         (T0 + 285 * M, ["incident:42:statement::reminder:15m"]),
-        (T0 + 300 * M, ["incident:42:statement::overdue", "incident:42:escalation:L3:r0"]),
+        (T0 + 300 * M, ["incident:42:escalation:L3:r0", "incident:42:statement::overdue"]),
     ]
     assert step(s, "statement").breached_at == T0 + 5 * H  # the deadline, not the moment we noticed
     assert s.escalation_level == 3
@@ -154,7 +154,7 @@ def test_reminder_audience_and_params() -> None:
 def test_passed_points_are_not_sent_in_a_burst() -> None:
     # The bot was down (or detected late) until 4h50m after first publication.
     _, actions = cycle(incident(detected_at=T0 + 290 * M), T0 + 290 * M)
-    assert notices(actions) == ["incident:42:statement::reminder:15m", "incident:42:escalation:L1:r0"]
+    assert notices(actions) == ["incident:42:escalation:L1:r0", "incident:42:statement::reminder:15m"]
 
 
 def test_calling_twice_queues_each_notice_once() -> None:
@@ -240,8 +240,8 @@ def test_acknowledgement_stops_escalation_but_not_reminders_or_breach() -> None:
         ("reminder", "statement"),
         ("reminder", "statement"),
         ("reminder", "statement"),
+        ("escalation", "statement"),  # the breach still goes to the head, its card first
         ("overdue", "statement"),
-        ("escalation", "statement"),  # the breach still goes to the head
     ]
     assert s.escalation_level == 3
     # Acknowledged at the top: no repeats; the breach mark stays.
@@ -325,7 +325,7 @@ def test_repost_around_national_day_one_step_per_outlet() -> None:
     assert notices(actions) == ["incident:42:repost:wechat:reminder:2h", "incident:42:repost:app:reminder:2h"]
     s = done(s, "repost", datetime(2026, 10, 8, 23, 0, tzinfo=SH), "wechat")
     s, actions = cycle(s, datetime(2026, 10, 9, 0, 0, tzinfo=SH), REPOST)
-    assert notices(actions) == ["incident:42:repost:app:overdue", "incident:42:escalation:L3:r0"]
+    assert notices(actions) == ["incident:42:escalation:L3:r0", "incident:42:repost:app:overdue"]
     assert [st.channel for st in s.steps if st.breached_at] == ["app"]
 
 

@@ -145,6 +145,22 @@ def test_nested_entities_are_refused_as_a_failed_poll_with_backoff_and_one_alert
     assert len(down) == 1 and "问题源" in down[0].text and "嵌套的实体" in down[0].text
 
 
+def test_a_doctype_of_unclosed_comments_is_refused_as_no_feed_not_after_the_time_limit(
+    sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer, pool: ParsePool
+) -> None:
+    # 1 MB of `<!--` that never close, on one line: cut out in one pass, so the feed fails with
+    # the reason (not a feed), well within the 5 s parse limit, instead of being killed for time.
+    head = '<?xml version="1.0" encoding="utf-8"?><!DOCTYPE rss [' + "<!--x" * 200_000
+    feed_server.route("/comments.xml", (head + "]>" + GOOD.decode().split("?>", 1)[1]).encode())
+    feed_server.route("/good.xml", GOOD)
+    parts = Bounded(sqlite_engine, two_feeds(tmp_path, feed_server, "/comments.xml"), pool)
+    parts.step(NOW)
+    bad = parts.state("问题源")
+    assert bad.consecutive_failures == 1 and bad.last_error is not None
+    assert "不是 RSS 或 Atom" in bad.last_error and "解析超时" not in bad.last_error
+    assert parts.state("正常源").consecutive_failures == 0
+
+
 def test_a_feed_that_parses_too_long_is_killed_and_fails_while_the_other_is_stored(
     sqlite_engine: Engine, tmp_path: Path, feed_server: FeedServer
 ) -> None:

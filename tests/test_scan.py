@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ from kit.enginekit import rss, write_config
 from kit.feedserver import FeedServer
 
 from responder.cli import main
+from responder.i18n import t
+from responder.runtime import load_settings
+from responder.scan import render_json, render_table, scan
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -88,3 +92,53 @@ def test_scan_json_groups_grades_and_reports_errors(
     assert [e["source"] for e in doc["errors"]] == ["坏"]
     # A dry run: no database file appeared.
     assert not (tmp_path / "var").exists()
+
+
+FIXED = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def heavy_feed(items: int) -> bytes:
+    """A feed that takes far more memory to parse than its 4 MB (about 770 bytes an item).
+
+    Not well-formed (a bare `&` in its title): the fast parser hands it to feedparser, which
+    reads it loosely, slowly and with plenty of memory, as the service's bounds expect.
+    """
+    when = format_datetime(FIXED - timedelta(hours=1))
+    body = "".join(
+        f"<item><title>本地简讯{i}</title><link>https://heavy.example/{i}</link>"
+        f"<description><![CDATA[<p>{'晴转多云' * 50}</p>]]></description><pubDate>{when}</pubDate></item>"
+        for i in range(items)
+    )
+    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>简讯 & 快讯</title>{body}</channel></rss>'.encode()
+
+
+def test_scan_parses_in_bounded_workers_so_a_hostile_feed_is_one_line_and_the_rest_print(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    good = [
+        (
+            "https://good.example/1",
+            "六安一仓库发生火灾 1人死亡",
+            "火灾已扑灭。",
+            FIXED - timedelta(minutes=20),
+        )
+    ]
+    feed_server.route("/good.xml", rss(good))
+    feed_server.route("/heavy.xml", heavy_feed(6000))
+    sources = f"  - name: 正常源\n    url: {feed_server.url('/good.xml')}\n  - name: 问题源\n    url: {feed_server.url('/heavy.xml')}\n"
+    # The service's bounds, tightened: a parse may use 32 MB above the worker's own memory.
+    settings = load_settings(write_config(tmp_path, sources, "  parse_memory_mb: 32\n"))
+
+    result = scan(settings, FIXED)
+    table = render_table(result, settings)
+    why = t("feed_error_parse_memory", mb=32)
+    # One line for the hostile feed: which source, what went wrong, in the catalogue's words.
+    assert [line for line in table.splitlines() if "问题源" in line] == [
+        t("scan_error", source="问题源", error=why)
+    ]
+    assert "本地简讯" not in table
+    # The good feed's report and incident still print.
+    assert "六安一仓库发生火灾 1人死亡" in table and "scan-1" in table
+    doc = json.loads(render_json(result))
+    assert doc["errors"] == [{"source": "问题源", "error": why}]
+    assert [r["link"] for r in doc["reports"]] == ["https://good.example/1"]

@@ -174,13 +174,19 @@ def test_password_sign_in_board_ack_done_and_export(service: Running, browser: A
     page.click("#form-done button")
     row = page.locator("tr[data-step='statement']")
     assert "法规处长" in row.inner_text() and row.locator(f"a[href='{EVIDENCE}']").count() == 1
+    # Where it was published, in the cards' words, in the step list and on the timeline.
+    assert row.locator("td.proof").inner_text() == "发布渠道：政务微博、微信公众号"
     timeline = page.locator("ol.timeline").inner_text()
     assert "事项完成" in timeline and "法规处长（网页，127.0.0.1）" in timeline and EVIDENCE in timeline
+    assert "发布渠道：政务微博、微信公众号" in timeline
     # A press conference says whether the head attended (其中：主要负责同志参加 of the annual report).
     page.select_option("#form-done select[name=step]", "press_conference")
     page.select_option("#form-done select[name=head]", "yes")
     page.click("#form-done button")
-    assert "法规处长" in page.locator("tr[data-step='press_conference']").inner_text()
+    conference = page.locator("tr[data-step='press_conference']")
+    assert "法规处长" in conference.inner_text()
+    assert conference.locator("td.proof").inner_text() == "主要负责同志参加"
+    assert "主要负责同志参加" in page.locator("ol.timeline").inner_text()
 
     with Session(make_engine(service.url)) as s:
         logged = s.exec(select(IncidentEvent).where(IncidentEvent.incident_id == inc.id,

@@ -212,3 +212,31 @@ def test_board_and_timeline_show_the_record(svc: Service) -> None:
     alert = next(e for e in record.timeline if e.kind == "alert")
     assert (t("web_field_to"), t("web_chat_duty")) in alert.details
     assert load_incident(svc.engine, svc.settings.roster, svc.settings.tz, 9999) is None
+
+
+def test_timeline_and_steps_say_where_a_completion_was_published(svc: Service) -> None:
+    big, _minor, policy = _work(svc)
+    # From the chat: the press conference held, the head attending, with the video's link.
+    p = svc.settings.roster.person(1002)
+    assert p is not None
+    chat = Actor(p.telegram_id, p.name, frozenset(p.roles))
+    video = "https://www.example.gov.cn/xwfb/2026/1121/conference.html"
+    with session_scope(svc.engine) as s:
+        actions.complete_step(s, svc.settings, big.id, "press_conference", "", chat, -200,  # type: ignore[arg-type]
+                              NOW + timedelta(hours=2), video, outlets=["press_conference"], head_attended=True)  # fmt: skip
+    said = "发布渠道：新闻发布会，主要负责同志参加"  # the card's words (evidence_outlets, evidence_head_yes)
+    record = load_incident(svc.engine, svc.settings.roster, svc.settings.tz, big.id)
+    assert record is not None
+    [conference] = [
+        e for e in record.timeline if e.kind == "step_done" and e.links == [(t("web_field_evidence"), video)]
+    ]
+    assert (t("web_field_proof"), said) in conference.details
+    by_key = {st.key: st for st in record.steps}
+    assert record.proofs[by_key["press_conference"].id] == said
+    # Done without saying where: the page says so, as the card does.
+    assert record.proofs[by_key["publish_info"].id] == t("evidence_none")
+    # A per-outlet repost names its outlet.
+    reposts = load_incident(svc.engine, svc.settings.roster, svc.settings.tz, policy.id)
+    assert reposts is not None
+    [weibo] = [st for st in reposts.steps if st.channel == "weibo"]
+    assert reposts.proofs == {weibo.id: "发布渠道：政务微博"}

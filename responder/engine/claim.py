@@ -11,6 +11,11 @@ Fencing: each claim stamps the row with its owner (`claimed_by`) and a new token
 is still the one it claimed with, so a drain that outlived its lease (a frozen process, a
 send that hung) never sends or marks a row another instance has taken over since.
 
+Order: each chat's rows go out by `delivery_key`, which is id order except that nothing
+about an incident goes before that incident's first card in the chat (a reminder queued
+ahead of the card waits right behind it), so the order follows what the rows mean, not the
+order they happened to be written in.
+
 A wall clock that was ahead (`responder.clock`) leaves dates in the future: a lease or a
 retry time further ahead than any this code sets (`MAX_LEASE`, `MAX_WAIT`) was written by
 a wrong clock and is not waited for.
@@ -18,18 +23,21 @@ a wrong clock and is not waited for.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ..models import Outbox
+from ..policy import keys
 from ..senders.base import Outgoing
 from ..vocab import UNSENT_STATUSES, OutboxKind, OutboxStatus
 
-__all__ = ["MAX_LEASE", "MAX_WAIT", "Claimed", "claim"]
+__all__ = ["MAX_LEASE", "MAX_WAIT", "Claimed", "claim", "delivery_key"]
 
 NEVER_DELIVERED = "the message to edit was never delivered"
 # The longest lease a drain takes and the longest a row is ever told to wait (backoff, flood
@@ -56,17 +64,104 @@ class _EditOf:
     after: int | None = None
 
 
-def _chat_order(session: Session) -> list[list[int]]:
-    """Every unsent row id per chat (a Telegram chat or a robot), in id order, chats by their
-    oldest row; read without locks, so a chat is claimable only from its real head even when
-    another instance locks some rows."""
-    order: dict[tuple[int, str | None], list[int]] = {}
-    unsent = col(Outbox.status).in_(UNSENT_STATUSES)
-    for row_id, chat_id, robot in session.exec(
-        select(Outbox.id, Outbox.chat_id, Outbox.robot).where(unsent).order_by(col(Outbox.id))
+ChatKey = tuple[int, str | None]  # (Telegram chat id, robot address): one destination
+
+
+@dataclass(frozen=True)
+class _Queued:
+    """An outbox row as the delivery order sees it."""
+
+    id: int
+    incident_id: int | None
+    card: bool  # one of its incident's cards (under `keys.card_prefix`)
+
+
+def _is_card(kind: str, dedup_key: str, incident_id: int | None) -> bool:
+    return (
+        incident_id is not None
+        and kind == OutboxKind.MESSAGE
+        and dedup_key.startswith(keys.card_prefix(incident_id))
+    )
+
+
+_ROW = (
+    col(Outbox.id),
+    col(Outbox.chat_id),
+    col(Outbox.robot),
+    col(Outbox.incident_id),
+    col(Outbox.kind),
+    col(Outbox.dedup_key),
+)
+
+
+def _rows(session: Session, *where: Any) -> Iterator[tuple[ChatKey, _Queued]]:
+    """The rows matching `where`, in id order, each with its chat."""
+    for row_id, chat_id, robot, incident_id, kind, dedup_key in session.execute(
+        sa.select(*_ROW).where(*where).order_by(col(Outbox.id))
     ):
-        order.setdefault((chat_id, robot), []).append(row_id)
-    return sorted(order.values(), key=lambda ids: ids[0])
+        yield (chat_id, robot), _Queued(row_id, incident_id, _is_card(kind, dedup_key, incident_id))
+
+
+def delivery_key(row_id: int, first_card: int | None) -> tuple[int, int, int]:
+    """Where a row stands in its chat's queue: `first_card` is the id of the first card of the
+    row's incident in that chat (None when there is none, or for rows about no incident).
+
+    A row queued before its incident's first card in that chat (the cycle queued a reminder
+    ahead of the card, or rows written by an older release or another instance) goes right
+    after that card; everything else keeps its id order. So the first card of an incident goes
+    out before anything else about it, in every chat, whatever order the rows were written in.
+    """
+    anchor = row_id if first_card is None else max(row_id, first_card)
+    return anchor, 0 if anchor == row_id else 1, row_id
+
+
+def _first_cards(session: Session, chats: dict[ChatKey, list[_Queued]]) -> dict[tuple[ChatKey, int], int]:
+    """The id of each incident's first card per chat, where an unsent row of that incident
+    precedes its earliest unsent card (the only case the order changes). Cards already sent
+    count too (then nothing moves), so they are looked up; usually there is nothing to look up."""
+    suspects: set[tuple[ChatKey, int]] = set()
+    for chat, rows in chats.items():
+        earliest_card: dict[int, int] = {}
+        for r in rows:
+            if r.card and r.incident_id is not None:
+                earliest_card.setdefault(r.incident_id, r.id)
+        for r in rows:
+            card = earliest_card.get(r.incident_id) if r.incident_id is not None else None
+            if r.incident_id is not None and card is not None and r.id < card:
+                suspects.add((chat, r.incident_id))
+    if not suspects:
+        return {}
+    first: dict[tuple[ChatKey, int], int] = {}
+    incidents = sorted({incident for _, incident in suspects})
+    of_them = col(Outbox.incident_id).in_(incidents)
+    for chat, row in _rows(session, of_them, col(Outbox.kind) == OutboxKind.MESSAGE):
+        at = (chat, row.incident_id)
+        if row.card and row.incident_id is not None and at in suspects:
+            first.setdefault((chat, row.incident_id), row.id)
+    return first
+
+
+def _chat_order(session: Session) -> list[list[int]]:
+    """Every unsent row id per chat (a Telegram chat or a robot) in delivery order
+    (`delivery_key`), chats by their oldest row; read without locks, so a chat is claimable
+    only from its real head even when another instance locks some rows."""
+    chats: dict[ChatKey, list[_Queued]] = {}
+    for chat, row in _rows(session, col(Outbox.status).in_(UNSENT_STATUSES)):
+        chats.setdefault(chat, []).append(row)
+    first = _first_cards(session, chats)
+    order = [
+        [
+            r.id
+            for r in sorted(
+                rows,
+                key=lambda r: delivery_key(
+                    r.id, first.get((chat, r.incident_id)) if r.incident_id is not None else None
+                ),
+            )
+        ]
+        for chat, rows in chats.items()
+    ]
+    return sorted(order, key=min)
 
 
 def _edit_of(session: Session, row: Outbox, claimed: dict[int, Outbox]) -> _EditOf | str | None:
@@ -119,7 +214,7 @@ def claim(
     engine: Engine, now: datetime, batch: int, lease_until: datetime, owner: str = ""
 ) -> tuple[list[Claimed], int]:
     """Mark up to `batch` due rows `sending` for `owner`, respecting per-chat order (a chat whose
-    head row waits holds back the rest); returns them in id order, each with its fencing token,
+    head row waits holds back the rest); returns them in delivery order, each with its fencing token,
     and how many edits failed for good because the message they edit was never delivered."""
     claimed: dict[int, Outbox] = {}
     out: list[Claimed] = []

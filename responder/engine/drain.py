@@ -11,8 +11,10 @@ claim token (`responder.engine.claim`). A drain that outlived its lease (a send 
 a frozen process) finds the rows another instance took over since and leaves them alone:
 of those, only the one that was on the wire when the lease ran out can arrive twice.
 
-Ordering: within one chat rows go out in id order, and a chat whose head row waits for
-a retry holds back its later rows, so after an outage everything arrives, in order.
+Ordering: within one chat rows go out in delivery order (`claim.delivery_key`: id order,
+except that an incident's first card goes before anything else about it), and a chat whose
+head row waits for a retry holds back its later rows, so after an outage everything
+arrives, in order.
 
 Failures (the sender says which, `responder.senders.base`):
 - `FloodWait`: the row waits exactly that long (`next_attempt_at = now + retry_after`, at

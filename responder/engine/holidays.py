@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
 from ..calendar_import import schedule_path, store_schedule
+from ..channels.robots import Destination
 from ..configfile import ConfigError
 from ..db import insert_ignore, session_scope
 from ..feeds.fetch import Fetcher, Validators
@@ -99,8 +100,9 @@ class ConfirmError(Exception):
         self.message = message
 
 
-def _admins(settings: Settings) -> list[int]:
-    return settings.roster.chats_for_role(Role.ADMIN)
+def _admins(settings: Settings) -> list[Destination]:
+    # The admins' Telegram chat and group robots (a roster may have either or both).
+    return settings.roster.destinations_for_role(Role.ADMIN)
 
 
 async def calendar_job(
@@ -290,7 +292,7 @@ def confirm_holidays(
     offer.confirmed_at, offer.confirmed_by = now, who
     s.add(offer)
     text = words.holiday_confirmed(offer.year, who, len(holidays), len(workdays), str(path))
-    others = [chat for chat in _admins(settings) if chat != reply_chat]
+    others = [chat for chat in settings.roster.chats_for_role(Role.ADMIN) if chat != reply_chat]
     queue(s, keys.holiday_confirmed(offer.year, offer.id), others, text, now)
     log.info(t("log_holiday_confirmed", year=offer.year, who=who, path=path))
     return text

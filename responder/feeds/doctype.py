@@ -30,8 +30,11 @@ __all__ = ["EntityExpansion", "drop_forbidden_chars", "neutralise"]
 
 _DECLARATION = re.compile(r"<!(?:DOCTYPE|ENTITY)\b", re.IGNORECASE)
 _DECLARATION_OR_CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>|<!(?:DOCTYPE|ENTITY)\b", re.S | re.IGNORECASE)
-# Tokens inside a declaration that may contain '>' or brackets without ending it.
-_DECL_TOKEN = re.compile(r'"[^"]*"|\'[^\']*\'|<!--.*?-->|<\?.*?\?>|\[|\]|>', re.S)
+# Tokens inside a declaration that may contain '>' or brackets without ending it. A comment or
+# processing instruction never closed runs to the end (as for an XML parser): looking for its
+# end again from every `<!--` of a hostile one-line DOCTYPE took time growing with the
+# square of its length.
+_DECL_TOKEN = re.compile(r'"[^"]*"|\'[^\']*\'|<!--.*?(?:-->|\Z)|<\?.*?(?:\?>|\Z)|\[|\]|>', re.S)
 _ENTITY = re.compile(
     r"<!ENTITY\s+(?P<pe>%\s+)?(?P<name>[^\s\"'>%]+)\s+"
     r"(?:(?P<q>[\"'])(?P<value>.*?)(?P=q)|(?:SYSTEM|PUBLIC)\b[^>]*)",

@@ -3,8 +3,8 @@
 One call answers the whole question, in this order: re-time open steps when an
 earlier report moved the clock; create the steps the applicable playbooks owe;
 complete steps from the bureau's own-outlet items; mark breaches; escalate (a breach
-straight to the top level, otherwise one level per unanswered `ack_timeout`); send
-reminders, due and overdue notices, the escalation card or its repeat, and the
+straight to the top level, otherwise one level per unanswered `ack_timeout`); send the
+escalation card or its repeat first, then reminders, due and overdue notices, and the
 grade-raised notices, each to the role the governing playbook gives the level; and
 ask for the cards to be edited when what they show changed (`responder.policy.cards`).
 An incident no playbook applies to (grade 一般 or unknown) is announced once to the
@@ -95,8 +95,10 @@ def decide(
     if esc is not None:
         out.append(esc)
 
-    notices = _step_notices(current, books, open_steps, escalation, level, now, reminders)
-    notices += _escalation_notices(state, escalation, esc, overdue, acked, now)
+    # The card first: a chat reached for the first time must see the incident before a
+    # reminder or an overdue notice about it (the outbox keeps that order per chat too).
+    notices = _escalation_notices(state, escalation, esc, overdue, acked, now)
+    notices += _step_notices(current, books, open_steps, escalation, level, now, reminders)
     notices += _grade_notices(state, catalogue, escalation, level)
     seen = set(state.sent)
     for n in notices:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 
 from ..i18n import t
-from ..vocab import IncidentKind, IncidentStatus, Obligation, Outlet
+from ..vocab import IncidentKind, IncidentStatus, Obligation, Outlet, channel_rank
 from .evidence import evidence_text, short
 from .formats import (
     channel_label,
@@ -132,7 +132,7 @@ def card(inc: IncidentView, tz: tzinfo, now: datetime) -> str:
     lines.append(_figures_line(inc))
     lines.append(t("card_first_published", at=format_time(inc.first_published, tz), tz=zone_name(tz)))
     lines.append(t("card_owed"))
-    ordered = sorted(inc.steps, key=lambda s: (s.due_at, s.key, s.channel or "", s.seq))
+    ordered = sorted(inc.steps, key=lambda s: (s.due_at, s.key, channel_rank(s.channel), s.seq))
     lines.extend([_step_line(s, tz, now) for s in ordered] or [t("card_no_steps")])
     lines.append(_status_line(inc, tz, now))
     body = "\n".join(lines)

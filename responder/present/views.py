@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..vocab import Channel, Grade, IncidentKind, IncidentStatus, Outlet
+from ..vocab import Channel, Grade, IncidentKind, IncidentStatus, Outlet, channel_rank
 
 __all__ = ["Evidence", "IncidentView", "ReportLine", "StepView"]
 
@@ -89,5 +89,6 @@ class IncidentView:
     def open_steps(self) -> list[StepView]:
         """Steps not done yet, nearest deadline first."""
         return sorted(
-            (s for s in self.steps if s.done_at is None), key=lambda s: (s.due_at, s.key, s.channel or "")
+            (s for s in self.steps if s.done_at is None),
+            key=lambda s: (s.due_at, s.key, channel_rank(s.channel)),
         )

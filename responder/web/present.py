@@ -15,6 +15,7 @@ from ..i18n import t
 from ..models import Incident, Step
 from ..policy import keys
 from ..present.channels import robot_name
+from ..present.evidence import short
 from ..present.formats import (
     channel_label,
     format_span,
@@ -25,6 +26,7 @@ from ..present.formats import (
     person_role_label,
     step_name,
 )
+from ..present.views import Evidence
 from ..reports.annual import ROW_TEXTS, AnnualRow, value_text
 from ..roster import Roster
 from ..vocab import EventKind, IncidentStatus, OutboxStatus, Role
@@ -48,6 +50,7 @@ __all__ = [
     "left_text",
     "message_kind",
     "outlet_label",
+    "proof_text",
     "reason_label",
     "roles_label",
     "status_label",
@@ -261,3 +264,26 @@ def message_kind(dedup_key: str) -> str:
         return t("web_msg_escalation", level=level)
     key = _MESSAGES.get(kind)
     return t(key) if key is not None else t("web_msg_other")
+
+
+def proof_text(ev: Evidence | None, tz: tzinfo) -> str:
+    """How a completion was published, in the cards' words without the link (the page shows the
+    link itself): 发布渠道：政务微博、微信公众号，主要负责同志参加; for an automatic completion, which
+    item on which own outlet proved it; the cards' "nothing recorded" when there is nothing at all."""
+    parts: list[str] = []
+    if ev is not None and ev.auto:
+        outlet = outlet_label(ev.outlets[0]) if ev.outlets else t("outlet_own")
+        at, source = fmt_dt(ev.published, tz), ev.source or ""
+        if ev.title:
+            parts.append(t("evidence_auto", outlet=outlet, source=source, at=at, title=short(ev.title, 60)))
+        else:
+            parts.append(t("evidence_auto_untitled", outlet=outlet, source=source, at=at))
+    elif ev is not None:
+        if ev.outlets:
+            outlets = t("evidence_outlet_sep").join(outlet_label(o) for o in ev.outlets)
+            parts.append(t("evidence_outlets", outlets=outlets))
+        if ev.head_attended is not None:
+            parts.append(t("evidence_head_yes") if ev.head_attended else t("evidence_head_no"))
+    if parts:
+        return t("evidence_sep").join(parts)
+    return "" if ev is not None and ev.link else t("evidence_none")

@@ -7,6 +7,7 @@ arrived, who acknowledged, who completed what with which evidence, who dismissed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -14,12 +15,22 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from ..engine.views import evidence_of, step_evidence
 from ..i18n import t
 from ..models import Incident, IncidentEvent, Outbox, Report, Step
 from ..present.formats import grade_label, step_name
 from ..roster import Roster
-from ..vocab import EventKind, OutboxKind
-from .present import chat_label, delivery_label, event_title, fmt_dt, message_kind, reason_label, via_label
+from ..vocab import EventKind, OutboxKind, SourceKind
+from .present import (
+    chat_label,
+    delivery_label,
+    event_title,
+    fmt_dt,
+    message_kind,
+    proof_text,
+    reason_label,
+    via_label,
+)
 
 __all__ = ["Entry", "IncidentRecord", "load_incident", "step_order"]
 
@@ -39,12 +50,15 @@ class Entry:
 
 @dataclass(frozen=True)
 class IncidentRecord:
-    """The incident, its steps in deadline order, its reports and the merged timeline."""
+    """The incident, its steps in deadline order, its reports and the merged timeline; `proofs`
+    says per done step how it was published (`present.proof_text`: outlets, the head's
+    attendance, the own-outlet item of an automatic completion)."""
 
     incident: Incident
     steps: list[Step]
     reports: list[Report]
     timeline: list[Entry]
+    proofs: dict[int, str] = field(default_factory=dict)
 
 
 def step_order(st: Step) -> tuple[datetime, str, str, int]:
@@ -68,7 +82,9 @@ def _report_entry(r: Report, tz: tzinfo) -> Entry:
     )
 
 
-def _event_details(ev: IncidentEvent, tz: tzinfo, steps: dict[int, Step]) -> list[tuple[str, str]]:
+def _event_details(
+    ev: IncidentEvent, tz: tzinfo, steps: dict[int, Step], own: Mapping[str, Report]
+) -> list[tuple[str, str]]:
     d: dict[str, Any] = ev.data or {}
     st = steps.get(ev.step_id or -1)
     step = [(t("web_field_step"), step_name(st))] if st else []
@@ -85,6 +101,8 @@ def _event_details(ev: IncidentEvent, tz: tzinfo, steps: dict[int, Step]) -> lis
         done_at = datetime.fromisoformat(d["done_at"]) if d.get("done_at") else None
         late = t("web_yes") if d.get("late") else t("web_no")
         out = [*step, (t("web_field_done_at"), fmt_dt(done_at, tz)), (t("web_field_late"), late)]
+        proof = proof_text(evidence_of(d, ev.actor_name, own), tz)
+        out += [(t("web_field_proof"), proof)] if proof else []
         return out + ([(t("web_field_note"), t("web_auto_done"))] if d.get("auto") else [])
     if ev.kind == EventKind.OVERDUE:
         due = datetime.fromisoformat(d["due_at"]) if d.get("due_at") else None
@@ -111,7 +129,9 @@ def _event_details(ev: IncidentEvent, tz: tzinfo, steps: dict[int, Step]) -> lis
     return []
 
 
-def _event_entry(ev: IncidentEvent, roster: Roster, tz: tzinfo, steps: dict[int, Step]) -> Entry:
+def _event_entry(
+    ev: IncidentEvent, roster: Roster, tz: tzinfo, steps: dict[int, Step], own: Mapping[str, Report]
+) -> Entry:
     d: dict[str, Any] = ev.data or {}
     title = event_title(ev.kind)
     who = ""
@@ -120,7 +140,7 @@ def _event_entry(ev: IncidentEvent, roster: Roster, tz: tzinfo, steps: dict[int,
     links = [(t("web_field_evidence"), d["evidence_link"])] if d.get("evidence_link") else []
     if d.get("link") and ev.kind in (EventKind.GRADE_RAISED, EventKind.OWN_REPORT, EventKind.OPENED):
         links.append((t("web_field_link"), str(d["link"])))
-    details = _event_details(ev, tz, steps)
+    details = _event_details(ev, tz, steps, own)
     return Entry(at=ev.at, kind=ev.kind, title=title, who=who, details=details, links=links, order=1)
 
 
@@ -166,10 +186,13 @@ def load_incident(engine: Engine, roster: Roster, tz: tzinfo, incident_id: int) 
             .where(Outbox.incident_id == incident_id, Outbox.kind != OutboxKind.EDIT)
             .order_by(col(Outbox.id))
         ).all()
+        evidence = step_evidence(s, incident_id)
     by_id = {st.id: st for st in steps}
+    own = {r.link: r for r in reports if r.source_kind == SourceKind.OWN and r.link}
     entries = [_report_entry(r, tz) for r in reports]
-    entries += [_event_entry(ev, roster, tz, by_id) for ev in events]
+    entries += [_event_entry(ev, roster, tz, by_id, own) for ev in events]
     entries += [_message_entry(o, roster, tz) for o in messages]
     entries.sort(key=lambda e: (e.at, e.order))
     steps.sort(key=step_order)
-    return IncidentRecord(inc, steps, reports, entries)
+    proofs = {st.id: proof_text(evidence.get(st.id), tz) for st in steps if st.done_at is not None}
+    return IncidentRecord(inc, steps, reports, entries, proofs)
