@@ -4,9 +4,9 @@ The grades and their thresholds are those of the 生产安全事故报告和调�
 article 3 (see docs/design.md, "Grading reports"). "以上" includes the number itself and
 "以下" excludes it, so 10 deaths is 重大 and 30 deaths is 特别重大.
 
-`extract_figures` (in `responder.analysis.figures`, re-exported here) reads deaths,
-serious injuries (重伤, acute poisoning included), plain injuries and direct economic
-loss from report text. Only a current accident report is graded (`responder.analysis.kinds`).
+`responder.analysis.figures` reads deaths, serious injuries (重伤, acute poisoning
+included), plain injuries and direct economic loss from report text (`extract_figures`,
+and `grade_text` for both steps at once); this module knows only the figures. Only a current accident report is graded (`responder.analysis.kinds`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,7 @@ __all__ = [
     "Figures",
     "Grade",
     "GradeThresholds",
-    "extract_figures",
     "grade_for",
-    "grade_text",
-    "parse_number",
 ]
 
 
@@ -127,13 +124,3 @@ def grade_for(figures: Figures, thresholds: GradeThresholds = DEFAULT_THRESHOLDS
         ):
             return grade
     return Grade.一般
-
-
-def grade_text(text: str, thresholds: GradeThresholds = DEFAULT_THRESHOLDS) -> tuple[Figures, Grade | None]:
-    """Figures and grade of one report's normalised text (read as a current accident report)."""
-    figures = extract_figures(text)
-    return figures, grade_for(figures, thresholds)
-
-
-# At the end: analysis.figures builds `Figures`, so it imports this module first.
-from .analysis.figures import extract_figures, parse_number  # noqa: E402

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .analysis.datelines import mask_datelines
+from .analysis.figures import extract_figures
 from .analysis.gazetteer import Division, PlaceHit, gazetteer
 from .analysis.kinds import classify
 from .analysis.occurrence import Occurrence, read_occurrence
@@ -27,7 +28,7 @@ from .analysis.words import content_words
 from .clustering import ReportKey, accident_families, clamp_published, fingerprint
 from .config import FeedsConfig, Source
 from .feeds.parse import FeedEntry
-from .grading import Figures, Grade, extract_figures, grade_for
+from .grading import Figures, Grade, grade_for
 from .identity import normalize_link, report_identity
 from .matching import Matcher, MatchResult
 from .text import html_to_text, normalize

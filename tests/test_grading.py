@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import pytest
 
+from responder.analysis.figures import extract_figures, grade_text, parse_number
 from responder.grading import (
     DEFAULT_THRESHOLDS,
     Bar,
     Figures,
     Grade,
     GradeThresholds,
-    extract_figures,
     grade_for,
-    grade_text,
-    parse_number,
 )
 from responder.text import normalize
 

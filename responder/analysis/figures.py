@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from ..grading import Figures
+from ..grading import DEFAULT_THRESHOLDS, Figures, Grade, GradeThresholds, grade_for
 from .context import mask_context
 
-__all__ = ["extract_figures", "parse_number"]
+__all__ = ["extract_figures", "grade_text", "parse_number"]
 
 _CN_DIGITS = {
     "零": 0,
@@ -342,3 +342,9 @@ def extract_figures(text: str, year: int | None = None) -> Figures:
         loss_cny=max(losses) if losses else None,
         injured=max(injured) if injured else None,
     )
+
+
+def grade_text(text: str, thresholds: GradeThresholds = DEFAULT_THRESHOLDS) -> tuple[Figures, Grade | None]:
+    """Figures and grade of one report's normalised text (read as a current accident report)."""
+    figures = extract_figures(text)
+    return figures, grade_for(figures, thresholds)

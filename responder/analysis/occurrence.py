@@ -15,22 +15,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from .figures import parse_number
+
 __all__ = ["Occurrence", "read_occurrence"]
 
-_CN = {
-    "零": 0,
-    "〇": 0,
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
 _NUM = r"(?:\d{1,2}|[零一二三四五六七八九十廿]{1,3})"
 _DATE = re.compile(
     rf"(?P<y>\d{{4}})年(?P<m>{_NUM})月(?P<d>{_NUM})[日号]"
@@ -75,10 +63,10 @@ def _int(s: str | None) -> int | None:
         return int(s)
     if s.startswith("廿"):
         return 20 + (_int(s[1:]) or 0)
-    if "十" in s:
-        tens, _, ones = s.partition("十")
-        return (_CN.get(tens, 1) if tens else 1) * 10 + (_CN.get(ones, 0) if ones else 0)
-    return _CN.get(s)
+    try:
+        return int(parse_number(s))  # 十五, 二十三, 两
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
