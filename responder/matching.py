@@ -9,7 +9,9 @@ a longer event word must still be seen.
 A region word that names a division (安徽省, 滁州, 肥西县) stands for every division
 inside it, in full and short form (responder.analysis.gazetteer): `安徽省` matches
 定远县, 定远 and 淮南市潘集区. A short form counts only where it stands as a word
-(not 带来安全's 来安); the hit shows the name as written in the report.
+(not 带来安全's 来安); the hit shows the name as written in the report. Enterprises
+the gazetteer places in a division (马钢 in 马鞍山市) are names inside it too, and a scheme's
+own `enterprises` are region words of that scheme.
 """
 
 from __future__ import annotations
@@ -20,15 +22,21 @@ from typing import NamedTuple
 
 import ahocorasick_rs
 
-from .analysis.gazetteer import EVERYDAY, gazetteer, short_form_stands
+from .analysis.gazetteer import EVERYDAY, Gazetteer, gazetteer, short_form_stands
 from .config import Scheme
 from .text import normalize
 
-__all__ = ["GROUPS", "MatchResult", "Matcher"]
+__all__ = ["GROUPS", "MatchResult", "Matcher", "places_for"]
 
 # Word groups in the order they are reported; "topic" appears only for topic-only schemes.
 GROUPS: tuple[str, ...] = ("region", "event", "exclude", "topic")
 _REGION, _EVENT, _EXCLUDE, _TOPIC = range(4)
+
+
+def places_for(schemes: Sequence[Scheme]) -> Gazetteer:
+    """The gazetteer with every scheme's own enterprises added (the shipped one when none has any)."""
+    extra = {name: where for s in schemes for name, where in s.enterprises.items()}
+    return gazetteer().with_enterprises(extra) if extra else gazetteer()
 
 
 def _key(word: str) -> str:
@@ -75,8 +83,9 @@ class Matcher:
     full-width form in feeds.yaml still matches.
     """
 
-    def __init__(self, schemes: Sequence[Scheme]):
+    def __init__(self, schemes: Sequence[Scheme], places: Gazetteer | None = None):
         self.schemes: tuple[Scheme, ...] = tuple(schemes)
+        self._places = places or places_for(self.schemes)
         self._compiled = [_Compiled(s.name, frozenset(s.applies_to), bool(s.topic)) for s in self.schemes]
         # pattern (normalised) -> every (scheme index, group index, config spelling) it stands for
         owners: dict[str, list[tuple[int, int, str]]] = {}
@@ -105,12 +114,15 @@ class Matcher:
         )
 
     def _expand_region(self, si: int, scheme: Scheme, owners: dict[str, list[tuple[int, int, str]]]) -> None:
-        """Every division inside a region word that names one, as a region word of this scheme."""
-        roots = [d for w in scheme.region for d in gazetteer().resolve(w)]
-        if not roots:
-            return
+        """Every division inside a region word that names one, as a region word of this scheme; and
+        the scheme's own enterprises."""
+        places = self._places
+        found = {alias: places.is_short_word(alias) for alias in map(normalize, scheme.enterprises)}
+        roots = [d for w in scheme.region for d in places.resolve(w)]
+        if roots:
+            found |= places.aliases_within(roots)
         written = {_key(w) for w in scheme.region}
-        for alias, short in gazetteer().aliases_within(roots).items():
+        for alias, short in found.items():
             key = _key(alias)
             if key in written or any(o[0] == si and o[1] == _REGION for o in owners.get(key, ())):
                 continue
