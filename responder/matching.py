@@ -102,7 +102,14 @@ class Matcher:
         # Chinese words have no case; skip lower() on every report when no word has letters.
         self._fold = any(p != p.upper() for p in self._patterns)
         self._by_kind: dict[str, tuple[int, ...]] = {}
-        self._owners: dict[str, tuple[tuple[int, int, str], ...]] = {p: tuple(o) for p, o in owners.items()}
+        # By the automaton's pattern index: what each pattern stands for (for each scheme: its
+        # groups and config spellings), and the short forms to check where they occur.
+        self._owners: list[tuple[tuple[int, int, str], ...]] = [tuple(o) for o in owners.values()]
+        self._owned: list[list[tuple[tuple[int, str], ...]]] = [
+            [tuple((gi, w) for s_i, gi, w in o if s_i == si) for o in self._owners]
+            for si in range(len(self.schemes))
+        ]
+        self._checked_idx = frozenset(i for i, p in enumerate(self._patterns) if p in self._checked)
         # DFA + stored patterns: the fastest combination measured (bench/bench_matching.py);
         # a DFA's memory grows with the word list, fine for thousands of words.
         self._ac = (
@@ -155,24 +162,21 @@ class Matcher:
             return MatchResult(False, None, _empty_hits(False))
         if self._fold:
             text = text.lower()
+        seen = self._patterns_found(text)
+        if not seen:
+            return MatchResult(False, None, _empty_hits(False))
+        if len(applicable) == 1:  # the common case (news: the province's scheme alone)
+            return self._one_scheme(applicable[0], seen)
 
         # found[scheme] = [region, event, exclude, topic] sets of config spellings hit
         found: dict[int, list[set[str]]] = {}
         owners = self._owners
-        checked = self._checked
-        seen: set[str] = set()
-        for idx, start, end in self._ac.find_matches_as_indexes(text, overlapping=True):
-            pattern = self._patterns[idx]
-            if pattern in seen or (pattern in checked and not short_form_stands(text, start, end)):
-                continue
-            seen.add(pattern)
-            for si, gi, word in owners[pattern]:
+        for idx in seen:
+            for si, gi, word in owners[idx]:
                 groups = found.get(si)
                 if groups is None:
                     groups = found[si] = [set(), set(), set(), set()]
                 groups[gi].add(word)
-        if not found:
-            return MatchResult(False, None, _empty_hits(False))
 
         compiled = self._compiled
         best_score = (-1, -1)
@@ -198,6 +202,34 @@ class Matcher:
         if best < 0:
             return MatchResult(False, None, _empty_hits(False))
         return MatchResult(False, compiled[best].name, self._hits(best, found[best]))
+
+    def _one_scheme(self, si: int, seen: set[int]) -> MatchResult:
+        """`match` when one scheme applies: the same verdict and hits as the general path."""
+        groups: list[set[str]] = [set(), set(), set(), set()]
+        owned = self._owned[si]
+        for idx in seen:
+            for gi, word in owned[idx]:
+                groups[gi].add(word)
+        region, event, exclude, topic = groups
+        if not (region or event or exclude or topic):
+            return MatchResult(False, None, _empty_hits(False))
+        c = self._compiled[si]
+        satisfied = bool(topic) if c.topic_only else bool(region and event)
+        return MatchResult(satisfied and not exclude, c.name, self._hits(si, groups))
+
+    def _patterns_found(self, text: str) -> set[int]:
+        """The automaton's patterns found in `text`; a gazetteer short form only where one of its
+        occurrences stands as a word. The segmenter is the cost (bench/bench_matching.py): it is
+        asked once per short form and place, none once the form has stood somewhere."""
+        if self._ac is None:
+            return set()
+        checked = self._checked_idx
+        seen: set[int] = set()
+        for idx, start, end in self._ac.find_matches_as_indexes(text, overlapping=True):
+            if idx in seen or (idx in checked and not short_form_stands(text, start, end)):
+                continue
+            seen.add(idx)
+        return seen
 
     def _hits(self, si: int, groups: list[set[str]]) -> dict[str, list[str]]:
         hits = {

@@ -337,13 +337,16 @@ def _sentence_of(text: str, at: int) -> tuple[int, int]:
     return start, (m.start() if m else len(text))
 
 
+_CONTINUES_WITH = frozenset(w[0] for w in _NAME_CONTINUES)
+
+
 def short_form_stands(text: str, start: int, end: int) -> bool:
     """Does the short form at text[start:end] name a place here (a word of its own, not a street)?"""
-    if text.startswith(_NAME_CONTINUES, end):
+    after = text[end : end + 1]
+    if after in _CONTINUES_WITH and text.startswith(_NAME_CONTINUES, end):
         return False
-    if text.startswith("一", end):  # 裕安一工厂: the headline's "in X, a …"; the segmenter may glue 安一
-        return on_word_boundaries(text[:end], start, end)
-    return on_word_boundaries(text, start, end)
+    # 裕安一工厂: the headline's "in X, a …"; the segmenter may glue 安一, so the window ends at X
+    return on_word_boundaries(text, start, end, stop=end if after == "一" else None)
 
 
 @cache
