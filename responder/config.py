@@ -136,6 +136,10 @@ class Scheme(StrictModel):
     event: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
     topic: list[str] = Field(default_factory=list)
+    # Enterprises reports name instead of a place, each with the division it is in
+    # (马钢合肥公司: 合肥市): region words of this scheme that place the report there, beside the
+    # shipped list (responder/analysis/enterprises.yaml).
+    enterprises: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("region", "event", "exclude", "topic")
     @classmethod
@@ -145,6 +149,14 @@ class Scheme(StrictModel):
             raise ValueError(t("config_empty_word"))
         return words
 
+    @field_validator("enterprises", mode="before")
+    @classmethod
+    def _codes_as_text(cls, v: object) -> object:
+        # A division code written unquoted (马钢: 340500) is read by YAML as a number.
+        if isinstance(v, dict):
+            return {k: str(w) if isinstance(w, int) and not isinstance(w, bool) else w for k, w in v.items()}
+        return v
+
     @model_validator(mode="after")
     def _shape(self) -> Scheme:
         if self.topic and (self.region or self.event):
@@ -152,6 +164,49 @@ class Scheme(StrictModel):
         if not self.topic and not (self.region and self.event):
             raise ValueError(t("config_scheme_needs_words"))
         return self
+
+    @model_validator(mode="after")
+    def _enterprise_places(self) -> Scheme:
+        problems = _enterprise_problems(self) if self.enterprises else []
+        if problems:
+            raise FieldProblems(problems)
+        return self
+
+
+def _enterprise_problems(scheme: Scheme) -> list[tuple[Loc, str]]:
+    """What is wrong with a scheme's enterprises: a name that is a place already, a division that
+    is none or several, a division outside the scheme's region."""
+    from .analysis.gazetteer import NotADivision, gazetteer
+
+    places = gazetteer()
+    roots = [d for w in scheme.region for d in places.resolve(w)]
+    problems: list[tuple[Loc, str]] = []
+    for name, where in scheme.enterprises.items():
+        loc: Loc = ("enterprises", name)
+        if not name.strip():
+            problems.append((loc, t("config_enterprise_empty")))
+            continue
+        if places.is_place_name(name):
+            problems.append((loc, t("config_enterprise_is_place", name=name)))
+            continue
+        try:
+            division = places.division_named(where)
+        except NotADivision as exc:
+            if not exc.candidates:
+                problems.append((loc, t("config_enterprise_no_division", where=where)))
+                continue
+            named = [f"{places.full_name(d)} {d.code}" for d in exc.candidates]
+            message = t(
+                "config_enterprise_ambiguous",
+                where=where,
+                candidates="、".join(named),
+                code=exc.candidates[0].code,
+            )
+            problems.append((loc, message))
+            continue
+        if roots and not any(r.contains(division) for r in roots):
+            problems.append((loc, t("config_enterprise_outside", name=name, division=division.name)))
+    return problems
 
 
 class StaleAfter(StrictModel):
@@ -285,10 +340,16 @@ class FeedsConfig(StrictModel):
         if not self.schemes:
             problems.append((("schemes",), t("config_no_schemes")))
         seen: set[str] = set()
+        placed: dict[str, tuple[str, str]] = {}  # enterprise -> (where, first scheme naming it)
         for i, scheme in enumerate(self.schemes):
             if scheme.name in seen:
                 problems.append((("schemes", i, "name"), t("config_scheme_twice", name=scheme.name)))
             seen.add(scheme.name)
+            for name, where in scheme.enterprises.items():
+                where0, other = placed.setdefault(name, (where, scheme.name))
+                if where0 != where:
+                    message = t("config_enterprise_disagrees", name=name, other=other, where=where0)
+                    problems.append((("schemes", i, "enterprises", name), message))
         if problems:
             raise FieldProblems(problems)
         return self

@@ -9,7 +9,9 @@ a longer event word must still be seen.
 A region word that names a division (安徽省, 滁州, 肥西县) stands for every division
 inside it, in full and short form (responder.analysis.gazetteer): `安徽省` matches
 定远县, 定远 and 淮南市潘集区. A short form counts only where it stands as a word
-(not 带来安全's 来安); the hit shows the name as written in the report.
+(not 带来安全's 来安); the hit shows the name as written in the report. Enterprises
+the gazetteer places in a division (马钢 in 马鞍山市) are names inside it too, and a scheme's
+own `enterprises` are region words of that scheme.
 """
 
 from __future__ import annotations
@@ -20,15 +22,21 @@ from typing import NamedTuple
 
 import ahocorasick_rs
 
-from .analysis.gazetteer import EVERYDAY, gazetteer, short_form_stands
+from .analysis.gazetteer import EVERYDAY, Gazetteer, gazetteer, short_form_stands
 from .config import Scheme
 from .text import normalize
 
-__all__ = ["GROUPS", "MatchResult", "Matcher"]
+__all__ = ["GROUPS", "MatchResult", "Matcher", "places_for"]
 
 # Word groups in the order they are reported; "topic" appears only for topic-only schemes.
 GROUPS: tuple[str, ...] = ("region", "event", "exclude", "topic")
 _REGION, _EVENT, _EXCLUDE, _TOPIC = range(4)
+
+
+def places_for(schemes: Sequence[Scheme]) -> Gazetteer:
+    """The gazetteer with every scheme's own enterprises added (the shipped one when none has any)."""
+    extra = {name: where for s in schemes for name, where in s.enterprises.items()}
+    return gazetteer().with_enterprises(extra) if extra else gazetteer()
 
 
 def _key(word: str) -> str:
@@ -75,8 +83,9 @@ class Matcher:
     full-width form in feeds.yaml still matches.
     """
 
-    def __init__(self, schemes: Sequence[Scheme]):
+    def __init__(self, schemes: Sequence[Scheme], places: Gazetteer | None = None):
         self.schemes: tuple[Scheme, ...] = tuple(schemes)
+        self._places = places or places_for(self.schemes)
         self._compiled = [_Compiled(s.name, frozenset(s.applies_to), bool(s.topic)) for s in self.schemes]
         # pattern (normalised) -> every (scheme index, group index, config spelling) it stands for
         owners: dict[str, list[tuple[int, int, str]]] = {}
@@ -93,7 +102,14 @@ class Matcher:
         # Chinese words have no case; skip lower() on every report when no word has letters.
         self._fold = any(p != p.upper() for p in self._patterns)
         self._by_kind: dict[str, tuple[int, ...]] = {}
-        self._owners: dict[str, tuple[tuple[int, int, str], ...]] = {p: tuple(o) for p, o in owners.items()}
+        # By the automaton's pattern index: what each pattern stands for (for each scheme: its
+        # groups and config spellings), and the short forms to check where they occur.
+        self._owners: list[tuple[tuple[int, int, str], ...]] = [tuple(o) for o in owners.values()]
+        self._owned: list[list[tuple[tuple[int, str], ...]]] = [
+            [tuple((gi, w) for s_i, gi, w in o if s_i == si) for o in self._owners]
+            for si in range(len(self.schemes))
+        ]
+        self._checked_idx = frozenset(i for i, p in enumerate(self._patterns) if p in self._checked)
         # DFA + stored patterns: the fastest combination measured (bench/bench_matching.py);
         # a DFA's memory grows with the word list, fine for thousands of words.
         self._ac = (
@@ -105,12 +121,15 @@ class Matcher:
         )
 
     def _expand_region(self, si: int, scheme: Scheme, owners: dict[str, list[tuple[int, int, str]]]) -> None:
-        """Every division inside a region word that names one, as a region word of this scheme."""
-        roots = [d for w in scheme.region for d in gazetteer().resolve(w)]
-        if not roots:
-            return
+        """Every division inside a region word that names one, as a region word of this scheme; and
+        the scheme's own enterprises."""
+        places = self._places
+        found = {alias: places.is_short_word(alias) for alias in map(normalize, scheme.enterprises)}
+        roots = [d for w in scheme.region for d in places.resolve(w)]
+        if roots:
+            found |= places.aliases_within(roots)
         written = {_key(w) for w in scheme.region}
-        for alias, short in gazetteer().aliases_within(roots).items():
+        for alias, short in found.items():
             key = _key(alias)
             if key in written or any(o[0] == si and o[1] == _REGION for o in owners.get(key, ())):
                 continue
@@ -143,24 +162,21 @@ class Matcher:
             return MatchResult(False, None, _empty_hits(False))
         if self._fold:
             text = text.lower()
+        seen = self._patterns_found(text)
+        if not seen:
+            return MatchResult(False, None, _empty_hits(False))
+        if len(applicable) == 1:  # the common case (news: the province's scheme alone)
+            return self._one_scheme(applicable[0], seen)
 
         # found[scheme] = [region, event, exclude, topic] sets of config spellings hit
         found: dict[int, list[set[str]]] = {}
         owners = self._owners
-        checked = self._checked
-        seen: set[str] = set()
-        for idx, start, end in self._ac.find_matches_as_indexes(text, overlapping=True):
-            pattern = self._patterns[idx]
-            if pattern in seen or (pattern in checked and not short_form_stands(text, start, end)):
-                continue
-            seen.add(pattern)
-            for si, gi, word in owners[pattern]:
+        for idx in seen:
+            for si, gi, word in owners[idx]:
                 groups = found.get(si)
                 if groups is None:
                     groups = found[si] = [set(), set(), set(), set()]
                 groups[gi].add(word)
-        if not found:
-            return MatchResult(False, None, _empty_hits(False))
 
         compiled = self._compiled
         best_score = (-1, -1)
@@ -186,6 +202,34 @@ class Matcher:
         if best < 0:
             return MatchResult(False, None, _empty_hits(False))
         return MatchResult(False, compiled[best].name, self._hits(best, found[best]))
+
+    def _one_scheme(self, si: int, seen: set[int]) -> MatchResult:
+        """`match` when one scheme applies: the same verdict and hits as the general path."""
+        groups: list[set[str]] = [set(), set(), set(), set()]
+        owned = self._owned[si]
+        for idx in seen:
+            for gi, word in owned[idx]:
+                groups[gi].add(word)
+        region, event, exclude, topic = groups
+        if not (region or event or exclude or topic):
+            return MatchResult(False, None, _empty_hits(False))
+        c = self._compiled[si]
+        satisfied = bool(topic) if c.topic_only else bool(region and event)
+        return MatchResult(satisfied and not exclude, c.name, self._hits(si, groups))
+
+    def _patterns_found(self, text: str) -> set[int]:
+        """The automaton's patterns found in `text`; a gazetteer short form only where one of its
+        occurrences stands as a word. The segmenter is the cost (bench/bench_matching.py): it is
+        asked once per short form and place, none once the form has stood somewhere."""
+        if self._ac is None:
+            return set()
+        checked = self._checked_idx
+        seen: set[int] = set()
+        for idx, start, end in self._ac.find_matches_as_indexes(text, overlapping=True):
+            if idx in seen or (idx in checked and not short_form_stands(text, start, end)):
+                continue
+            seen.add(idx)
+        return seen
 
     def _hits(self, si: int, groups: list[set[str]]) -> dict[str, list[str]]:
         hits = {

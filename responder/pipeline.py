@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from .analysis.datelines import mask_datelines
 from .analysis.figures import extract_figures
-from .analysis.gazetteer import Division, PlaceHit, gazetteer
+from .analysis.gazetteer import Division, Gazetteer, PlaceHit, gazetteer
 from .analysis.kinds import classify
 from .analysis.occurrence import Occurrence, read_occurrence
 from .analysis.sites import read_sites
@@ -30,7 +30,7 @@ from .config import FeedsConfig, Source
 from .feeds.parse import FeedEntry
 from .grading import Figures, Grade, grade_for
 from .identity import normalize_link, report_identity
-from .matching import Matcher, MatchResult
+from .matching import Matcher, MatchResult, places_for
 from .text import html_to_text, normalize
 from .vocab import Channel, ReportKind, SourceKind
 
@@ -55,12 +55,16 @@ class Intake:
     config: FeedsConfig
     matcher: Matcher
     regions: dict[str, tuple[Division, ...]] = field(default_factory=dict)  # scheme -> divisions it names
+    # The gazetteer with the schemes' own enterprises (feeds.yaml `enterprises:`) added.
+    places: Gazetteer = field(default_factory=gazetteer)
 
     @classmethod
     def from_config(cls, config: FeedsConfig) -> Intake:
-        """Build the matcher and each scheme's region (its words that name divisions)."""
-        regions = {s.name: tuple(d for w in s.region for d in gazetteer().resolve(w)) for s in config.schemes}
-        return cls(config, Matcher(config.schemes), regions)
+        """Build the gazetteer with the schemes' enterprises, the matcher and each scheme's region
+        (its words that name divisions)."""
+        places = places_for(config.schemes)
+        regions = {s.name: tuple(d for w in s.region for d in places.resolve(w)) for s in config.schemes}
+        return cls(config, Matcher(config.schemes, places), regions, places)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -127,10 +131,11 @@ def _signed64(v: int) -> int:
 
 
 def _most_specific(hits: list[PlaceHit], region: tuple[Division, ...]) -> PlaceHit | None:
-    """The deepest division named; inside the scheme's region when it names one; first mention on ties."""
+    """The deepest division named; inside the scheme's region when it names one; on ties a place
+    before an enterprise (马鞍山 before 马钢), then the first mention."""
     inside = [h for h in hits if any(r.contains(h.division) for r in region)] if region else []
     pool = inside or hits
-    return max(pool, key=lambda h: (h.division.level, -h.start), default=None)
+    return max(pool, key=lambda h: (h.division.level, not h.enterprise, -h.start), default=None)
 
 
 def focus(text: str, hits: list[PlaceHit], region: tuple[Division, ...], whole: bool = True) -> str:
@@ -206,7 +211,7 @@ def analyse(
     published = clamp_published(entry.published, now, intake.config.grouping)
     news = source.kind == SourceKind.NEWS
     readable = news or source.kind == SourceKind.OWN  # own outlets' items are matched to incidents too
-    hits = gazetteer().find(masked) if readable else []
+    hits = intake.places.find(masked) if readable else []
     region = intake.regions.get(match.scheme or "", ()) if match.relevant else ()
     # Relative days (昨日, 周五) need the page's own date: never the scan or detection time.
     local = entry.published.astimezone(intake.tz) if entry.published else None
@@ -214,7 +219,7 @@ def analyse(
     kind = _kind(title, summary, occurrence, entry.published, now, intake) if news else None
     if kind == ReportKind.ACCIDENT and region:
         # Region words that are no division (九华山) place the report without the gazetteer's help.
-        places_only = all(gazetteer().resolve(w) for w in match.hits["region"])
+        places_only = all(intake.places.resolve(w) for w in match.hits["region"])
         kind = _kind_of_region_part(masked, len(title), hits, region, places_only) or kind
     figures = (
         extract_figures(focus(masked, hits, region), occurrence.year)

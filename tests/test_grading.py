@@ -187,6 +187,30 @@ def test_held_out_shapes(text: str, figures: tuple[int | None, ...], grade: Grad
     assert got_grade == grade
 
 
+# One toll told in groups, as real reports on public pages tell it (those killed on the spot, then
+# those who died on the way or in hospital, no total given): sentences of our own making.
+GROUPED_TOLLS = [
+    ("货车撞上面包车,当场造成2人死亡,另有1人在送往医院途中死亡", (3, None, None, None), Grade.较大),
+    ("三轮车被撞,4人当场死亡,1人在送医途中死亡,1人经抢救无效死亡", (6, None, None, None), Grade.较大),
+    ("车辆冲下路基,一名老人当场身亡,一名男子送医后抢救无效身亡", (2, None, None, None), Grade.一般),
+    ("厂房爆炸,8人当场遇难。另有2名重伤者送医后不治身亡。", (10, None, None, None), Grade.重大),
+    # the groups of a total already given add nothing to it
+    ("事故造成3人死亡,其中2人当场死亡,1人经抢救无效死亡", (3, None, None, None), Grade.较大),
+    # those still in hospital, or another year's dead, are no later group
+    ("2人当场死亡。目前,5名伤者正在医院救治。", (2, None, None, None), Grade.一般),
+    ("1人当场死亡。今年以来全市已有5人经抢救无效死亡。", (1, None, None, None), Grade.一般),
+]
+
+
+@pytest.mark.parametrize(("text", "figures", "grade"), GROUPED_TOLLS, ids=[c[0][:20] for c in GROUPED_TOLLS])
+def test_a_toll_told_in_groups_is_summed(
+    text: str, figures: tuple[int | None, ...], grade: Grade | None
+) -> None:
+    got, got_grade = grade_text(normalize(text))
+    assert (got.deaths, got.serious_injuries, got.loss_cny, got.injured) == figures
+    assert got_grade == grade
+
+
 def test_another_years_accident_is_not_the_toll() -> None:
     text = normalize("2026年5月1日,某仓库起火,4人死亡。2015年某港口爆炸造成165人遇难,教训深刻。")
     assert extract_figures(text, 2026).deaths == 4

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
+import rjieba
 
 from responder.analysis.gazetteer import EVERYDAY, gazetteer
 from responder.config import Scheme
@@ -145,3 +148,61 @@ def test_every_anhui_county_named_alone_matches_the_province_scheme() -> None:
         if not matcher.match(report_text(text, ""), "news").relevant
     ]
     assert missed == []
+
+
+def _stands(text: str, start: int, end: int) -> bool:
+    """The documented rule for a short place name, computed the plain way: not followed by a
+    street or building word, and on word boundaries of the segmented window of 4 characters either
+    side (cut after the name when 一 follows it)."""
+    from responder.analysis.gazetteer import _NAME_CONTINUES
+
+    if text.startswith(_NAME_CONTINUES, end):
+        return False
+    stop = end if text.startswith("一", end) else len(text)
+    left = max(0, start - 4)
+    cuts, pos = {0}, 0
+    for word in rjieba.cut(text[left : min(end + 4, stop)]):
+        pos += len(word)
+        cuts.add(pos)
+    return start - left in cuts and end - left in cuts
+
+
+def _expected_hits(scheme: Scheme, text: str) -> dict[str, list[str]]:
+    """What a province scheme should report, word by word: written words where they occur, the
+    gazetteer's names inside its region where they occur, short ones where one occurrence stands."""
+    g = gazetteer()
+    written = set(scheme.region)
+    region = {w for w in scheme.region if w in text}
+    roots = [d for w in scheme.region for d in g.resolve(w)]
+    for alias, short in g.aliases_within(roots).items():
+        if alias in written or alias in EVERYDAY:
+            continue
+        at = [i for i in range(len(text)) if text.startswith(alias, i)]
+        if any(not short or _stands(text, i, i + len(alias)) for i in at):
+            region.add(alias)
+    return {
+        "region": sorted(region),
+        "event": sorted(w for w in scheme.event if w in text),
+        "exclude": sorted(w for w in scheme.exclude if w in text),
+    }
+
+
+def test_a_province_scheme_reports_exactly_the_names_that_stand() -> None:
+    # Reports made of places of the province (full names, short forms, enterprises), everyday
+    # characters, the characters that continue a name into a street (路, 镇), 一, punctuation:
+    # the matcher's hits are the word-by-word rule's, however they are found.
+    g = gazetteer()
+    [anhui] = g.resolve("安徽省")
+    names = sorted(g.aliases_within([anhui]))
+    scheme = Scheme(
+        name="皖", region=["安徽省", "合肥市", "淮南市"], event=["爆炸", "事故"], exclude=["演练"]
+    )
+    matcher = Matcher([scheme])
+    rng = random.Random(20261130)
+    filler = [*"的一是在了有和人这中大为上个我以要他时来用们生到作地于出就路街镇村站号县市区，。、 \n",
+              "发生爆炸", "事故", "演练", "带来安全", "司马"]  # fmt: skip
+    for _ in range(400):
+        parts = rng.choices(filler, k=rng.randint(10, 40)) + rng.choices(names, k=rng.randint(1, 4))
+        rng.shuffle(parts)
+        text = "".join(parts)
+        assert matcher.match(text, "news").hits == _expected_hits(scheme, text), text

@@ -146,10 +146,20 @@ _NO_VITALS = re.compile(
 )
 _COUNT = re.compile(_PERSONS + _UNIT)
 _KILLED_N = re.compile(r"致死" + _PERSONS + _UNIT + r"?")
-# 1人当场死亡、5人送医院抢救无效后死亡: two groups of one toll, summed.
-_TWO_GROUPS = re.compile(
-    r"(?P<a>\d+|[一二两三四五六七八九十]+)[人名]当场(?:死亡|身亡|遇难)[、,，]\s*(?:另有)?(?P<b>\d+|[一二两三四五六七八九十]+)[人名]"
-    r"[^,，。;；]{0,14}?(?:抢救无效|不治|医院|送医|途中)[^,，。;；]{0,6}?(?:死亡|身亡)"
+# One toll told in groups: those who died on the spot, then those who died on the way or in hospital
+# (1人当场死亡、5人送医院抢救无效后死亡; 当场造成2人死亡,另有3人在送往医院抢救过程中死亡; 5人当场死亡,
+# 1人在送往医院途中死亡,1人经抢救无效死亡; 致一名老妇当场身亡,一名受伤男子送医后抢救无效身亡): summed.
+_SPOT = r"(?:死亡|身亡|遇难|殒命|丧生)"
+_ON_THE_SPOT = (
+    re.compile(_PERSONS + _UNIT + r"(?P<gap>[^\d,，。;；、]{0,6}?)当场(?:被[^\d,，。;；、]{1,2})?" + _SPOT),
+    re.compile(r"(?:当场|现场)(?:造成|致使|致|就有)?" + _PERSONS + _UNIT + _SPOT),
+    re.compile(r"(?:当场|现场)(?:死亡|遇难)" + _PERSONS + _UNIT),
+)
+_DIED_LATER = re.compile(
+    _PERSONS
+    + _UNIT
+    + r"(?P<gap>[^\d,，。;；]{0,16}?)(?:抢救无效|医治无效|救治无效|送医|送往|送院|医院|途中|伤重|伤势过重|不治)"
+    r"[^\d,，。;；]{0,10}?(?:死亡|身亡|离世|不治)"
 )
 # 3名重伤者在送往医院途中死亡: serious injuries who died are deaths only.
 _THEN_DIED = re.compile(r"[^,，。;；]{0,16}?(?:死亡|身亡|不治|遇难)")
@@ -266,11 +276,31 @@ def _deaths(text: str) -> list[int]:
     found = _counts(text, _DEATH_AFTER, _DEATH_BEFORE)
     for pattern in (_BODIES, _DEATH_BARE, _KILLED_N):
         found += [int(_value(text, m, "n")) for m in pattern.finditer(text) if not _discounted(text, m)]
-    for m in _TWO_GROUPS.finditer(text):
-        found.append(int(parse_number(m.group("a")) + parse_number(m.group("b"))))
+    found += _on_the_spot_and_later(text)
     found += _found_dead(text)
     if not found and any(not _discounted(text, m) for m in _ONE_PERSON.finditer(text)):
         found.append(1)
+    return found
+
+
+def _on_the_spot_and_later(text: str) -> list[int]:
+    """Tolls told in groups: each count of those who died on the spot plus the counts of those who
+    died later, named after it in the same or the next sentence."""
+    found: list[int] = []
+    for pattern in _ON_THE_SPOT:
+        for m in pattern.finditer(text):
+            if _discounted(text, m):
+                continue
+            first = _SENTENCE_END.search(text, m.end())
+            second = _SENTENCE_END.search(text, first.end()) if first else None
+            stop = second.start() if second else len(text)
+            later = [
+                int(_value(text, d, "n"))
+                for d in _DIED_LATER.finditer(text, m.end(), stop)
+                if not _discounted(text, d)
+            ]
+            if later:
+                found.append(int(_value(text, m, "n")) + sum(later))
     return found
 
 

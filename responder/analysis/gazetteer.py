@@ -10,23 +10,33 @@ Full names (肥西县) always count. Short forms (肥西) count only where they 
 word (not 带来安全's 来安, not 新华社's 新华), not as the start of a street or
 another place's name (徽州大道, 西城镇), and, for counties, only when their city or
 province is named too or the short form names one county in all China.
+
+Well-known enterprises are names of the division their works are in (马钢 → 马鞍山市,
+responder/analysis/enterprises.yaml; a scheme adds its own): a report naming only the
+enterprise is placed there, but a named place wins: one in the same sentence that is neither
+that division nor inside nor around it (马钢合肥公司 is in 合肥), or cities and counties of its
+province named anywhere in the text, none of them its own (the writer's 淮南 over the data
+file's 颍上). Two-character names count only where they stand as a word, as short forms do
+(not 司马钢铁).
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import importlib.metadata
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
 import ahocorasick_rs
 
 from ..text import normalize
+from .enterprises import builtin_enterprises
 from .words import on_word_boundaries
 
-__all__ = ["EVERYDAY", "Division", "Gazetteer", "PlaceHit", "gazetteer"]
+__all__ = ["EVERYDAY", "Division", "Gazetteer", "NotADivision", "PlaceHit", "gazetteer"]
 
 # City rows that are placeholders, not places (直辖县: county-level cities under a province).
 _NOT_A_CITY = frozenset({"市辖区", "直辖县", "县", "省直辖县级行政区划", "自治区直辖县级行政区划"})
@@ -80,28 +90,43 @@ class Division:
 
 @dataclass(frozen=True, slots=True)
 class PlaceHit:
-    """A division named at text[start:end], as written (`word`)."""
+    """A division named at text[start:end], as written (`word`); `enterprise`: by an enterprise's name."""
 
     start: int
     end: int
     word: str
     division: Division
     short: bool
+    enterprise: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class _Alias:
     divisions: tuple[Division, ...]
     short: bool
+    enterprise: bool = False
+
+
+class NotADivision(ValueError):
+    """`name` names no division, or several (`candidates`), so it cannot place an enterprise."""
+
+    def __init__(self, name: str, candidates: tuple[Division, ...] = ()) -> None:
+        self.name = name
+        self.candidates = candidates
+        super().__init__(f"{name!r} names {'no division' if not candidates else 'several divisions'}")
 
 
 _Raw = tuple[int, int, str, _Alias]  # a name found: start, end, as written, what it names
 
 
 class Gazetteer:
-    """Every division with its full, short and historical names, and one automaton over them."""
+    """Every division with its full, short and historical names, the enterprises named in place of
+    a division (`enterprises`: name -> division name or code), and one automaton over them all.
 
-    def __init__(self, rows: Iterable[list[str]]) -> None:
+    Raises NotADivision when an enterprise's division is unknown or ambiguous, and ValueError
+    when an enterprise's name is already a place name."""
+
+    def __init__(self, rows: Iterable[list[str]], enterprises: Mapping[str, str] | None = None) -> None:
         self.by_code: dict[str, Division] = {}
         aliases: dict[str, dict[str, bool]] = {}  # alias -> {code: is_short}
         for row in rows:
@@ -109,17 +134,45 @@ class Gazetteer:
         for code, names in _REGIONS.items():
             for name in names:
                 aliases.setdefault(name, {})[code] = False
-        self._aliases: dict[str, _Alias] = {}
+        self._places: dict[str, _Alias] = {}
         for alias, codes in aliases.items():
             divisions = tuple(self.by_code[c] for c in sorted(codes) if c in self.by_code)
             if divisions:
-                self._aliases[alias] = _Alias(divisions, all(codes.values()))
+                self._places[alias] = _Alias(divisions, all(codes.values()))
+        self._install(dict(enterprises or {}))
+
+    def _install(self, enterprises: dict[str, str]) -> None:
+        """Add the enterprises' names to the place names and build the automaton over them all."""
+        self.enterprises = enterprises
+        self._aliases = dict(self._places)
+        for name, where in enterprises.items():
+            key = normalize(name)
+            if key in self._places:
+                raise ValueError(f"{name!r} is a place name already")
+            # Two characters (马钢) can hide in other words and names: checked where they occur.
+            self._aliases[key] = _Alias((self.division_named(where),), len(key) <= 2, enterprise=True)
         self._words = list(self._aliases)
         self._ac = ahocorasick_rs.AhoCorasick(
             self._words,
             matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
             implementation=ahocorasick_rs.Implementation.ContiguousNFA,
         )
+
+    def with_enterprises(self, extra: Mapping[str, str]) -> Gazetteer:
+        """This gazetteer with more enterprises (a scheme's own); theirs win over the shipped ones."""
+        clone = copy.copy(self)
+        clone._install({**self.enterprises, **extra})
+        return clone
+
+    def division_named(self, name: str) -> Division:
+        """The one division `name` (a full name such as 马鞍山市 or 颍上县, or a code) stands for."""
+        found = self.by_code.get(name.strip())
+        if found is not None:
+            return found
+        alias = self._places.get(normalize(name))
+        if alias is None or alias.short or len(alias.divisions) != 1:
+            raise NotADivision(name, alias.divisions if alias else ())
+        return alias.divisions[0]
 
     def _take(self, row: list[str], aliases: dict[str, dict[str, bool]]) -> None:
         pname, cname, kname = row[1], row[2], row[3]
@@ -166,6 +219,15 @@ class Gazetteer:
         alias = self._aliases.get(word)
         return bool(alias and alias.short)
 
+    def full_name(self, division: Division) -> str:
+        """Province, city and county names joined (吉林省长春市朝阳区), to tell namesakes apart."""
+        codes = dict.fromkeys([division.province, division.city or division.code, division.code])
+        return "".join(self.by_code[c].name for c in codes if c in self.by_code)
+
+    def is_place_name(self, word: str) -> bool:
+        """True when `word` is already a name of a division (full, short or historical)."""
+        return normalize(word) in self._places
+
     # -- reading text
 
     def find(self, text: str) -> list[PlaceHit]:
@@ -184,8 +246,8 @@ class Gazetteer:
             division = self._pick(alias, named)
             if division is None:
                 continue
-            hits.append(PlaceHit(start, end, word, division, alias.short))
-        return [h for h in hits if self._corroborated(h, hits)]
+            hits.append(PlaceHit(start, end, word, division, alias.short, alias.enterprise))
+        return _named_places_win(text, [h for h in hits if self._corroborated(h, hits)])
 
     @staticmethod
     def _pick(alias: _Alias, named: set[Division]) -> Division | None:
@@ -224,13 +286,18 @@ _ORIGIN_AFTER = re.compile(r"籍|人(?![民大社口员力手工才事])|(?:农?
 
 def _without_origins(text: str, raw: list[_Raw]) -> list[_Raw]:
     """Names that say where people come from, not where it happened: 来自安徽六安的工人, 安徽籍司机,
-    死者系阜阳人. A run of names (安徽六安) is an origin as a whole."""
+    死者系阜阳人. A run of names (安徽六安) is an origin as a whole. An enterprise is never an
+    origin: 马钢工人 work there."""
     out: list[_Raw] = []
     i = 0
     while i < len(raw):
+        if raw[i][3].enterprise:
+            out.append(raw[i])
+            i += 1
+            continue
         j = i
-        while j + 1 < len(raw) and raw[j + 1][0] == raw[j][1]:  # 安徽六安: names back to back
-            j += 1
+        while j + 1 < len(raw) and raw[j + 1][0] == raw[j][1] and not raw[j + 1][3].enterprise:
+            j += 1  # 安徽六安: names back to back
         start, end = raw[i][0], raw[j][1]
         if not (text.endswith(_ORIGIN_BEFORE, 0, start) or _ORIGIN_AFTER.match(text, end)):
             out += raw[i : j + 1]
@@ -238,13 +305,48 @@ def _without_origins(text: str, raw: list[_Raw]) -> list[_Raw]:
     return out
 
 
+_SENTENCE_END = re.compile(r"[。;；!！?？\n]")
+
+
+def _named_places_win(text: str, hits: list[PlaceHit]) -> list[PlaceHit]:
+    """Without the enterprises a named place contradicts: one named in the same sentence that is
+    neither their division nor inside it nor around it (马钢合肥公司 is in 合肥, 淮北矿业内蒙古某煤矿
+    in Inner Mongolia), or cities and counties of their province named in the text, none of them
+    theirs (淮南一煤矿…谢桥煤矿: the writer says 淮南, the data file 颍上)."""
+    if not any(h.enterprise for h in hits):
+        return hits
+    named = [p for p in hits if not p.enterprise]
+    kept: list[PlaceHit] = []
+    for h in hits:
+        if h.enterprise:
+            start, end = _sentence_of(text, h.start)
+            if any(not p.division.related(h.division) for p in named if start <= p.start < end):
+                continue
+            near = [p for p in named if p.division.level >= 2 and p.division.province == h.division.province]
+            if near and not any(p.division.related(h.division) for p in near):
+                continue
+        kept.append(h)
+    return kept
+
+
+def _sentence_of(text: str, at: int) -> tuple[int, int]:
+    start = at
+    while start > 0 and not _SENTENCE_END.match(text, start - 1):
+        start -= 1
+    m = _SENTENCE_END.search(text, at)
+    return start, (m.start() if m else len(text))
+
+
+_CONTINUES_WITH = frozenset(w[0] for w in _NAME_CONTINUES)
+
+
 def short_form_stands(text: str, start: int, end: int) -> bool:
     """Does the short form at text[start:end] name a place here (a word of its own, not a street)?"""
-    if text.startswith(_NAME_CONTINUES, end):
+    after = text[end : end + 1]
+    if after in _CONTINUES_WITH and text.startswith(_NAME_CONTINUES, end):
         return False
-    if text.startswith("一", end):  # 裕安一工厂: the headline's "in X, a …"; the segmenter may glue 安一
-        return on_word_boundaries(text[:end], start, end)
-    return on_word_boundaries(text, start, end)
+    # 裕安一工厂: the headline's "in X, a …"; the segmenter may glue 安一, so the window ends at X
+    return on_word_boundaries(text, start, end, stop=end if after == "一" else None)
 
 
 @cache
@@ -268,7 +370,8 @@ def gazetteer() -> Gazetteer:
                     latest[key] = r[0]
     # Current rows first, so today's names win; older rows only add names.
     rows = sorted(([year, *key] for key, year in latest.items()), key=lambda r: r[0], reverse=True)
-    return Gazetteer(rows)
+    enterprises = {name: e.where for e in builtin_enterprises() for name in e.names}
+    return Gazetteer(rows, enterprises)
 
 
 @cache

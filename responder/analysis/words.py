@@ -49,13 +49,21 @@ def similarity(a: Iterable[str], b: Iterable[str]) -> float:
     return len(sa & sb) / math.sqrt(len(sa) * len(sb))
 
 
-def on_word_boundaries(text: str, start: int, end: int, context: int = 4) -> bool:
-    """Does text[start:end] begin and end on word boundaries (segmenting a window around it)?"""
-    left = max(0, start - context)
-    window = text[left : end + context]
-    cuts = {0}
+def on_word_boundaries(text: str, start: int, end: int, context: int = 4, stop: int | None = None) -> bool:
+    """Does text[start:end] begin and end on word boundaries (segmenting a window around it, `context`
+    characters either side, cut at `stop` when given: the same as text[:stop])?"""
+    left = start - context if start > context else 0
+    window = text[left : end + context if stop is None else min(end + context, stop)]
+    # Walk the words to the span's end: the matcher asks this for every short place name it meets.
+    first, last = start - left, end - left
     pos = 0
+    starts = first == 0
     for word in rjieba.cut(window):
         pos += len(word)
-        cuts.add(pos)
-    return (start - left) in cuts and (end - left) in cuts
+        if pos < first:
+            continue
+        if pos == first:
+            starts = True
+        elif not starts or pos >= last:
+            return starts and pos == last
+    return False
