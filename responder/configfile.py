@@ -46,6 +46,46 @@ _STR = "tag:yaml.org,2002:str"
 _DUPLICATE = object()  # the key waiting for its value was written twice: the value is skipped
 
 
+class _BadTag(Exception):
+    """A scalar with an explicit tag (`!!int abc`, `!unknown x`) that cannot be built."""
+
+    def __init__(self, tag: str):
+        self.tag = tag
+        super().__init__(tag)
+
+
+def _scalar_value(tag: str, text: str, implicit: bool) -> Any:
+    """The plain value of one scalar, built by PyYAML's safe constructor from its tag.
+
+    A tag guessed from the scalar's shape can only fail for an impossible date or time
+    (`2026-13-05`, `2026-02-30 25:00:00`): the text itself is kept, so the field's own type
+    says what is wrong there, at its line, beside every other problem of the file. An
+    explicit tag that cannot be built raises _BadTag.
+    """
+    try:
+        return _SCALARS.construct_object(yaml.ScalarNode(tag, text))
+    except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError):
+        if implicit:
+            return text
+        raise _BadTag(tag) from None
+    finally:
+        # The constructor remembers every node it built; config files are read again on
+        # every reload, so nothing may accumulate here.
+        _SCALARS.constructed_objects.clear()
+        _SCALARS.recursive_objects.clear()
+
+
+def _implicit(node: yaml.Node) -> bool:
+    """Whether the node's tag is the one its plain text resolves to (no explicit tag)."""
+    resolved = _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
+    return bool(getattr(node, "style", None) is None and resolved == node.tag)
+
+
+def _bad_tag_message(tag: str, text: str) -> str:
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    return t("config_bad_tag", tag=tag.replace("tag:yaml.org,2002:", "!!"), value=shown)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong in one config file."""
@@ -100,17 +140,23 @@ class _Walker:
         if isinstance(node, yaml.SequenceNode):
             return [self.walk(item, (*loc, i)) for i, item in enumerate(node.value)]
         # Scalars: PyYAML's safe constructor resolves ints, bools, dates by the node's tag.
-        return _SCALARS.construct_object(node)
+        return self._scalar(node, loc)
+
+    def _scalar(self, node: yaml.Node, loc: Loc) -> Any:
+        try:
+            return _scalar_value(node.tag, node.value, _implicit(node))
+        except _BadTag as exc:
+            line = node.start_mark.line + 1
+            self.problems.append(
+                Problem(self.file, line, _field_name(loc), _bad_tag_message(exc.tag, node.value))
+            )
+            return None
 
     def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         first_line: dict[Any, int] = {}
         for key_node, value_node in node.value:
-            key = (
-                _SCALARS.construct_object(key_node)
-                if key_node.tag != "tag:yaml.org,2002:str"
-                else key_node.value
-            )
+            key = self._scalar(key_node, loc) if key_node.tag != _STR else key_node.value
             line = key_node.start_mark.line + 1
             if key in first_line:
                 message = t("config_duplicate_key", first=first_line[key])
@@ -222,11 +268,20 @@ class _EventReader:
                     raise _Unusual
 
     def _scalar(self, event: yaml.ScalarEvent) -> None:
-        tag = event.tag
-        if tag is None or tag == "!":
+        tag: str = event.tag or ""
+        implicit = tag in ("", "!")
+        if implicit:
             # PyYAML's resolver is untyped; it returns the tag string.
             tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
-        value = event.value if tag == _STR else _SCALARS.construct_object(yaml.ScalarNode(tag, event.value))
+        try:
+            value = event.value if tag == _STR else _scalar_value(tag, event.value, implicit)
+        except _BadTag as exc:
+            loc = self._place(None, event)
+            where = loc if loc is not None else (self._stack[-1][1] if self._stack else ())
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
+            message = _bad_tag_message(exc.tag, event.value)
+            self.problems.append(Problem(self.file, line, _field_name(where), message))
+            return
         self._place(value, event)
 
     def _open(self, container: Any, event: yaml.Event) -> None:
@@ -372,6 +427,37 @@ _LIMITS: dict[str, tuple[str, str]] = {
 }
 
 
+_DATE_TYPES = frozenset(
+    k for k, v in _MESSAGES.items() if v in ("config_not_date", "config_not_datetime", "config_not_time")
+)
+# A date, optionally followed by a time of day, or a time of day alone: the shapes YAML
+# and pydantic read as such, whose numbers can still be out of range.
+_MOMENT = re.compile(
+    r"\s*(?:(?P<y>\d{4})-(?P<mo>\d{1,2})-(?P<d>\d{1,2}))?"
+    r"(?:(?(y)(?:[Tt]|\s+))(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?)?"
+)
+
+
+def impossible_moment(text: str) -> str | None:
+    """What is out of range in a date or time written in the right shape (`2026-13-05`,
+    `2026-02-30`, `25:00`), in the catalogue's words; None when nothing is."""
+    import calendar
+
+    m = _MOMENT.match(text)
+    if m is None or (m["y"] is None and m["h"] is None):
+        return None
+    if m["y"] is not None:
+        year, month, day = int(m["y"]), int(m["mo"]), int(m["d"])
+        if not 1 <= month <= 12:
+            return t("config_no_such_month", value=text.strip(), month=month)
+        days = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= days:
+            return t("config_no_such_day", value=text.strip(), year=year, month=month, days=days)
+    if m["h"] is not None and (int(m["h"]) > 23 or int(m["mi"]) > 59 or int(m["s"] or 0) > 59):
+        return t("config_no_such_clock", value=text.strip())
+    return None
+
+
 def message_of(err: ErrorDetails) -> str:
     """One pydantic error in the catalogue's words, with what it names (a limit, the values allowed).
 
@@ -381,6 +467,11 @@ def message_of(err: ErrorDetails) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
     if kind in ("value_error", "assertion_error") and "error" in ctx:
         return str(ctx["error"])
+    if kind in _DATE_TYPES and isinstance(err.get("input"), str):
+        # `start: 2026-13-05`: the shape of a date with a month that does not exist.
+        impossible = impossible_moment(err["input"])
+        if impossible is not None:
+            return impossible
     if kind in _MESSAGES:
         return t(_MESSAGES[kind])
     if kind in _LIMITS:
