@@ -19,6 +19,7 @@ from kit.feedserver import FeedServer
 
 from responder.cli import main
 from responder.holiday_notice import NoticeError, notice_year, parse_notice
+from responder.i18n import use_language
 from responder.present.calendar import unknown_year
 from responder.runtime import load_settings
 from responder.workcal import WorkCalendar, package_years, unknown_year_warning
@@ -117,6 +118,17 @@ def test_a_notice_that_contradicts_itself_is_flagged() -> None:
     notice = parse_notice(wrong)
     assert any("2026-05-08" in w and "周六" in w for w in notice.warnings), notice.warnings
     assert any("春节" in w and "8" in w and "9" in w for w in notice.warnings), notice.warnings
+    # The weekday the calendar gives is named as the notice names them, not as a number.
+    assert "2026-05-08 在通知中写作周六，按日历实际是星期五，请核对年份和日期。" in notice.warnings
+    assert "2026-05-08 是星期五（本来就是工作日），通知却写明调休上班，请核对。" in notice.warnings
+    use_language("en")
+    try:
+        english = parse_notice(wrong).warnings
+    finally:
+        use_language("zh")
+    assert (
+        "2026-05-08 is written as 周六 in the notice but is a Friday; check the year and the date." in english
+    )
 
 
 @pytest.mark.parametrize(
