@@ -246,14 +246,26 @@ def _build_service(
     )
 
 
+def migrate_command(config: str | None = None, database: str | None = None) -> str:
+    """The command that creates the database a read-only command was pointed at: `migrate`,
+    with the --config whose `database:` decided it, or the --database given as DATABASE_URL."""
+    import shlex
+
+    if database:
+        return f"DATABASE_URL={shlex.quote(database)} python main.py migrate"
+    return "python main.py migrate" + (f" --config {shlex.quote(config)}" if config else "")
+
+
 def cmd_status(args: argparse.Namespace, env: Environment) -> int:
-    """Feeds, open incidents and the outbox, as the database has them now."""
-    from .db import make_engine
+    """Feeds, open incidents and the outbox, as the database has them now (nothing is created)."""
+    from .db import reader_engine
     from .migrate import check_migrated
     from .status import render_status
 
     st = _optional_settings(args)
-    engine = make_engine(_database(args, env, st))
+    own = st is not None and st.database_path is not None
+    create_with = migrate_command((args.config or "feeds.yaml") if own else None)
+    engine = reader_engine(_database(args, env, st), create_with)
     try:
         check_migrated(engine)
         tz = args.tz or (st.feeds.timezone if st is not None else "Asia/Shanghai")
@@ -293,7 +305,7 @@ def _run_command(args: argparse.Namespace, env: Environment) -> int:
     """Run the command; turn every error an operator can meet into one line and an exit status."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
-    from .db import DatabaseUrlError
+    from .db import DatabaseUrlError, NoDatabaseError
     from .migrate import NotMigratedError
 
     try:
@@ -314,7 +326,11 @@ def _run_command(args: argparse.Namespace, env: Environment) -> int:
         return EXIT_CONFIG
     except NotMigratedError as exc:
         print(str(exc), file=sys.stderr)
-        return EXIT_NOT_MIGRATED
+        # Only the service has its own status for this (a unit file can tell it apart).
+        return EXIT_NOT_MIGRATED if args.command == "run" else 1
+    except NoDatabaseError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     except (OperationalError, DBAPIError) as exc:
         print(_database_problem(exc, args, env), file=sys.stderr)
         return 1
