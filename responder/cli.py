@@ -12,9 +12,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn, cast
 
 from .configfile import ConfigError
 from .env import Environment
@@ -346,13 +347,41 @@ def _run_command(args: argparse.Namespace, env: Environment) -> int:
         return 1
 
 
+# argparse's own words for the usage mistakes an operator makes most, and the catalogue's for them.
+_USAGE_WORDS = (
+    (re.compile(r"the following arguments are required: (.+)"), "cli_usage_missing"),
+    (re.compile(r"unrecognized arguments: (.+)"), "cli_usage_unrecognized"),
+    (re.compile(r"argument (\S+): expected one argument"), "cli_usage_no_value"),
+    (re.compile(r"argument (\S+): invalid choice: (.+) \(choose from (.+)\)"), "cli_usage_choice"),
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage mistakes are one line, as every other error is: what was
+    wrong, in the catalogue's words where they are known, and where to read the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the mistake on one line and exit with status 2 (argparse's usage status)."""
+        for pattern, key in _USAGE_WORDS:
+            found = pattern.fullmatch(message)
+            if found is not None:
+                what, *rest = found.groups()
+                message = t(key, what=what, value=rest[0] if rest else "", choices=rest[-1] if rest else "")
+                break
+        self.exit(EXIT_CONFIG, t("cli_usage", prog=self.prog, error=message) + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; one sub-command per operator task."""
-    p = argparse.ArgumentParser(prog="responder", description=__doc__)
+    p = _Parser(prog="responder", description=__doc__)
     p.add_argument(
         "-v", "--verbose", action="store_true", help="debug logging; tracebacks of unexpected errors"
     )
-    sub = p.add_subparsers(dest="command", required=True)
+    # Typed as plain ArgumentParser's: the modules that add sub-commands need no more than that.
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        p.add_subparsers(dest="command", required=True, parser_class=_Parser),
+    )
 
     c = sub.add_parser("check-config", help="validate feeds.yaml, playbooks/ and roster.yaml")
     c.add_argument("--config", default="feeds.yaml", help="path to feeds.yaml")
@@ -395,14 +424,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def parse_command_line(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line as a namespace; a usage mistake ends the process with one line (status 2).
+
+    The commands that take a chat command's words (ack, done, dismiss, close) take them on
+    either side of their options: `done 12 --as 张三 statement 微博` is `done 12 statement 微博 --as 张三`.
+    """
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "words_anywhere", False) and not any(w.startswith("-") for w in extra):
+        # argparse gives a positional list only its first run of words; the rest come back here, in order.
+        args.words = [*args.words, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line, read the environment once, and run one command; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    """Read the environment once, parse the command line, and run one command; returns the exit status."""
     try:
         env = Environment.read()
-        use_language(env.lang)
+        use_language(env.lang)  # first, so that a usage mistake is told in the chosen language too
     except ValueError as exc:  # a malformed variable: named, its value never echoed if secret
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
+    args = parse_command_line(argv)
+    _setup_logging(args.verbose)
     return _run_command(args, env)

@@ -137,3 +137,40 @@ def test_config_problems_are_one_line_each(tmp_path: Path) -> None:
 def test_a_folder_where_a_file_is_expected_is_one_line(tmp_path: Path) -> None:
     done = _run(["calendar", "import", str(tmp_path)], tmp_path)
     assert done.returncode == 1 and str(tmp_path) in _one_line(done)
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["ack", "--as", "值班员甲"], "responder ack：缺少 ID（加 -h 查看写法）"),
+        (["ack", "12", "--as"], "responder ack：--as 后面缺少取值（加 -h 查看写法）"),
+        (
+            ["done", "12", "--as", "值班员甲", "--bogus"],
+            "responder：无法识别的参数：--bogus（加 -h 查看写法）",
+        ),
+        (["status", "extra"], "responder：无法识别的参数：extra（加 -h 查看写法）"),
+        (
+            ["summary", "--format", "xml"],
+            "responder summary：--format 不能取 'xml'，可选：'text', 'csv', 'json'（加 -h 查看写法）",
+        ),
+    ],
+    ids=["no-words", "no-name", "unknown-option", "stray-word", "bad-choice"],
+)
+def test_a_usage_mistake_is_one_line(args: list[str], line: str, tmp_path: Path) -> None:
+    done = _run(args, tmp_path)
+    assert done.returncode == 2 and "usage:" not in done.stderr
+    assert _one_line(done) == line
+
+
+def test_the_words_of_an_action_may_follow_its_options(tmp_path: Path) -> None:
+    """`done 999 --as NAME statement 微博` is read as `done 999 statement 微博 --as NAME`: the
+    person, the roles and the incident are looked at (no such incident), not the word order."""
+    cfg = write_service_config(tmp_path / "cfg", [("新闻", "feeds/none.xml")])
+    url = _migrated(tmp_path)
+    for words in (
+        ["999", "--as", "法规处长", "statement", "微博"],
+        ["999", "statement", "--as", "法规处长", "微博"],
+    ):
+        done = _run(["done", *words, "--config", str(cfg)], tmp_path, url)
+        assert done.returncode == 1, done.stderr
+        assert "没有编号为 #999 的事件" in _one_line(done)
