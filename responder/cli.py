@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, cast
+from typing import TYPE_CHECKING, cast
 
+from .cli_usage import OneLineParser, migrate_command
 from .configfile import ConfigError
 from .env import Environment
 from .i18n import t, use_language
@@ -247,16 +247,6 @@ def _build_service(
     )
 
 
-def migrate_command(config: str | None = None, database: str | None = None) -> str:
-    """The command that creates the database a read-only command was pointed at: `migrate`,
-    with the --config whose `database:` decided it, or the --database given as DATABASE_URL."""
-    import shlex
-
-    if database:
-        return f"DATABASE_URL={shlex.quote(database)} python main.py migrate"
-    return "python main.py migrate" + (f" --config {shlex.quote(config)}" if config else "")
-
-
 def cmd_status(args: argparse.Namespace, env: Environment) -> int:
     """Feeds, open incidents and the outbox, as the database has them now (nothing is created)."""
     from .db import reader_engine
@@ -347,40 +337,16 @@ def _run_command(args: argparse.Namespace, env: Environment) -> int:
         return 1
 
 
-# argparse's own words for the usage mistakes an operator makes most, and the catalogue's for them.
-_USAGE_WORDS = (
-    (re.compile(r"the following arguments are required: (.+)"), "cli_usage_missing"),
-    (re.compile(r"unrecognized arguments: (.+)"), "cli_usage_unrecognized"),
-    (re.compile(r"argument (\S+): expected one argument"), "cli_usage_no_value"),
-    (re.compile(r"argument (\S+): invalid choice: (.+) \(choose from (.+)\)"), "cli_usage_choice"),
-)
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose usage mistakes are one line, as every other error is: what was
-    wrong, in the catalogue's words where they are known, and where to read the usage."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print the mistake on one line and exit with status 2 (argparse's usage status)."""
-        for pattern, key in _USAGE_WORDS:
-            found = pattern.fullmatch(message)
-            if found is not None:
-                what, *rest = found.groups()
-                message = t(key, what=what, value=rest[0] if rest else "", choices=rest[-1] if rest else "")
-                break
-        self.exit(EXIT_CONFIG, t("cli_usage", prog=self.prog, error=message) + "\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; one sub-command per operator task."""
-    p = _Parser(prog="responder", description=__doc__)
+    p = OneLineParser(prog="responder", description=__doc__)
     p.add_argument(
         "-v", "--verbose", action="store_true", help="debug logging; tracebacks of unexpected errors"
     )
     # Typed as plain ArgumentParser's: the modules that add sub-commands need no more than that.
     sub = cast(
         "argparse._SubParsersAction[argparse.ArgumentParser]",
-        p.add_subparsers(dest="command", required=True, parser_class=_Parser),
+        p.add_subparsers(dest="command", required=True, parser_class=OneLineParser),
     )
 
     c = sub.add_parser("check-config", help="validate feeds.yaml, playbooks/ and roster.yaml")

@@ -70,7 +70,7 @@ def _run(
     there or not at this version one line and exit 1 (nothing is created)."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
-    from ..cli import migrate_command
+    from ..cli_usage import migrate_command
     from ..configfile import ConfigError
     from ..db import NoDatabaseError, database_url, reader_engine, redact_url
     from ..migrate import NotMigratedError, check_migrated
