@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "add_command",
     "cmd_calendar_import",
+    "confirm_command",
     "read_source",
     "render_review",
     "schedule_path",
@@ -116,16 +117,29 @@ def cmd_calendar_import(args: argparse.Namespace, env: Environment) -> int:
         return 2
     print(render_review(notice, args.source))
     if not args.confirm:
-        print("\n" + t("import_how_to_confirm", source=args.source))
+        print("\n" + t("import_how_to_confirm", command=confirm_command(args)))
         return 0
     if notice.warnings and not args.force:
         print(t("import_refused_warnings"), file=sys.stderr)
         return 2
-    settings = load_settings(Path(args.config))
+    settings = load_settings(Path(args.config or "feeds.yaml"))
     who = args.by or getpass.getuser()
     target = store_schedule(settings, notice.year, notice.holidays, notice.workdays, args.source, who)
     print("\n" + t("import_saved", year=notice.year, path=target))
     return 0
+
+
+def confirm_command(args: argparse.Namespace) -> str:
+    """The command that stores what was just shown: the same source and the same options that
+    decide which files it reads and writes (--config) and what it records (--by), plus --confirm."""
+    import shlex
+
+    words = ["python", "main.py", "calendar", "import", args.source]
+    if args.config:
+        words += ["--config", args.config]
+    if args.by:
+        words += ["--by", args.by]
+    return shlex.join([*words, "--confirm"])
 
 
 def schedule_path(settings: Settings) -> Path:
@@ -171,6 +185,6 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     i.add_argument("--by", help="who confirms (recorded in the file; default: the login name)")
     i.add_argument(
-        "--config", default="feeds.yaml", help="feeds.yaml, to find roster.yaml and its schedule file"
+        "--config", help="feeds.yaml, to find roster.yaml and its schedule file (default: ./feeds.yaml)"
     )
     i.set_defaults(func=cmd_calendar_import)

@@ -14,8 +14,9 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from .cli_usage import OneLineParser, migrate_command
 from .configfile import ConfigError
 from .env import Environment
 from .i18n import t, use_language
@@ -247,13 +248,15 @@ def _build_service(
 
 
 def cmd_status(args: argparse.Namespace, env: Environment) -> int:
-    """Feeds, open incidents and the outbox, as the database has them now."""
-    from .db import make_engine
+    """Feeds, open incidents and the outbox, as the database has them now (nothing is created)."""
+    from .db import reader_engine
     from .migrate import check_migrated
     from .status import render_status
 
     st = _optional_settings(args)
-    engine = make_engine(_database(args, env, st))
+    own = st is not None and st.database_path is not None
+    create_with = migrate_command((args.config or "feeds.yaml") if own else None)
+    engine = reader_engine(_database(args, env, st), create_with)
     try:
         check_migrated(engine)
         tz = args.tz or (st.feeds.timezone if st is not None else "Asia/Shanghai")
@@ -293,7 +296,7 @@ def _run_command(args: argparse.Namespace, env: Environment) -> int:
     """Run the command; turn every error an operator can meet into one line and an exit status."""
     from sqlalchemy.exc import DBAPIError, OperationalError
 
-    from .db import DatabaseUrlError
+    from .db import DatabaseUrlError, NoDatabaseError
     from .migrate import NotMigratedError
 
     try:
@@ -314,7 +317,11 @@ def _run_command(args: argparse.Namespace, env: Environment) -> int:
         return EXIT_CONFIG
     except NotMigratedError as exc:
         print(str(exc), file=sys.stderr)
-        return EXIT_NOT_MIGRATED
+        # Only the service has its own status for this (a unit file can tell it apart).
+        return EXIT_NOT_MIGRATED if args.command == "run" else 1
+    except NoDatabaseError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     except (OperationalError, DBAPIError) as exc:
         print(_database_problem(exc, args, env), file=sys.stderr)
         return 1
@@ -332,11 +339,15 @@ def _run_command(args: argparse.Namespace, env: Environment) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; one sub-command per operator task."""
-    p = argparse.ArgumentParser(prog="responder", description=__doc__)
+    p = OneLineParser(prog="responder", description=__doc__)
     p.add_argument(
         "-v", "--verbose", action="store_true", help="debug logging; tracebacks of unexpected errors"
     )
-    sub = p.add_subparsers(dest="command", required=True)
+    # Typed as plain ArgumentParser's: the modules that add sub-commands need no more than that.
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        p.add_subparsers(dest="command", required=True, parser_class=OneLineParser),
+    )
 
     c = sub.add_parser("check-config", help="validate feeds.yaml, playbooks/ and roster.yaml")
     c.add_argument("--config", default="feeds.yaml", help="path to feeds.yaml")
@@ -379,14 +390,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def parse_command_line(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line as a namespace; a usage mistake ends the process with one line (status 2).
+
+    The commands that take a chat command's words (ack, done, dismiss, close) take them on
+    either side of their options: `done 12 --as 张三 statement 微博` is `done 12 statement 微博 --as 张三`.
+    """
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "words_anywhere", False) and not any(w.startswith("-") for w in extra):
+        # argparse gives a positional list only its first run of words; the rest come back here, in order.
+        args.words = [*args.words, *extra]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse the command line, read the environment once, and run one command; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    _setup_logging(args.verbose)
+    """Read the environment once, parse the command line, and run one command; returns the exit status."""
     try:
         env = Environment.read()
-        use_language(env.lang)
+        use_language(env.lang)  # first, so that a usage mistake is told in the chosen language too
     except ValueError as exc:  # a malformed variable: named, its value never echoed if secret
         print(str(exc), file=sys.stderr)
         return EXIT_CONFIG
+    args = parse_command_line(argv)
+    _setup_logging(args.verbose)
     return _run_command(args, env)

@@ -160,8 +160,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     for name, (text, _) in _COMMANDS.items():
         p = sub.add_parser(name, help=f"{text}, as a roster person (--as NAME), without Telegram")
         p.add_argument(
-            "words", nargs="+", help="the words of the chat command, e.g. 12 statement 微博 https://…"
+            "words",
+            nargs="+",
+            metavar="ID",
+            help="the incident and the other words of the chat command, e.g. 12 statement 微博 https://…",
         )
         p.add_argument("--as", dest="person", required=True, help="the roster name of the person acting")
         p.add_argument("--config", default="feeds.yaml", help="path to feeds.yaml")
-        p.set_defaults(func=cmd_act)
+        # The words may also follow the options (`ack 12 --as 张三`, `done 12 --as 张三 statement`):
+        # responder.cli.parse_command_line puts them back together.
+        p.set_defaults(func=cmd_act, words_anywhere=True)

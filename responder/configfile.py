@@ -8,15 +8,14 @@ for minutes) and a key written twice in one mapping (YAML would silently keep th
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
 
+from .configwords import message_of
 from .i18n import t
 
 __all__ = [
@@ -44,6 +43,46 @@ _SCALARS = yaml.SafeLoader("")
 _RESOLVER = yaml.resolver.Resolver()
 _STR = "tag:yaml.org,2002:str"
 _DUPLICATE = object()  # the key waiting for its value was written twice: the value is skipped
+
+
+class _BadTag(Exception):
+    """A scalar with an explicit tag (`!!int abc`, `!unknown x`) that cannot be built."""
+
+    def __init__(self, tag: str):
+        self.tag = tag
+        super().__init__(tag)
+
+
+def _scalar_value(tag: str, text: str, implicit: bool) -> Any:
+    """The plain value of one scalar, built by PyYAML's safe constructor from its tag.
+
+    A tag guessed from the scalar's shape can only fail for an impossible date or time
+    (`2026-13-05`, `2026-02-30 25:00:00`): the text itself is kept, so the field's own type
+    says what is wrong there, at its line, beside every other problem of the file. An
+    explicit tag that cannot be built raises _BadTag.
+    """
+    try:
+        return _SCALARS.construct_object(yaml.ScalarNode(tag, text))
+    except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError):
+        if implicit:
+            return text
+        raise _BadTag(tag) from None
+    finally:
+        # The constructor remembers every node it built; config files are read again on
+        # every reload, so nothing may accumulate here.
+        _SCALARS.constructed_objects.clear()
+        _SCALARS.recursive_objects.clear()
+
+
+def _implicit(node: yaml.Node) -> bool:
+    """Whether the node's tag is the one its plain text resolves to (no explicit tag)."""
+    resolved = _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
+    return bool(getattr(node, "style", None) is None and resolved == node.tag)
+
+
+def _bad_tag_message(tag: str, text: str) -> str:
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    return t("config_bad_tag", tag=tag.replace("tag:yaml.org,2002:", "!!"), value=shown)
 
 
 @dataclass(frozen=True)
@@ -100,17 +139,23 @@ class _Walker:
         if isinstance(node, yaml.SequenceNode):
             return [self.walk(item, (*loc, i)) for i, item in enumerate(node.value)]
         # Scalars: PyYAML's safe constructor resolves ints, bools, dates by the node's tag.
-        return _SCALARS.construct_object(node)
+        return self._scalar(node, loc)
+
+    def _scalar(self, node: yaml.Node, loc: Loc) -> Any:
+        try:
+            return _scalar_value(node.tag, node.value, _implicit(node))
+        except _BadTag as exc:
+            line = node.start_mark.line + 1
+            self.problems.append(
+                Problem(self.file, line, _field_name(loc), _bad_tag_message(exc.tag, node.value))
+            )
+            return None
 
     def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         first_line: dict[Any, int] = {}
         for key_node, value_node in node.value:
-            key = (
-                _SCALARS.construct_object(key_node)
-                if key_node.tag != "tag:yaml.org,2002:str"
-                else key_node.value
-            )
+            key = self._scalar(key_node, loc) if key_node.tag != _STR else key_node.value
             line = key_node.start_mark.line + 1
             if key in first_line:
                 message = t("config_duplicate_key", first=first_line[key])
@@ -222,11 +267,20 @@ class _EventReader:
                     raise _Unusual
 
     def _scalar(self, event: yaml.ScalarEvent) -> None:
-        tag = event.tag
-        if tag is None or tag == "!":
+        tag: str = event.tag or ""
+        implicit = tag in ("", "!")
+        if implicit:
             # PyYAML's resolver is untyped; it returns the tag string.
             tag = _RESOLVER.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
-        value = event.value if tag == _STR else _SCALARS.construct_object(yaml.ScalarNode(tag, event.value))
+        try:
+            value = event.value if tag == _STR else _scalar_value(tag, event.value, implicit)
+        except _BadTag as exc:
+            loc = self._place(None, event)
+            where = loc if loc is not None else (self._stack[-1][1] if self._stack else ())
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
+            message = _bad_tag_message(exc.tag, event.value)
+            self.problems.append(Problem(self.file, line, _field_name(where), message))
+            return
         self._place(value, event)
 
     def _open(self, container: Any, event: yaml.Event) -> None:
@@ -331,65 +385,6 @@ def problems_from(exc: ValidationError, file: str, lines: dict[Loc, int], prefix
             continue
         out.append(Problem(file, _line_for(loc, lines), _field_name(loc), message_of(err)))
     return out
-
-
-# pydantic's error types → the catalogue's words; the limit the error names goes in `{limit}`.
-_MESSAGES: dict[str, str] = {
-    "extra_forbidden": "config_unknown_field",
-    "missing": "config_missing",
-    "int_type": "config_not_int",
-    "int_parsing": "config_not_int",
-    "int_from_float": "config_not_int",
-    "float_type": "config_not_number",
-    "float_parsing": "config_not_number",
-    "bool_type": "config_not_bool",
-    "bool_parsing": "config_not_bool",
-    "string_type": "config_not_text",
-    "list_type": "config_not_list",
-    "dict_type": "config_not_mapping",
-    "model_type": "config_not_mapping",
-    "model_attributes_type": "config_not_mapping",
-    "date_type": "config_not_date",
-    "date_parsing": "config_not_date",
-    "date_from_datetime_parsing": "config_not_date",
-    "date_from_datetime_inexact": "config_not_date",
-    "datetime_type": "config_not_datetime",
-    "datetime_parsing": "config_not_datetime",
-    "datetime_from_date_parsing": "config_not_datetime",
-    "time_type": "config_not_time",
-    "time_parsing": "config_not_time",
-}
-_LIMITS: dict[str, tuple[str, str]] = {
-    "greater_than": ("config_more_than", "gt"),
-    "greater_than_equal": ("config_at_least", "ge"),
-    "less_than": ("config_less_than", "lt"),
-    "less_than_equal": ("config_at_most", "le"),
-    "string_too_short": ("config_too_short_text", "min_length"),
-    "string_too_long": ("config_too_long_text", "max_length"),
-    "too_short": ("config_too_few_items", "min_length"),
-    "too_long": ("config_too_many_items", "max_length"),
-    "string_pattern_mismatch": ("config_pattern", "pattern"),
-}
-
-
-def message_of(err: ErrorDetails) -> str:
-    """One pydantic error in the catalogue's words, with what it names (a limit, the values allowed).
-
-    Our validators raise ValueError with a catalogue sentence already; an error type not
-    listed here keeps pydantic's own (English) words inside a catalogue sentence.
-    """
-    kind, ctx = err["type"], err.get("ctx") or {}
-    if kind in ("value_error", "assertion_error") and "error" in ctx:
-        return str(ctx["error"])
-    if kind in _MESSAGES:
-        return t(_MESSAGES[kind])
-    if kind in _LIMITS:
-        key, name = _LIMITS[kind]
-        return t(key, limit=ctx.get(name, "?"))
-    if kind in ("enum", "literal_error"):
-        expected = re.findall(r"'([^']*)'", str(ctx.get("expected", ""))) or [str(ctx.get("expected", ""))]
-        return t("config_one_of", expected=t("config_list_separator").join(expected))
-    return t("config_invalid", detail=err["msg"])
 
 
 def _without(data: Any, locs: list[Loc]) -> Any:

@@ -165,6 +165,23 @@ def _enable_wal(cur: sqlite3.Cursor) -> None:
     raise sqlite3.OperationalError("could not switch the SQLite file to WAL: database stayed locked")
 
 
+class NoDatabaseError(Exception):
+    """A command that only reads was pointed at a SQLite file that does not exist yet."""
+
+
+def reader_engine(url: str, create_with: str) -> Engine:
+    """An engine for a command that only reads (status, summary, report).
+
+    A SQLite file that is not there is not created (an empty file would only hide the
+    mistake): NoDatabaseError says so in one line, naming `create_with`, the command that
+    makes it.
+    """
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise NoDatabaseError(t("db_missing", path=path, command=create_with))
+    return make_engine(url)
+
+
 def make_engine(url: str | None = None) -> Engine:
     """Create the engine. SQLite gets WAL and a busy timeout so a briefly locked file is waited for,
     and a new file is created private (0600 in a 0700 folder)."""

@@ -36,6 +36,20 @@ _RANGE = re.compile(_DATE + r"(?:\s*至\s*(?:(\d{4})年)?(?:(\d{1,2})月)?(\d{1,
 _COUNT = re.compile(r"共\s*(\d{1,2})\s*天")
 _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
 _WEEKDAY_IN = re.compile(r"(?:周|星期)([一二三四五六日天])")
+# A weekday's name in the catalogue (星期三, Wednesday), Monday first as date.weekday() counts.
+_WEEKDAY_NAMES = (
+    "weekday_name_mon",
+    "weekday_name_tue",
+    "weekday_name_wed",
+    "weekday_name_thu",
+    "weekday_name_fri",
+    "weekday_name_sat",
+    "weekday_name_sun",
+)
+
+
+def _weekday_name(d: date) -> str:
+    return t(_WEEKDAY_NAMES[d.weekday()])
 
 
 class NoticeError(ValueError):
@@ -91,7 +105,7 @@ def _check_weekday(d: date, note: str | None, warnings: list[str]) -> None:
     m = _WEEKDAY_IN.search(note or "")
     if m and _WEEKDAYS[m.group(1)] != d.weekday():
         warnings.append(
-            t("notice_weekday_mismatch", day=d.isoformat(), written=m.group(0), actual=d.isoweekday())
+            t("notice_weekday_mismatch", day=d.isoformat(), written=m.group(0), actual=_weekday_name(d))
         )
 
 
@@ -137,7 +151,7 @@ def _festival(name: str, body: str, year: int, warnings: list[str]) -> Festival:
                 day = _day(m.group(1), m.group(2), m.group(3), m.group(4), ctx, warnings)
                 if day.weekday() < 5:
                     warnings.append(
-                        t("notice_workday_on_weekday", day=day.isoformat(), weekday=day.isoweekday())
+                        t("notice_workday_on_weekday", day=day.isoformat(), weekday=_weekday_name(day))
                     )
                 workdays.append(day)
         elif "放假" in sentence or "休息" in sentence:

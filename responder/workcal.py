@@ -328,8 +328,9 @@ class CalendarConfig(BaseModel):
 _SCHEDULE_HEADER = """\
 # Official holiday schedules confirmed by an admin from the State Council's notice
 # (国务院办公厅关于20XX年部分节假日安排的通知), for years the chinese_calendar package
-# does not know yet. Written by `python main.py calendar import URL-or-FILE --confirm`;
-# copy it to every host with roster.yaml, then reload the service (systemctl reload responder).
+# does not know yet. Written by `python main.py calendar import URL-or-FILE --confirm` (or the
+# admins' /calendar_confirm). The running service takes it up within a minute, no reload needed;
+# with several hosts, copy it beside roster.yaml on each of them.
 """
 
 

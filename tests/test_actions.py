@@ -364,6 +364,8 @@ def test_unknown_incident_and_step(sqlite_engine: Engine, tmp_path: Path, feed_s
     message = str(info.value)
     assert "statment" in message
     assert all(k in message for k in ("statement", "press_conference", "publish_info", "flash"))
+    # Each key with the title the card shows, in the catalogue's punctuation.
+    assert "publish_info（公开事故情况）" in message and "(" not in message, message
     with pytest.raises(ActionError, match="不认识的发布渠道「moon」"):
         act(
             svc,

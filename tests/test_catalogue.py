@@ -33,3 +33,10 @@ def test_every_message_is_named_in_full_where_it_is_used() -> None:
     built = re.findall(r"""\b(?:t|cat)\(\s*(?:f["']|["'][^"']*["']\s*\+)""", code)
     assert built == []
     assert re.findall(r"""\bt\(\s*["'][^"']*["']\s*~""", templates) == []
+
+
+def test_a_playbook_has_one_name_in_chinese() -> None:
+    """Staff read 应对预案 on start-up, in check-config and on reload alike, never 应对流程."""
+    zh = Catalogue("zh").messages
+    assert [key for key, text in zh.items() if "流程" in text] == []
+    assert all("应对预案" in zh[key] for key in ("log_running", "reload_done", "check_playbooks"))

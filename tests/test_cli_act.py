@@ -140,7 +140,8 @@ def test_command_line_done_dismiss_close_rights_and_usage(
     stranger = cli(url, cfg, "ack", str(fire.id), "--as", "某某")
     assert stranger.returncode == 2 and "不在值班名单" in stranger.stderr
 
-    done = cli(url, cfg, "done", str(fire.id), "statement", "微信", link, "--as", "法规处长")
+    # The chat command's words may follow --as as well as precede it.
+    done = cli(url, cfg, "done", str(fire.id), "--as", "法规处长", "statement", "微信", link)
     assert done.returncode == 0, done.stderr
     assert "发布权威信息 已完成（法规处长）" in done.stdout
     assert f"证据：发布渠道：微信公众号，链接：{link}" in done.stdout  # what was said wins over the link
@@ -153,7 +154,7 @@ def test_command_line_done_dismiss_close_rights_and_usage(
     done = cli(url, cfg, "done", str(flood.id), link, "--as", "管理员")
     assert done.returncode == 0 and "证据：发布渠道：政务微博，链接：" in done.stdout
 
-    dismissed = cli(url, cfg, "dismiss", str(flood.id), "系", "旧闻", "--as", "法规处长")
+    dismissed = cli(url, cfg, "dismiss", str(flood.id), "系", "--as", "法规处长", "旧闻")
     assert dismissed.returncode == 0 and "已标记为误报（法规处长）：系 旧闻" in dismissed.stdout
     closed = cli(url, cfg, "close", str(fire.id), "--as", "局长")
     assert closed.returncode == 0 and f"#{fire.id} 已关闭（局长）" in closed.stdout

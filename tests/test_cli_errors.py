@@ -8,6 +8,7 @@ status a script can test. PostgreSQL being down is covered in test_secrets.py.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,16 +39,56 @@ def _one_line(done: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.mark.parametrize(
     "args",
-    [["status"], ["summary", "--week", "2026-W47"], ["report", "annual", "--year", "2026"], ["run"]],
-    ids=lambda a: a[0],
+    [
+        ["status"],
+        ["summary", "--week", "2026-W47"],
+        ["report", "annual", "--year", "2026"],
+        ["web", "login", "值班员甲"],
+        ["run"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
 )
 def test_an_unmigrated_database_is_one_line(args: list[str], tmp_path: Path) -> None:
+    """Exit status 3 is the service's own ("not migrated", for a unit file); every other command
+    says the same line with 1."""
+    (tmp_path / "empty.sqlite3").touch()
     url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-    if args == ["run"]:
-        args = ["run", "--config", str(write_service_config(tmp_path / "cfg", [("新闻", "feeds/none.xml")]))]
+    if args[0] in ("run", "web"):
+        args = [*args, "--config", str(write_service_config(tmp_path / "cfg", [("新闻", "feeds/none.xml")]))]
     done = _run(args, tmp_path, url)
-    assert done.returncode in (1, 3)
+    assert done.returncode == (3 if args[0] == "run" else 1)
     assert "python main.py migrate" in _one_line(done)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["status"], ["summary", "--week", "2026-W47"], ["report", "annual", "--year", "2026"]],
+    ids=lambda a: a[0],
+)
+def test_a_read_only_command_creates_no_database(args: list[str], tmp_path: Path) -> None:
+    """Without a database yet (the default var/responder.sqlite3, a config's own file, a
+    --database file), a command that only reads says so and what to run; it creates nothing."""
+    done = _run(args, tmp_path)
+    assert done.returncode == 1
+    assert _one_line(done) == (
+        "还没有数据库：var/responder.sqlite3 不存在。请先运行 `python main.py migrate` 建立它，或检查数据库的路径。"
+    )
+    assert not (tmp_path / "var").exists()
+    # The offline example keeps its own database: the command that creates it keeps the --config.
+    if args[0] != "report":
+        example = tmp_path / "examples" / "offline"
+        shutil.copytree(ROOT / "examples" / "offline", example, ignore=shutil.ignore_patterns("var"))
+        (tmp_path / "playbooks").symlink_to(ROOT / "playbooks")
+        done = _run([*args, "--config", str(example / "feeds.yaml")], tmp_path)
+        assert done.returncode == 1 and not (example / "var").exists()
+        assert f"请先运行 `python main.py migrate --config {example / 'feeds.yaml'}` 建立它" in _one_line(
+            done
+        )
+    if args[0] != "status":
+        missing = tmp_path / "elsewhere" / "x.sqlite3"
+        done = _run([*args, "--database", f"sqlite:///{missing}"], tmp_path)
+        assert done.returncode == 1 and not missing.parent.exists()
+        assert f"`DATABASE_URL=sqlite:///{missing} python main.py migrate`" in _one_line(done)
 
 
 def _migrated(tmp_path: Path) -> str:
@@ -96,3 +137,40 @@ def test_config_problems_are_one_line_each(tmp_path: Path) -> None:
 def test_a_folder_where_a_file_is_expected_is_one_line(tmp_path: Path) -> None:
     done = _run(["calendar", "import", str(tmp_path)], tmp_path)
     assert done.returncode == 1 and str(tmp_path) in _one_line(done)
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["ack", "--as", "值班员甲"], "responder ack：缺少 ID（加 -h 查看写法）"),
+        (["ack", "12", "--as"], "responder ack：--as 后面缺少取值（加 -h 查看写法）"),
+        (
+            ["done", "12", "--as", "值班员甲", "--bogus"],
+            "responder：无法识别的参数：--bogus（加 -h 查看写法）",
+        ),
+        (["status", "extra"], "responder：无法识别的参数：extra（加 -h 查看写法）"),
+        (
+            ["summary", "--format", "xml"],
+            "responder summary：--format 不能取 'xml'，可选：'text', 'csv', 'json'（加 -h 查看写法）",
+        ),
+    ],
+    ids=["no-words", "no-name", "unknown-option", "stray-word", "bad-choice"],
+)
+def test_a_usage_mistake_is_one_line(args: list[str], line: str, tmp_path: Path) -> None:
+    done = _run(args, tmp_path)
+    assert done.returncode == 2 and "usage:" not in done.stderr
+    assert _one_line(done) == line
+
+
+def test_the_words_of_an_action_may_follow_its_options(tmp_path: Path) -> None:
+    """`done 999 --as NAME statement 微博` is read as `done 999 statement 微博 --as NAME`: the
+    person, the roles and the incident are looked at (no such incident), not the word order."""
+    cfg = write_service_config(tmp_path / "cfg", [("新闻", "feeds/none.xml")])
+    url = _migrated(tmp_path)
+    for words in (
+        ["999", "--as", "法规处长", "statement", "微博"],
+        ["999", "statement", "--as", "法规处长", "微博"],
+    ):
+        done = _run(["done", *words, "--config", str(cfg)], tmp_path, url)
+        assert done.returncode == 1, done.stderr
+        assert "没有编号为 #999 的事件" in _one_line(done)

@@ -226,3 +226,52 @@ def test_a_huge_config_is_refused_without_being_read(tmp_path: Path) -> None:
     cfg = write(tmp_path, GOOD + "# " + "x" * MAX_CONFIG_BYTES + "\n")
     with pytest.raises(ConfigError, match="文件过大"):
         load_feeds(cfg)
+
+
+# --------------------------------------------------------------------------- dates that do not exist
+
+
+def test_an_impossible_date_is_a_config_problem_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`start: 2026-13-05` has a date's shape, so YAML reads it as a date and cannot build it:
+    check-config names file, line and field in the catalogue's words, exit 2, no traceback."""
+    roster = ROSTER.replace("start: 2026-01-05", "start: 2026-13-05") + (
+        "  ranges:\n    - {from: 2026-02-30, to: 2026-03-01, person: 值班员甲}\n"
+    )
+    (tmp_path / "roster.yaml").write_text(roster, encoding="utf-8")
+    feeds = write(
+        tmp_path,
+        GOOD + f"playbooks: {ROOT / 'playbooks'}\nreplay:\n  recorded_start: 2026-11-20T15:61:00+08:00\n",
+    )
+    assert main(["check-config", "--config", str(feeds)]) == 2
+    err = capsys.readouterr().err.replace(str(tmp_path) + "/", "")
+    assert "ValueError" not in err and "出错了" not in err
+    assert "feeds.yaml:16: replay.recorded_start: 2026-11-20T15:61:00+08:00 不是存在的时刻" in err
+    assert "roster.yaml:13: rotation.start: 2026-13-05 不是存在的日期：没有 13 月，月份应为 1–12" in err
+    assert "roster.yaml:17: rotation.ranges[0].from: 2026-02-30 不是存在的日期：2026 年 2 月只有 28 天" in err
+
+
+def test_impossible_dates_in_the_schedule_file_and_a_quoted_clock(tmp_path: Path) -> None:
+    """The confirmed holiday schedules (holidays.yaml) and a quoted `handover:` say the same."""
+    (tmp_path / "holidays.yaml").write_text(
+        "years:\n  2027:\n    holidays: [2027-02-29]\n    workdays: []\n"
+        "    confirmed_at: 2026-12-01 24:00:00+08:00\n",
+        encoding="utf-8",
+    )
+    found = _problems(tmp_path, GOOD, ROSTER.replace('handover: "09:00"', 'handover: "25:00"'))
+    assert "roster.yaml:12: rotation.handover: 25:00 不是存在的时刻：时应为 0–23，分和秒应为 0–59" in found
+    assert (
+        "holidays.yaml:3: years[2027].holidays[0]: 2027-02-29 不是存在的日期：2027 年 2 月只有 28 天" in found
+    )
+    assert any(
+        p.startswith("holidays.yaml:5: years[2027].confirmed_at: 2026-12-01 24:00:00+08:00 不是存在的时刻")
+        for p in found
+    )
+
+
+def test_an_explicit_yaml_tag_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    found = _problems(tmp_path, GOOD + "polling:\n  interval: !!int 五分钟\n")
+    assert found == [
+        "feeds.yaml:15: polling.interval: 无法按 YAML 标记 !!int 读取 “五分钟”：去掉这个标记，或写成该类型的值"
+    ]

@@ -151,10 +151,21 @@ def test_reminder_audience_and_params() -> None:
     json.dumps(r.params)  # storable as event data
 
 
-def test_passed_points_are_not_sent_in_a_burst() -> None:
-    # The bot was down (or detected late) until 4h50m after first publication.
+def test_points_passed_before_the_incident_was_seen_are_not_sent() -> None:
+    # First seen 4h50m after first publication: the 15-minute point (4h45m) had passed. The
+    # card tells what is due; a reminder of a moment before anyone knew would only be noise.
     _, actions = cycle(incident(detected_at=T0 + 290 * M), T0 + 290 * M)
-    assert notices(actions) == ["incident:42:escalation:L1:r0", "incident:42:statement::reminder:15m"]
+    assert notices(actions) == ["incident:42:escalation:L1:r0"]
+
+
+def test_passed_points_are_not_sent_in_a_burst() -> None:
+    # Seen at 1h40m; the 50% point (2h30m) comes after, then the bot is down until 4h50m.
+    s, actions = cycle(incident(detected_at=T0 + 100 * M), T0 + 100 * M)
+    assert notices(actions) == ["incident:42:escalation:L1:r0"]
+    s, actions = cycle(dataclasses.replace(s, acked_at=T0 + 101 * M, status="acknowledged"), T0 + 150 * M)
+    assert notices(actions) == ["incident:42:statement::reminder:50pct"]
+    _, actions = cycle(s, T0 + 290 * M)
+    assert notices(actions) == ["incident:42:statement::reminder:15m"]  # the latest point only
 
 
 def test_calling_twice_queues_each_notice_once() -> None:
@@ -302,6 +313,12 @@ def policy(published: datetime) -> IncidentState:
     return incident(kind="policy", grade=None, first_published=published, detected_at=published + 5 * M)
 
 
+def reminder_of(actions: list[Action]) -> tuple[str, str, list[str]]:
+    """(key, the time it is about, the outlets it covers) of the one step notice in `actions`."""
+    [n] = [a for a in actions if isinstance(a, Notify) and a.kind in ("reminder", "due")]
+    return n.dedup_key, n.params["about"], n.params["channels"]
+
+
 def test_repost_around_national_day_one_step_per_outlet() -> None:
     # Published 16:30 on Wednesday 2026-09-30, the last working day before the holiday.
     pub = datetime(2026, 9, 30, 16, 30, tzinfo=SH).astimezone(UTC)
@@ -313,20 +330,49 @@ def test_repost_around_national_day_one_step_per_outlet() -> None:
     }
     s = dataclasses.replace(s, acked_at=pub + 10 * M, status="acknowledged")
     s = done(s, "repost", pub + 20 * M, "portal")
+    # One reminder per point for the outlets still open, about the 1-hour target it is a half of.
     s, actions = cycle(s, pub + 30 * M, REPOST)
-    assert notices(actions) == [f"incident:42:repost:{c}:reminder:50pct" for c in ("weibo", "wechat", "app")]
+    assert notices(actions) == ["incident:42:repost::reminder:50pct"]
+    assert reminder_of(actions) == (
+        "incident:42:repost::reminder:50pct",
+        "target",
+        ["weibo", "wechat", "app"],
+    )
     s = done(s, "repost", pub + 50 * M, "weibo")
     s, actions = cycle(s, pub + H, REPOST)
-    assert notices(actions) == ["incident:42:repost:wechat:due", "incident:42:repost:app:due"]
+    assert reminder_of(actions) == ("incident:42:repost::due", "target", ["wechat", "app"])
     # Nothing through the holiday until two hours before the limit, on 10-08 at 22:00.
     s, actions = cycle(s, datetime(2026, 10, 8, 21, 59, tzinfo=SH), REPOST)
     assert actions == []
     s, actions = cycle(s, datetime(2026, 10, 8, 22, 0, tzinfo=SH), REPOST)
-    assert notices(actions) == ["incident:42:repost:wechat:reminder:2h", "incident:42:repost:app:reminder:2h"]
+    assert reminder_of(actions) == ("incident:42:repost::reminder:2h", "deadline", ["wechat", "app"])
     s = done(s, "repost", datetime(2026, 10, 8, 23, 0, tzinfo=SH), "wechat")
+    # A breach is each outlet's own: the overdue notice names the outlet.
     s, actions = cycle(s, datetime(2026, 10, 9, 0, 0, tzinfo=SH), REPOST)
     assert notices(actions) == ["incident:42:escalation:L3:r0", "incident:42:repost:app:overdue"]
     assert [st.channel for st in s.steps if st.breached_at] == ["app"]
+
+
+def test_a_policy_item_seen_after_its_half_hour_point_gets_its_card_not_reminders() -> None:
+    """Published 15:00, first seen 15:40: the 50% reminder (15:30) had passed. The first cycle
+    sends the card alone; the 1-hour target (16:00) is one notice for the four outlets."""
+    pub = datetime(2026, 11, 23, 15, 0, tzinfo=SH).astimezone(UTC)
+    s, actions = cycle(dataclasses.replace(policy(pub), detected_at=pub + 40 * M), pub + 40 * M, REPOST)
+    assert notices(actions) == ["incident:42:escalation:L1:r0"]
+    s, actions = cycle(s, pub + 59 * M, REPOST)
+    assert [k for k in notices(actions) if "repost" in k] == []
+    s, actions = cycle(s, pub + H, REPOST)
+    assert reminder_of(actions) == ("incident:42:repost::due", "target", ["portal", "weibo", "wechat", "app"])
+    s, actions = cycle(s, pub + 61 * M, REPOST)
+    assert [k for k in notices(actions) if "repost" in k] == []
+
+
+def test_a_reminder_an_older_release_sent_per_outlet_is_not_sent_again() -> None:
+    pub = datetime(2026, 11, 23, 15, 0, tzinfo=SH).astimezone(UTC)
+    s, _ = cycle(policy(pub), pub + 5 * M, REPOST)
+    s = dataclasses.replace(s, sent=s.sent | {"incident:42:repost:weibo:reminder:50pct"})
+    _, actions = cycle(s, pub + 30 * M, REPOST)
+    assert [k for k in notices(actions) if "repost" in k] == []
 
 
 def test_repost_make_up_saturday_counts() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import struct
 import threading
@@ -335,6 +336,42 @@ async def test_blocked_user_fails_every_row_with_one_call(
     assert len(stats.permanent_failures) == 3
     assert all("blocked by the user" in f.reason for f in stats.permanent_failures)
     assert len(chats.calls("sendMessage")) == 1
+
+
+async def test_a_group_that_became_a_supergroup_is_reported_to_the_admins_in_their_words(
+    engine: Engine, chats: BotApiEmulator, sender: TelegramSender, tmp_path: Path
+) -> None:
+    """Telegram answers a message to an upgraded group with its new id: the admins' message
+    says so in the catalogue's words and names both ids (English beside it in en.yaml)."""
+    from kit.enginekit import ROSTER
+
+    from responder.engine.notify import report_delivery_failures
+    from responder.roster import load_roster
+
+    old, new = -4000000001, -1004000000001
+    answer = {
+        "ok": False,
+        "error_code": 400,
+        "description": "Bad Request: group chat was upgraded to a supergroup chat",
+        "parameters": {"migrate_to_chat_id": new},
+    }
+    chats.force(400, json.dumps(answer).encode(), methods=["sendMessage"])
+    rid = queue(engine, "m", old, "告警")
+    stats = await drain_outbox(engine, sender, NOW, ME)
+    assert row(engine, rid).status == "failed"
+    (tmp_path / "roster.yaml").write_text(ROSTER, encoding="utf-8")
+    with Session(engine) as s:
+        assert (
+            report_delivery_failures(s, load_roster(tmp_path / "roster.yaml"), stats.permanent_failures, NOW)
+            == 1
+        )
+        s.commit()
+        [report] = s.exec(select(Outbox).where(Outbox.chat_id == -300)).all()
+    assert (
+        f"该群已升级为超级群，会话 ID 由 {old} 变为 {new}：请把 roster.yaml 中的 {old} 改为 {new}，"
+        "再重新加载配置（systemctl reload responder）"
+    ) in report.text
+    assert "supergroup" not in report.text and "configuration" not in report.text
 
 
 # --- text that must arrive intact -----------------------------------------------------------

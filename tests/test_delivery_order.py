@@ -45,22 +45,28 @@ def _console_messages(printed: str) -> list[tuple[int, str]]:
     return [(int(m.group(1)), printed[m.end() : end]) for m, end in zip(starts, ends, strict=True)]
 
 
-def test_quick_start_shows_each_incident_card_before_its_reminders(sqlite_engine: Engine) -> None:
-    svc = Service.start(
-        sqlite_engine, ROOT / "examples" / "offline" / "feeds.yaml", NOW - timedelta(minutes=1)
-    )
-    svc.step(NOW)
+def _step_and_drain(svc: Service, now: datetime) -> list[tuple[int, str]]:
+    """One poll and cycle at `now`, then every queued message through the console sender."""
+    svc.step(now)
     printed = io.StringIO()
 
     async def drain_all() -> None:
         sender = ConsoleSender(printed)
-        while (await drain_outbox(sqlite_engine, sender, NOW, "test")).claimed:
+        while (await drain_outbox(svc.engine, sender, now, "test")).claimed:
             pass
 
     asyncio.run(drain_all())
-    messages = _console_messages(printed.getvalue())
-    # The example's repost obligation has reminders due in its very first cycle: the case at stake.
-    assert [m for _, m in messages if m.startswith("⏰")]
+    return _console_messages(printed.getvalue())
+
+
+def test_quick_start_shows_each_incident_card_before_its_reminders(sqlite_engine: Engine) -> None:
+    svc = Service.start(
+        sqlite_engine, ROOT / "examples" / "offline" / "feeds.yaml", NOW - timedelta(minutes=1)
+    )
+    messages = _step_and_drain(svc, NOW)
+    # The example's repost obligation is seen after its half-hour reminder point: the card
+    # says what is due, and no reminder of a moment already past comes with it.
+    assert not [m for _, m in messages if m.startswith("⏰")]
     first_about: dict[tuple[int, int], str] = {}
     for chat, text in messages:
         for number in _INCIDENT.findall(text):
@@ -69,6 +75,37 @@ def test_quick_start_shows_each_incident_card_before_its_reminders(sqlite_engine
     for (chat, number), text in first_about.items():
         assert t("escalation_reason_detected") in text, (
             f"chat {chat} heard of #{number} first from: {text.splitlines()[0]}"
+        )
+
+
+def test_a_repost_is_reminded_once_per_point_for_all_its_outlets(sqlite_engine: Engine) -> None:
+    """The example's two policy items: one message per chat and reminder point names every open
+    outlet, and says which time it is about (the 1-hour target, with the limit beside it)."""
+    svc = Service.start(
+        sqlite_engine, ROOT / "examples" / "offline" / "feeds.yaml", NOW - timedelta(minutes=1)
+    )
+    _step_and_drain(svc, NOW)
+
+    def reminders(now: datetime) -> dict[int, list[str]]:
+        by_chat: dict[int, list[str]] = {}
+        for chat, text in _step_and_drain(svc, now):
+            if text.startswith("⏰") and "上级政策信息" in text:
+                by_chat.setdefault(chat, []).append(text.strip())
+        return by_chat
+
+    # 15:40, the first item's 1-hour target: the portal reposted it, three outlets are open.
+    at_target = reminders(NOW + timedelta(minutes=9))
+    assert len(at_target) == 2  # the duty group and the duty officer's private chat
+    for texts_ in at_target.values():
+        [text] = texts_
+        assert "转载、链接上级政策信息·政务微博、微信、客户端：已到力争时限，最迟 11-24 00:00" in text
+    # 16:01, half of the second item's hour (it was read at 15:31): about the target, not the limit.
+    halfway = reminders(NOW + timedelta(minutes=30))
+    assert halfway and all(len(v) == 1 for v in halfway.values())
+    for [text] in halfway.values():
+        assert text.startswith("⏰ 提醒 #")
+        assert text.endswith(
+            "转载、链接上级政策信息·门户网站、政务微博、微信、客户端：力争时限 16:31，剩余 30分钟（最迟 11-24 00:00）"
         )
 
 

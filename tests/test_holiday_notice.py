@@ -7,6 +7,7 @@ the chinese_calendar package, which knows those years, is a second witness.
 
 from __future__ import annotations
 
+import shlex
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from kit.feedserver import FeedServer
 
 from responder.cli import main
 from responder.holiday_notice import NoticeError, notice_year, parse_notice
+from responder.i18n import use_language
 from responder.present.calendar import unknown_year
 from responder.runtime import load_settings
 from responder.workcal import WorkCalendar, package_years, unknown_year_warning
@@ -117,6 +119,17 @@ def test_a_notice_that_contradicts_itself_is_flagged() -> None:
     notice = parse_notice(wrong)
     assert any("2026-05-08" in w and "周六" in w for w in notice.warnings), notice.warnings
     assert any("春节" in w and "8" in w and "9" in w for w in notice.warnings), notice.warnings
+    # The weekday the calendar gives is named as the notice names them, not as a number.
+    assert "2026-05-08 在通知中写作周六，按日历实际是星期五，请核对年份和日期。" in notice.warnings
+    assert "2026-05-08 是星期五（本来就是工作日），通知却写明调休上班，请核对。" in notice.warnings
+    use_language("en")
+    try:
+        english = parse_notice(wrong).warnings
+    finally:
+        use_language("zh")
+    assert (
+        "2026-05-08 is written as 周六 in the notice but is a Friday; check the year and the date." in english
+    )
 
 
 @pytest.mark.parametrize(
@@ -203,6 +216,34 @@ def test_a_notice_with_failed_checks_needs_force(tmp_path: Path, capsys: pytest.
     captured = capsys.readouterr()
     assert "2027-02-19" in captured.out and "未保存" in captured.err
     assert not (tmp_path / "holidays.yaml").exists()
+
+
+def test_following_the_suggested_command_stores_beside_the_same_roster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review ends with the command that confirms; typed as shown, from where the review ran,
+    it keeps the --config (and --by), so the schedule goes beside that configuration's roster,
+    not beside ./feeds.yaml's. The file it writes says the service takes it up by itself."""
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    cfg = write_config(conf, "  - name: 新闻\n    url: feeds/x.xml\n")
+    here = tmp_path / "here"
+    here.mkdir()
+    write_config(here, "  - name: 新闻\n    url: feeds/x.xml\n")  # ./feeds.yaml: the wrong place
+    monkeypatch.chdir(here)
+    notice = tmp_path / "2027 通知.txt"
+    notice.write_text(NOTICE_2027, encoding="utf-8")
+    assert main(["calendar", "import", str(notice), "--config", str(cfg), "--by", "孙八"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    prefix = "以上日期尚未保存。核对无误后运行："
+    assert last.startswith(prefix)
+    words = shlex.split(last.removeprefix(prefix))
+    assert words[:2] == ["python", "main.py"] and "--confirm" in words
+    assert main(words[2:]) == 0
+    assert not (here / "holidays.yaml").exists()
+    stored = (conf / "holidays.yaml").read_text(encoding="utf-8")
+    assert "confirmed_by: 孙八" in stored
+    assert "takes it up within a minute, no reload needed" in stored and "systemctl reload" not in stored
 
 
 def test_roster_overrides_win_over_a_confirmed_schedule(tmp_path: Path) -> None:

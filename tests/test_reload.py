@@ -39,7 +39,7 @@ def test_sighup_applies_a_valid_config_and_refuses_a_bad_one(tmp_path: Path) -> 
         # A second source: applied without a restart of the process.
         write_service_config(cfg_dir, [("来源甲", "feeds/a.xml"), ("来源乙", "feeds/b.xml")], interval="2s")
         service.proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: "配置已重新加载：2 个信息源" in service.log(), 60, "the reload")
+        wait_until(lambda: "配置已重新加载：2 个信息源，5 个应对预案" in service.log(), 60, "the reload")
         wait_until(
             lambda: (st := _state(engine, "来源乙")) is not None and st.polls > 0, 60, "the new source polled"
         )

@@ -200,6 +200,11 @@ def test_password_sign_in_board_ack_done_and_export(service: Running, browser: A
     assert conference.data["attended_by_head"] is True
 
     page.goto(service.base + "/ledger")
+    # The ledger says where each completion was published, as the incident page does.
+    ledger_row = page.locator(f"tr[data-incident='{inc.id}'][data-step='statement']")
+    assert ledger_row.locator("td.proof").inner_text() == "发布渠道：政务微博、微信公众号"
+    ledger_conference = page.locator(f"tr[data-incident='{inc.id}'][data-step='press_conference']")
+    assert ledger_conference.locator("td.proof").inner_text() == "主要负责同志参加"
     with page.expect_download() as download:
         page.click("#export")
     path = tmp_path / "ledger.xlsx"
@@ -212,6 +217,7 @@ def test_password_sign_in_board_ack_done_and_export(service: Running, browser: A
     statement = next(r for r in mine if r["事项"] == "发布权威信息")
     assert (statement["等级"], statement["责任人"], statement["证据链接"]) == ("重大", "法规处长", EVIDENCE)
     assert statement["是否超时"] == "否（按时）" and isinstance(statement["完成时间"], datetime)
+    assert statement["发布情况"] == "发布渠道：政务微博、微信公众号"
     assert any(r["事件"] == POLICY and r["事项"].startswith("转载") for r in rows)
 
     page.goto(service.base + "/reports/weekly")

@@ -116,6 +116,12 @@ def test_ledger_rows_and_filters(svc: Service) -> None:
     )
     publish = next(r for r in by_incident[big.id] if r.step and r.step.key == "publish_info")
     assert publish.timeliness == "late"
+    # 发布情况 as the incident page says it: per done step, from its completion's record.
+    record = load_incident(svc.engine, svc.settings.roster, tz, big.id)
+    assert record is not None
+    assert {r.step.id: r.proof for r in by_incident[big.id] if r.step and r.step.done_at} == record.proofs
+    repost = {r.step.channel: r.proof for r in by_incident[policy.id] if r.step}
+    assert repost == {"weibo": "发布渠道：政务微博", "portal": "", "wechat": "", "app": ""}
 
     late = load_ledger(svc.engine, LedgerFilter(DAY, DAY, timeliness="late"), tz, later)
     assert {(r.incident.id, r.step.key) for r in late if r.step} == {(big.id, "publish_info")}
@@ -148,7 +154,13 @@ def test_ledger_filter_from_query_refuses_bad_values() -> None:
 
 
 def test_xlsx_has_the_office_columns_and_the_rows(svc: Service) -> None:
-    _big, minor, policy = _work(svc)
+    big, minor, policy = _work(svc)
+    p = svc.settings.roster.person(1002)
+    assert p is not None
+    chat = Actor(p.telegram_id, p.name, frozenset(p.roles))
+    with session_scope(svc.engine) as s:  # from the chat: the conference held, the head attending
+        actions.complete_step(s, svc.settings, big.id, "press_conference", "", chat, -200,  # type: ignore[arg-type]
+                              NOW + timedelta(hours=1), outlets=["press_conference"], head_attended=True)  # fmt: skip
     tz, later = svc.settings.tz, NOW + timedelta(hours=2)
     f = LedgerFilter(DAY, DAY)
     rows = load_ledger(svc.engine, f, tz, later)
@@ -166,6 +178,7 @@ def test_xlsx_has_the_office_columns_and_the_rows(svc: Service) -> None:
         "完成时间",
         "是否超时",
         "责任人",
+        "发布情况",
         "证据链接",
         "处理说明",
     ):
@@ -181,6 +194,13 @@ def test_xlsx_has_the_office_columns_and_the_rows(svc: Service) -> None:
     assert statement[col["首发时间"]] == datetime(2026, 11, 21, 15, 30)
     publish = next(r for r in table if r[col["事项"]] == "公开事故情况")
     assert publish[col["是否超时"]] == t("web_late_late")
+    # Where each completion was published, in the incident page's (and the cards') words.
+    assert publish[col["发布情况"]] == t("evidence_none")  # done without saying where
+    conference = next(r for r in table if r[col["事项"]] == "举行新闻发布会")
+    assert conference[col["发布情况"]] == "发布渠道：新闻发布会，主要负责同志参加"
+    weibo = next(r for r in table if r[col["编号"]] == policy.id and r[col["事项"]].endswith("政务微博"))
+    assert weibo[col["发布情况"]] == "发布渠道：政务微博"
+    assert {r[col["发布情况"]] for r in table if r[col["完成时间"]] is None} <= {"", None}  # open: empty
     # A title that looks like a formula is text, and links to the incident's page.
     policy_rows = [r for r in table if r[col["编号"]] == policy.id]
     assert policy_rows[0][col["事件"]] == POLICY[1]

@@ -45,7 +45,12 @@ def step_label(st: Step) -> str:
 def pick_step(incident_id: int, steps: list[Step], step_key: str, channel: str) -> Step:
     """The step `step_key` (and `channel`) names; for a recurring step, its open occurrence."""
     # Keys with the card's titles beside them, so the person sees which word to type.
-    labels = list(dict.fromkeys(step_label(s) + ("" if s.channel else f"({s.title})") for s in steps))
+    labels = list(
+        dict.fromkeys(
+            step_label(s) if s.channel else t("act_step_titled", key=step_label(s), title=s.title)
+            for s in steps
+        )
+    )
     key = step_key.strip()
     given = f"{key}:{channel}" if channel else key
     # A person may type the key (statement) or the title shown on the card (发布权威信息).

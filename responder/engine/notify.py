@@ -100,9 +100,17 @@ def _notice_text(n: Notify, cards: CardText, settings: Settings, now: datetime) 
     step = next((s for s in cards.steps if StepRef(s.playbook, s.key, s.channel, s.seq) == n.step), None)
     if step is None:
         return None  # its row went to another instance's transaction: the next cycle sends it
-    detected_late = bool(n.params.get("detected_late"))
     view = step_view(step, settings.playbooks)
-    return messages.step_notice(n.kind, cards.view, view, settings.tz, now, detected_late=detected_late)
+    return messages.step_notice(
+        n.kind,
+        cards.view,
+        view,
+        settings.tz,
+        now,
+        detected_late=bool(n.params.get("detected_late")),
+        about=str(n.params.get("about", "deadline")),
+        channels=list(n.params.get("channels", [])),
+    )
 
 
 def queue_notice(session: Session, n: Notify, cards: CardText, settings: Settings, now: datetime) -> int:

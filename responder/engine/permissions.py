@@ -120,7 +120,7 @@ class UnknownStep(ActionError):
 
     def __init__(self, incident_id: int, given: str, valid: list[str], *, ambiguous: bool = False):
         key = "act_ambiguous_step" if ambiguous else "act_unknown_step"
-        listed = "、".join(valid) or t("act_no_steps")
+        listed = t("act_list_separator").join(valid) or t("act_no_steps")
         super().__init__(t(key, id=incident_id, step=esc(given), valid=esc(listed)))
         self.valid = valid
 

@@ -181,25 +181,39 @@ def _iso(d: datetime | None) -> str | None:
     return None if d is None else d.isoformat()
 
 
-def _latest_point(s: StepState, rem: Reminders, now: datetime) -> tuple[datetime, NoticeKind, str] | None:
-    """The latest reminder point at or before `now` (earlier ones are never sent late)."""
+@dataclasses.dataclass(frozen=True)
+class _Point:
+    """A reminder point of one step: when, which notice, its label in the key, and which time
+    it is about (`target`: the soft aim the window ends at; `deadline`: the hard limit)."""
+
+    at: datetime
+    kind: NoticeKind
+    label: str
+    about: str
+
+
+def _latest_point(s: StepState, rem: Reminders, now: datetime, seen_at: datetime) -> _Point | None:
+    """The latest reminder point at or before `now`; None when it had passed by `seen_at`, the
+    moment the incident was first seen (earlier ones are never sent late: the card that
+    announced the incident already told what was due)."""
+    aims = s.target_at is not None and s.target_at < s.due_at
     end = s.target_at or s.due_at
-    points: list[tuple[datetime, int, NoticeKind, str]] = []
+    window = "target" if aims else "deadline"
+    points: list[tuple[_Point, int]] = []
     for f in rem.fractions:
-        points.append(
-            (s.started_at + (end - s.started_at) * f, 0, NoticeKind.REMINDER, keys.fraction_label(f))
-        )
-    if s.target_at is not None and s.target_at < s.due_at:
-        points.append((s.target_at, 1, NoticeKind.DUE, "target"))
+        at = s.started_at + (end - s.started_at) * f
+        points.append((_Point(at, NoticeKind.REMINDER, keys.fraction_label(f), window), 0))
+    if aims and s.target_at is not None:
+        points.append((_Point(s.target_at, NoticeKind.DUE, "target", "target"), 1))
     for d in rem.before:
         at = s.due_at - d
         if at > s.started_at:
-            points.append((at, 0, NoticeKind.REMINDER, format_duration(d)))
-    passed = [p for p in points if p[0] <= now]
+            points.append((_Point(at, NoticeKind.REMINDER, format_duration(d), "deadline"), 0))
+    passed = [p for p in points if p[0].at <= now]
     if not passed:
         return None
-    at, _, kind, label = max(passed, key=lambda p: (p[0], p[1]))
-    return at, kind, label
+    latest = max(passed, key=lambda p: (p[0].at, p[1]))[0]
+    return None if latest.at <= seen_at else latest
 
 
 def _step_notice(
@@ -229,6 +243,25 @@ def _step_notice(
     return Notify(key, kind, level, (esc.level(level).role,), s.ref, params)
 
 
+def _reminder(
+    state: IncidentState, point: _Point, members: list[StepState], level: int, esc: Escalation, now: datetime
+) -> Notify | None:
+    """One reminder (or target-reached notice) for the open outlets of one step that share the
+    point: its key names the step without an outlet, so each point is one message whatever the
+    outlets; None when an older release already sent it for one of them (keys with the outlet)."""
+    first = members[0]
+    label = point.label if point.kind == NoticeKind.REMINDER else ""
+    per_outlet = [keys.step_notice(state.id, m.key, m.seq, m.channel, point.kind, label) for m in members]
+    if any(m.channel for m in members) and set(per_outlet) & set(state.sent):
+        return None
+    notice = _step_notice(
+        state, dataclasses.replace(first, channel=None), point.kind, point.label, level, esc, now
+    )
+    channels = [str(m.channel) for m in members if m.channel]
+    params = notice.params | {"about": point.about, "channels": channels}
+    return dataclasses.replace(notice, step=first.ref, params=params)
+
+
 def _step_notices(
     state: IncidentState,
     books: list[Playbook],
@@ -238,18 +271,25 @@ def _step_notices(
     now: datetime,
     reminders: Reminders | None,
 ) -> list[Notify]:
-    """Reminders and due notices to the level reached, overdue notices to the top; by point time."""
+    """Reminders and due notices to the level reached (one per step and point, its open outlets
+    together), overdue notices to the top (one per outlet: each is a breach of its own); by
+    point time."""
     by_name = {b.name: b for b in books}
     timed: list[tuple[datetime, Notify]] = []
+    shared: dict[tuple[str, str, int, str], tuple[_Point, list[StepState]]] = {}
     for s in open_steps:
         if now >= s.due_at:
             notice = _step_notice(state, s, NoticeKind.OVERDUE, "", escalation.top, escalation, now)
             timed.append((s.due_at, notice))
             continue
-        point = _latest_point(s, reminders or by_name[s.playbook].reminders, now)
+        point = _latest_point(s, reminders or by_name[s.playbook].reminders, now, state.detected_at)
         if point is not None:
-            at, kind, label = point
-            timed.append((at, _step_notice(state, s, kind, label, level, escalation, now)))
+            group = shared.setdefault((s.playbook, s.key, s.seq, point.label), (point, []))
+            group[1].append(s)
+    for point, members in shared.values():
+        reminder = _reminder(state, point, members, level, escalation, now)
+        if reminder is not None:
+            timed.append((point.at, reminder))
     return [n for _, n in sorted(timed, key=lambda p: p[0])]
 
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from ..i18n import t
 from ..vocab import Grade, Role
 from .evidence import evidence_text
-from .formats import format_span, format_time, grade_label, role_label, step_name
+from .formats import channel_label, format_span, format_time, grade_label, role_label, step_name
 from .html import esc, link
 from .views import Evidence, IncidentView, StepView
 
@@ -65,10 +65,23 @@ def escalation_repeat(incident_id: int, level: int, repeat: int, names: str) -> 
 
 
 def step_notice(
-    kind: str, inc: IncidentView, step: StepView, tz: tzinfo, now: datetime, *, detected_late: bool = False
+    kind: str,
+    inc: IncidentView,
+    step: StepView,
+    tz: tzinfo,
+    now: datetime,
+    *,
+    detected_late: bool = False,
+    about: str = "deadline",
+    channels: Sequence[str] = (),
 ) -> str:
-    """A reminder, due (soft target reached) or overdue notice for one step."""
-    title, name = esc(inc.title), esc(step_name(step))
+    """A reminder, due (soft target reached) or overdue notice for one step.
+
+    A reminder says which time it is about: the soft target (`about="target"`, the window
+    its fraction was taken of) or the hard deadline. `channels` are the outlets it covers
+    when one reminder speaks for several (转载·微博、微信、客户端).
+    """
+    title, name = esc(inc.title), esc(_outlets_name(step, channels))
     due = format_time(step.due_at, tz, now)
     if kind == "overdue" and detected_late:
         first = format_time(inc.first_published, tz, now)
@@ -76,8 +89,28 @@ def step_notice(
     if kind == "overdue":
         over = format_span(now - step.due_at)
         return t("notice_overdue", id=inc.id, title=title, step=name, due=due, over=over)
-    key = "notice_due" if kind == "due" else "notice_reminder"
+    if kind == "due":
+        return t(
+            "notice_due", id=inc.id, title=title, step=name, due=due, left=format_span(step.due_at - now)
+        )
+    if about == "target" and step.target_at is not None:
+        target = format_time(step.target_at, tz, now)
+        left = format_span(step.target_at - now)
+        return t(
+            "notice_reminder_target", id=inc.id, title=title, step=name, target=target, left=left, due=due
+        )
+    # A step with a soft target names its deadline as the hard one, so the two are never confused.
+    key = "notice_reminder_deadline" if step.target_at is not None else "notice_reminder"
     return t(key, id=inc.id, title=title, step=name, due=due, left=format_span(step.due_at - now))
+
+
+def _outlets_name(step: StepView, channels: Sequence[str]) -> str:
+    """The step's name with every outlet a shared reminder covers, as `step_name` writes one:
+    转载、链接上级政策信息·微博、微信、客户端 (one outlet or none: `step_name` itself)."""
+    if len(channels) <= 1:
+        return step_name(step)
+    outlets = t("evidence_outlet_sep").join(channel_label(c) for c in channels)
+    return f"{step.title}·{outlets}" + (f" #{step.seq}" if step.seq else "")
 
 
 def grade_raised(params: dict[str, Any], first_published: datetime, tz: tzinfo) -> str:

@@ -66,27 +66,39 @@ def _as_of(text: str | None) -> datetime:
 def _run(
     args: argparse.Namespace, env: Environment, body: Callable[[Engine, _Setting, datetime], int]
 ) -> int:
-    """Shared error handling: bad input and a database without tables get one clear line, exit 2 / 1."""
+    """Shared error handling: bad input gets one clear line and exit 2; a database that is not
+    there or not at this version one line and exit 1 (nothing is created)."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
+    from ..cli_usage import migrate_command
     from ..configfile import ConfigError
-    from ..db import database_url, make_engine, redact_url
+    from ..db import NoDatabaseError, database_url, reader_engine, redact_url
+    from ..migrate import NotMigratedError, check_migrated
 
     try:
-        url = database_url(args.database, _config_database(args), env.database_url)
+        own = _config_database(args)
+        url = database_url(args.database, own, env.database_url)
     except ConfigError as exc:
         for p in exc.problems:
             print(f"  {p}", file=sys.stderr)
         return 2
     args.db_url = url
+    create_with = migrate_command(
+        args.config if own is not None and not args.database else None, args.database
+    )
     try:
         setting = _setting(args)
         now = _as_of(args.as_of)
-        engine = make_engine(url)
+        engine = reader_engine(url, create_with)
         try:
+            # The same words (and exit status 1) as `status` for a database not at this version.
+            check_migrated(engine)
             return body(engine, setting, now)
         finally:
             engine.dispose()
+    except (NoDatabaseError, NotMigratedError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
     except ConfigError as exc:
         for p in exc.problems:
             print(f"  {p}", file=sys.stderr)

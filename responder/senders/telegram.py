@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..env import TelegramEnv
+from ..i18n import t
 from ..present.cards import Buttons
 from ..present.html import CALLBACK_MAX_BYTES, CAPTION_LIMIT, TEXT_LIMIT, truncate_html, truncate_text
 from ..vocab import OutboxKind
@@ -124,7 +125,7 @@ class TelegramSender:
             return await self._send_once(item, plain=False)
         except BadRequest as exc:
             if "can't parse entities" not in str(exc).lower():
-                raise self._classify(exc) from None
+                raise self._classify(exc, item.chat_id) from None
             log.error(
                 "outbox row %d: Telegram could not parse its HTML (%s); sending it as plain text instead",
                 item.row_id,
@@ -133,10 +134,10 @@ class TelegramSender:
             try:
                 result = await self._send_once(item, plain=True)
             except TelegramError as again:
-                raise self._classify(again) from None
+                raise self._classify(again, item.chat_id) from None
             return SendResult(result.message_id, note=f"sent as plain text: {self.redact(str(exc))}")
         except TelegramError as exc:
-            raise self._classify(exc) from None
+            raise self._classify(exc, item.chat_id) from None
 
     async def _send_once(self, item: Outgoing, plain: bool) -> SendResult:
         from telegram.constants import ParseMode
@@ -181,7 +182,7 @@ class TelegramSender:
     def _keyboard(self, item: Outgoing) -> Any:
         return keyboard(item.buttons, f"outbox row {item.row_id}")
 
-    def _classify(self, exc: Exception) -> DeliveryError:
+    def _classify(self, exc: Exception, chat_id: int) -> DeliveryError:
         from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, RetryAfter
 
         reason = self.redact(f"{type(exc).__name__}: {exc}")
@@ -192,10 +193,8 @@ class TelegramSender:
             wait = wait if isinstance(wait, timedelta) else timedelta(seconds=float(wait))
             return FloodWait(reason, wait)
         if isinstance(exc, ChatMigrated):
-            return Rejected(
-                f"the group became supergroup {exc.new_chat_id}: put that id in the configuration",
-                chat_level=True,
-            )
+            # The admins read this reason in their message about the refused rows.
+            return Rejected(t("tg_chat_migrated", old_id=chat_id, new_id=exc.new_chat_id), chat_level=True)
         if isinstance(exc, Forbidden):
             return Rejected(reason, chat_level=True)
         if isinstance(exc, BadRequest):  # before NetworkError: PTB makes BadRequest a NetworkError

@@ -40,7 +40,7 @@ def _setup(args: argparse.Namespace, env: Environment) -> tuple[Settings, Engine
         check_migrated(engine)
     except NotMigratedError as exc:
         print(str(exc), file=sys.stderr)
-        return 3
+        return 1  # exit status 3 is the service's own (README, "Errors are one line")
     return st, engine
 
 

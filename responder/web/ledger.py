@@ -1,7 +1,9 @@
 """The ledger (台账): every incident detected in a period with each of its obligations, one row each.
 
 An incident with no obligation (一般 grade, or a grade not yet known) is one row with the step
-columns empty, so the ledger lists every incident. Filters: grade, kind, status, and
+columns empty, so the ledger lists every incident. A done step says where it was published
+(发布情况: the outlets, the head's attendance, the own-outlet item of an automatic completion),
+in the words of the incident page and the cards. Filters: grade, kind, status, and
 timeliness (late = done late or overdue undone; on time; not yet due).
 """
 
@@ -15,11 +17,13 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from ..engine.views import evidence_of
 from ..i18n import t
-from ..models import Incident, IncidentEvent, Step
+from ..models import Incident, IncidentEvent, Report, Step
+from ..present.views import Evidence
 from ..reports.period import chunks
-from ..vocab import EventKind, Grade, IncidentKind, IncidentStatus
-from .present import fmt_dt, status_label
+from ..vocab import EventKind, Grade, IncidentKind, IncidentStatus, SourceKind
+from .present import fmt_dt, proof_text, status_label
 from .timeline import step_order
 
 __all__ = ["GRADE_NONE", "LedgerFilter", "LedgerRow", "load_ledger", "timeliness"]
@@ -91,6 +95,7 @@ class LedgerRow:
     timeliness: str  # on_time, late, overdue, open, or '' without a step
     responsible: str
     note: str
+    proof: str = ""  # where a done step was published (发布情况); '' while open
 
 
 def timeliness(step: Step, now: datetime) -> str:
@@ -112,6 +117,7 @@ class _Facts:
 
     escalated_to: str = ""
     auto_done: set[int] = field(default_factory=set)
+    evidence: dict[int, Evidence] = field(default_factory=dict)  # step id → its latest completion's proof
 
 
 def _incident_note(inc: Incident, tz: tzinfo) -> str:
@@ -143,6 +149,13 @@ def _load(
     for chunk in chunks([i.id for i in incidents]):
         for st in s.exec(select(Step).where(col(Step.incident_id).in_(chunk))).all():
             steps[st.incident_id].append(st)
+        # The bureau's own items: an automatic completion names the one that proved it.
+        own: dict[int, dict[str, Report]] = defaultdict(dict)
+        for r in s.exec(
+            select(Report).where(col(Report.incident_id).in_(chunk), Report.source_kind == SourceKind.OWN)
+        ).all():
+            if r.link and r.incident_id is not None:
+                own[r.incident_id][r.link] = r
         for ev in s.exec(
             select(IncidentEvent)
             .where(col(IncidentEvent.incident_id).in_(chunk))
@@ -151,8 +164,13 @@ def _load(
         ).all():
             if ev.kind == EventKind.ESCALATED:
                 facts[ev.incident_id].escalated_to = str(ev.data.get("to") or "")
-            elif ev.data.get("auto") and ev.step_id is not None:
+                continue
+            if ev.step_id is None:
+                continue
+            if ev.data.get("auto"):
                 facts[ev.incident_id].auto_done.add(ev.step_id)
+            found = evidence_of(ev.data or {}, ev.actor_name, own[ev.incident_id])
+            facts[ev.incident_id].evidence[ev.step_id] = found
     return incidents, steps, facts
 
 
@@ -173,5 +191,7 @@ def load_ledger(engine: Engine, f: LedgerFilter, tz: tzinfo, now: datetime) -> l
             if not _keeps(f, state):
                 continue
             extra = [t("web_auto_done")] if st.id in facts[inc.id].auto_done else []
-            rows.append(LedgerRow(inc, st, state, st.done_by or owner, "；".join([*extra, note])))
+            # As the incident page says it: done without saying where reads 未登记.
+            proof = proof_text(facts[inc.id].evidence.get(st.id), tz) if st.done_at is not None else ""
+            rows.append(LedgerRow(inc, st, state, st.done_by or owner, "；".join([*extra, note]), proof))
     return rows

@@ -37,6 +37,7 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("web_col_done", 17),
     ("web_col_late", 10),
     ("web_col_responsible", 14),
+    ("web_col_proof", 30),
     ("web_col_evidence", 40),
     ("web_col_note", 40),
 )
@@ -92,8 +93,9 @@ def _write_rows(sh: _Sheet, rows: Sequence[LedgerRow], tz: tzinfo, incident_url:
         sh.time(r, 11, _local(st.done_at, tz) if st else None)
         sh.text(r, 12, late_label(row.timeliness), sh.late if row.timeliness in ("late", "overdue") else None)
         sh.text(r, 13, row.responsible)
-        sh.link(r, 14, st.evidence_link if st else None)
-        sh.text(r, 15, row.note, sh.wrap)
+        sh.text(r, 14, row.proof, sh.wrap)
+        sh.link(r, 15, st.evidence_link if st else None)
+        sh.text(r, 16, row.note, sh.wrap)
 
 
 def ledger_xlsx(

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from responder.db import create_all, make_engine
+from responder.db import make_engine
 from responder.models import FeedOutage, Incident, IncidentEvent, Step
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -107,9 +107,12 @@ class History:
 
 
 def build(path: Path) -> Engine:
-    """Create the SQLite file at `path` and write the known history into it."""
+    """Create the SQLite file at `path` by the migrations (as `migrate` does, so the report
+    commands accept it) and write the known history into it."""
+    from responder.migrate import upgrade
+
+    upgrade(f"sqlite:///{path}")
     engine = make_engine(f"sqlite:///{path}")
-    create_all(engine)
     fill(engine)
     return engine
 
