@@ -91,9 +91,9 @@ def outbox(engine: Engine, iid: int) -> list[Outbox]:
     ("roles", "allowed"),
     [
         ({"duty_officer"}, {"view", "ack"}),
-        ({"policy_office"}, {"view", "ack", "done", "extend", "dismiss", "close"}),
+        ({"policy_office"}, {"view", "ack", "done", "extend", "dismiss", "close", "register"}),
         ({"head"}, {"view", "ack", "extend", "close"}),
-        ({"admin"}, {"view", "ack", "done", "extend", "dismiss", "close", "calendar"}),
+        ({"admin"}, {"view", "ack", "done", "extend", "dismiss", "close", "calendar", "register"}),
         ({"spokesperson"}, {"view"}),
         ({"duty_officer", "head"}, {"view", "ack", "extend", "close"}),
         (set(), set()),

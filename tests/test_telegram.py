@@ -450,3 +450,28 @@ async def test_evidence_on_the_card_in_the_confirmation_and_in_status(world: Wor
     assert proof in card.text and "证据：主要负责同志参加" in card.text
     [conference] = [e for e in log_of(world.engine, "step_done") if e.data["key"] == "press_conference"]
     assert conference.data["attended_by_head"] is True and conference.actor_id == ADMIN_USER
+
+
+async def test_inquiry_command_registers_a_suggestion_for_the_policy_office(world: World) -> None:
+    link = "https://weibo.com/1234567890/AbCdEf"
+    async with running(world.app):
+        usage = await world.say(POLICY_OFFICE, POLICY, f"/inquiry {link}")
+        refused = await world.say(DUTY_OFFICER, DUTY, "/inquiry 建议增设危化品夜间检查")
+        stranger = await world.say(STRANGER, STRANGER, "/inquiry 建议增设危化品夜间检查")
+        registered = await world.say(POLICY_OFFICE, POLICY, f"/inquiry 建议增设 <危化品> 夜间检查 {link}")
+    assert usage.text.startswith("用法：/inquiry 要点 [链接]")
+    assert "不能执行「登记网民意见建议」" in refused.text
+    assert "不在值班名单" in stranger.text
+    with Session(world.engine) as s:
+        [inc] = s.exec(select(Incident).where(Incident.kind == "inquiry")).all()
+    assert f"已登记网民意见建议 #{inc.id}：建议增设 <危化品> 夜间检查" in registered.text
+    assert (inc.title, inc.first_published) == ("建议增设 <危化品> 夜间检查", CLOCK)
+    [ev] = [e for e in log_of(world.engine, "opened") if e.incident_id == inc.id]
+    assert (ev.actor_id, ev.chat_id, ev.data["link"]) == (POLICY_OFFICE, POLICY, link)
+    # The next cycle gives it its feedback step: received Saturday 11-21, so the 7th working
+    # day is Tuesday 12-01, until 24:00.
+    await asyncio.to_thread(world.svc.step, CLOCK + timedelta(minutes=1))
+    with Session(world.engine) as s:
+        [step] = s.exec(select(Step).where(Step.incident_id == inc.id)).all()
+    assert step.key == "feedback"
+    assert step.due_at == datetime(2026, 12, 1, 16, 0, tzinfo=UTC)  # 2026-12-02 00:00 in Shanghai

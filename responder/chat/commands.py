@@ -19,11 +19,14 @@ __all__ = [
     "OUTLET_ALIASES",
     "DoneArgs",
     "ExtendArgs",
+    "InquiryArgs",
     "UsageError",
+    "is_link",
     "parse_dismiss",
     "parse_done",
     "parse_extend",
     "parse_id",
+    "parse_inquiry",
     "parse_optional_id",
     "parse_week",
     "parse_year",
@@ -64,6 +67,7 @@ _USAGE: dict[str, str] = {
     "status": "tg_usage_status",
     "summary": "tg_usage_summary",
     "calendar_confirm": "tg_usage_calendar_confirm",
+    "inquiry": "tg_usage_inquiry",
 }
 
 
@@ -106,7 +110,8 @@ def _id(word: str, command: str) -> int:
     return n
 
 
-def _is_link(word: str) -> bool:
+def is_link(word: str) -> bool:
+    """Is `word` a web address (http:// or https:// and something after it)?"""
     return word.lower().startswith(("http://", "https://")) and len(word) > len("https://")
 
 
@@ -131,7 +136,7 @@ def parse_done(args: Sequence[str]) -> DoneArgs:
         raise UsageError("done")
     iid = _id(args[0], "done")
     rest = list(args[1:])
-    link = rest.pop() if rest and _is_link(rest[-1]) else None
+    link = rest.pop() if rest and is_link(rest[-1]) else None
     step: str | None = None
     channel = ""
     if rest and rest[0] not in CHANNEL_ALIASES and rest[0] not in HEAD_WORDS:
@@ -193,3 +198,21 @@ def parse_year(args: Sequence[str]) -> int | None:
     if len(args) != 1 or not args[0].isascii() or not args[0].isdigit() or len(args[0]) != 4:
         raise UsageError("calendar_confirm")
     return int(args[0])
+
+
+@dataclass(frozen=True)
+class InquiryArgs:
+    """`/inquiry TITLE… [LINK]`: the suggestion's gist and where it was received (None: not said)."""
+
+    title: str
+    link: str | None
+
+
+def parse_inquiry(args: Sequence[str]) -> InquiryArgs:
+    """`TITLE… [LINK]`: the words are the gist (required); a last word that is a web address is
+    where the suggestion was received."""
+    words = list(args)
+    link = words.pop() if words and is_link(words[-1]) else None
+    if not words:
+        raise UsageError("inquiry")
+    return InquiryArgs(" ".join(words), link)

@@ -31,10 +31,12 @@ from . import views
 from .commands import (
     DoneArgs,
     ExtendArgs,
+    InquiryArgs,
     parse_dismiss,
     parse_done,
     parse_extend,
     parse_id,
+    parse_inquiry,
     parse_optional_id,
     parse_week,
     parse_year,
@@ -153,6 +155,13 @@ async def _close(req: Request, iid: int) -> list[Answer]:
     return await run_action(req, lambda s: actions.close(s, st, iid, who, chat, now, reply_in_chat=True))
 
 
+async def _inquiry(req: Request, a: InquiryArgs) -> list[Answer]:
+    st, who, chat, now = req.settings, req.actor, req.chat_id, req.now
+    return await run_action(
+        req, lambda s: actions.register_inquiry(s, st, a.title, a.link, None, who, chat, now)
+    )
+
+
 async def _status(req: Request, iid: int | None) -> list[Answer]:
     if iid is None:
         return [Answer(await req.db(lambda s: views.overview(s, req.settings, req.now)))]
@@ -235,6 +244,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", "tg_cmd_help", "view", _ignore_args, _help),
     Command("login", "tg_cmd_login", "view", _ignore_args, _login),
     Command("calendar_confirm", "tg_cmd_calendar_confirm", "calendar", parse_year, _calendar_confirm),
+    Command("inquiry", "tg_cmd_inquiry", "register", parse_inquiry, _inquiry),
 )
 # Telegram clients send /start when a person first opens the bot: it is /help.
 ALIASES: dict[str, str] = {"start": "help"}

@@ -1,4 +1,5 @@
-"""What a person does to an incident: acknowledge, complete a step, extend a deadline, dismiss, close.
+"""What a person does to an incident: acknowledge, complete a step, extend a deadline, dismiss, close;
+and registering a suggestion from the public, which opens one.
 
 Every action runs in the caller's session (one transaction), checks the actor's role
 first (`can`), records who, from which chat and when in the incident log, edits the
@@ -49,6 +50,7 @@ from .permissions import (
     UnknownStep,
     can,
 )
+from .register import open_inquiry
 from .views import load_steps
 
 # The permission names are re-exported: callers (the chat, the web console) act through this module.
@@ -71,6 +73,7 @@ __all__ = [
     "complete_step",
     "dismiss",
     "extend_deadline",
+    "register_inquiry",
     "step_label",
 ]
 
@@ -355,3 +358,19 @@ def close(
     inc.status, inc.closed_by, inc.closed_at = IncidentStatus.CLOSED, actor.name, now
     ev = act.log(inc, EventKind.CLOSED, open_steps=outstanding, level=inc.escalation_level)
     return act.done(inc, "close", ev, messages.closed(incident_id, actor.name, outstanding))
+
+
+def register_inquiry(
+    session: Session,
+    settings: Settings,
+    title: str,
+    link: str | None,
+    received: datetime | None,
+    actor: Actor,
+    chat_id: int | None,
+    now: datetime,
+) -> ActionResult:
+    """Register a suggestion from the public: an incident of kind `inquiry` whose feedback clock
+    (7 working days) runs from `received` (default `now`); see `responder.engine.register`."""
+    iid, event_id, text = open_inquiry(session, settings, title, link, received, actor, chat_id, now)
+    return ActionResult(iid, "register", True, text, event_id=event_id)

@@ -32,15 +32,17 @@ __all__ = [
 ]
 
 # Actions a person can take; "view" covers /status, /list, /oncall, /summary; "calendar" is
-# confirming next year's holidays read from the State Council's notice (/calendar_confirm).
-ACTIONS: tuple[str, ...] = ("view", "ack", "done", "extend", "dismiss", "close", "calendar")
+# confirming next year's holidays read from the State Council's notice (/calendar_confirm);
+# "register" is opening an incident for a suggestion from the public (/inquiry).
+ACTIONS: tuple[str, ...] = ("view", "ack", "done", "extend", "dismiss", "close", "calendar", "register")
 
 # Who may do what (issue 5): duty officers acknowledge; the policy office acknowledges,
 # completes, extends, dismisses and closes; the head acknowledges, extends and closes
 # (decides and answers for it); admins everything. A spokesperson may look but not act.
+# Suggestions from the public are the policy office's to register and answer (seed 001 四（三）).
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.DUTY_OFFICER: frozenset({"view", "ack"}),
-    Role.POLICY_OFFICE: frozenset({"view", "ack", "done", "extend", "dismiss", "close"}),
+    Role.POLICY_OFFICE: frozenset({"view", "ack", "done", "extend", "dismiss", "close", "register"}),
     Role.HEAD: frozenset({"view", "ack", "extend", "close"}),
     Role.ADMIN: frozenset(ACTIONS),
     Role.SPOKESPERSON: frozenset({"view"}),
@@ -56,6 +58,7 @@ _ACTION_LABELS: dict[str, str] = {
     "dismiss": "act_name_dismiss",
     "close": "act_name_close",
     "calendar": "act_name_calendar",
+    "register": "act_name_register",
 }
 
 
