@@ -8,14 +8,14 @@ real python-telegram-bot application against the Bot API emulator on 127.0.0.1.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from kit.botapi import TOKEN, BotApiEmulator, botapi_fixture  # noqa: F401
+from kit.botrun import running, until
 from kit.enginekit import Service, rss, write_config
 from kit.feedserver import FeedServer
 from sqlalchemy.engine import Engine
@@ -97,28 +97,6 @@ async def test_a_heavy_answer_is_computed_once_per_window() -> None:
 
 
 # --------------------------------------------------------------------------- through the real bot
-
-
-async def until(ready: Callable[[], bool], timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not ready():
-        if loop.time() > deadline:
-            raise AssertionError("the bot did not get there in time")
-        await asyncio.sleep(0.01)
-
-
-@contextlib.asynccontextmanager
-async def running(app: Application) -> AsyncIterator[None]:  # type: ignore[type-arg]
-    async with app:
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            yield
-        finally:
-            await app.updater.stop()
-            await app.stop()
 
 
 @pytest.fixture

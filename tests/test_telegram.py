@@ -9,15 +9,15 @@ the business clock is fixed through the application's injected clock.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from kit.botapi import TOKEN, BotApiEmulator, SentMessage, botapi_fixture  # noqa: F401
+from kit.botrun import running, until
 from kit.enginekit import Service, rss, write_config
 from kit.feedserver import FeedServer
 from sqlalchemy.engine import Engine
@@ -73,30 +73,6 @@ class World:
         qid = self.botapi.inject_callback(user, chat, message_id, data)
         await until(lambda: qid in self.botapi.callback_answers)
         return self.botapi.callback_answers[qid]
-
-
-async def until(ready: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Wait (bounded) for the emulator to record something the bot did over HTTP."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not ready():
-        if loop.time() > deadline:
-            raise AssertionError("the bot did not answer in time")
-        await asyncio.sleep(0.01)
-
-
-@contextlib.asynccontextmanager
-async def running(app: Application) -> AsyncIterator[None]:  # type: ignore[type-arg]
-    """The application inside the test's event loop, as `python main.py run` runs it."""
-    async with app:
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            yield
-        finally:
-            await app.updater.stop()
-            await app.stop()
 
 
 @pytest.fixture

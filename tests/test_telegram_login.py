@@ -5,21 +5,18 @@ TELEGRAM_PROXY variable: checked, its password never shown."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import io
 import re
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from kit.botapi import TOKEN, BotApiEmulator, botapi_fixture  # noqa: F401
+from kit.botrun import running, until
 from kit.enginekit import write_config
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from telegram.ext import Application
 
 from responder.chat.table import COMMANDS
 from responder.chat.telegram import build_application
@@ -32,28 +29,6 @@ from responder.web.server import ConsoleServer
 NOW = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 DUTY = -100
 POLICY_OFFICE, STRANGER = 1002, 5555
-
-
-async def until(ready: Callable[[], bool], timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not ready():
-        if loop.time() > deadline:
-            raise AssertionError("the bot did not answer in time")
-        await asyncio.sleep(0.01)
-
-
-@contextlib.asynccontextmanager
-async def running(app: Application) -> AsyncIterator[None]:  # type: ignore[type-arg]
-    async with app:
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=1)
-        try:
-            yield
-        finally:
-            await app.updater.stop()
-            await app.stop()
 
 
 async def say(botapi: BotApiEmulator, user: int, chat: int, text: str) -> str:
