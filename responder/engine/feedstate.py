@@ -28,6 +28,7 @@ from ..models import FeedState
 from ..runtime import Settings
 
 __all__ = [
+    "FUTURE_SLACK",
     "Quiet",
     "claim_due",
     "next_poll_at",
@@ -37,8 +38,9 @@ __all__ = [
     "write_quiet_polls",
 ]
 
-# Publication and poll times this far ahead of `now` are clocks disagreeing a little.
-_FUTURE_SLACK = timedelta(minutes=10)
+# Publication and poll times this far ahead of `now` are clocks disagreeing a little (a
+# publication time within it still counts as the feed's newest).
+FUTURE_SLACK = timedelta(minutes=10)
 # The Fetcher's default cap on Retry-After and Cache-Control max-age.
 _SERVER_HINT_CAP = timedelta(days=1)
 # Up to this many enabled sources are named in the claim's query; past it, the few that
@@ -181,7 +183,7 @@ def claim_due(
                 or_(
                     col(FeedState.next_poll_at) <= now,
                     col(FeedState.next_poll_at) > now + _longest_wait(settings),
-                    col(FeedState.last_attempt_at) > now + _FUTURE_SLACK,
+                    col(FeedState.last_attempt_at) > now + FUTURE_SLACK,
                 )
             )
             .where(

@@ -38,6 +38,7 @@ from ..present import messages
 from ..runtime import Settings
 from ..vocab import FeedHealth, Role
 from .feedstate import (
+    FUTURE_SLACK,
     Quiet,
     claim_due,
     next_poll_at,
@@ -60,8 +61,6 @@ BATCH = 500
 _WRITE_MAX = 1000
 # Items listed by name in a baseline digest; the rest are counted.
 _DIGEST_LINES = 20
-# Publication times this far ahead still count as the feed's newest (clocks disagree a little).
-_FUTURE_SLACK = timedelta(minutes=10)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Per source, the keys of the items parsed last time, packed (see `feeds.itemsplit.pack_keys`).
@@ -360,7 +359,7 @@ def _succeeded(
     if ingested.new:
         st.last_new_at = now
     if feed is not None:
-        newest = [e.published for e in feed.entries if e.published and e.published <= now + _FUTURE_SLACK]
+        newest = [e.published for e in feed.entries if e.published and e.published <= now + FUTURE_SLACK]
         if newest:
             st.newest_item_at = max(min(max(newest), now), st.newest_item_at or max(newest))
     _liveness(s, settings, st, src, now)
